@@ -1,0 +1,5 @@
+//! Built-in identity providers.
+
+mod tmi;
+
+pub use tmi::TmiProvider;

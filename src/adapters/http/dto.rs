@@ -1,0 +1,229 @@
+//! Request and response bodies, shaped exactly like the contract's schemas. Domain types
+//! never derive these traits; handlers convert.
+
+use poem_openapi::Object;
+use serde::Deserialize;
+
+use crate::domain::tokens::TokenPair;
+
+/// `AuthTokenResponse`.
+#[derive(Debug, Object)]
+pub struct TokenResponseDto {
+    /// JWT access token.
+    pub access_token: String,
+    /// Refresh token (`""` when none is issued).
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+}
+
+impl From<TokenPair> for TokenResponseDto {
+    fn from(pair: TokenPair) -> Self {
+        Self {
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+            token_type: "Bearer".to_owned(),
+            expires_in: pair.expires_in,
+        }
+    }
+}
+
+/// `POST /oauth2/token` body, JSON or form. Unknown parameters are ignored (RFC 6749 §3.2).
+#[derive(Debug, Default, Object, Deserialize)]
+pub struct TokenRequestDto {
+    /// `authorization_code`, `refresh_token` (or `client_credentials`).
+    pub grant_type: Option<String>,
+    /// Our authorization code.
+    pub code: Option<String>,
+    /// PKCE verifier.
+    pub code_verifier: Option<String>,
+    /// The client callback the code was delivered to.
+    pub redirect_uri: Option<String>,
+    /// Refresh token.
+    pub refresh_token: Option<String>,
+    /// Client id.
+    pub client_id: Option<String>,
+    /// Client secret.
+    pub client_secret: Option<String>,
+    /// Ignored.
+    pub state: Option<String>,
+}
+
+/// `TokenRefreshRequest`.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct RefreshRequestDto {
+    /// The refresh token.
+    #[oai(validator(min_length = 1, max_length = 1000))]
+    pub refresh_token: String,
+}
+
+/// One entry of `GET /oauth2/providers`.
+#[derive(Debug, Object)]
+pub struct ProviderDto {
+    /// Provider id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Icon.
+    pub icon: String,
+    /// Our authorize URL for this provider.
+    pub auth_url: String,
+    /// Our token URL.
+    pub token_url: String,
+    /// Our callback URL.
+    pub redirect_uri: String,
+    /// Client id towards the provider.
+    pub client_id: String,
+}
+
+/// `GET /oauth2/providers` body.
+#[derive(Debug, Object)]
+pub struct ProvidersDto {
+    /// Configured providers.
+    pub providers: Vec<ProviderDto>,
+}
+
+/// `GET /oauth2/userinfo` body (OIDC Core §5.1).
+#[derive(Debug, Object)]
+pub struct UserInfoDto {
+    /// Subject (our internal user id).
+    pub sub: String,
+    /// E-mail.
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
+    /// Display name.
+    #[oai(skip_serializing_if_is_none)]
+    pub name: Option<String>,
+    /// Provider.
+    #[oai(skip_serializing_if_is_none)]
+    pub idp: Option<String>,
+    /// Groups.
+    pub groups: Vec<String>,
+}
+
+/// `UserGroupMembership`.
+#[derive(Debug, Object)]
+pub struct GroupMembershipDto {
+    /// Group id.
+    pub internal_uuid: String,
+    /// Group name.
+    pub group_name: String,
+    /// Display name.
+    #[oai(skip_serializing_if_is_none)]
+    pub name: Option<String>,
+}
+
+/// `UserWithAdminStatus`.
+#[derive(Debug, Object)]
+pub struct MeDto {
+    /// Always `user`.
+    pub principal_type: String,
+    /// Provider.
+    pub provider: String,
+    /// Provider's subject.
+    pub provider_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// E-mail.
+    pub email: String,
+    /// Effective administrator.
+    pub is_admin: bool,
+    /// Effective security reviewer.
+    pub is_security_reviewer: bool,
+    /// Direct group memberships.
+    pub groups: Vec<GroupMembershipDto>,
+}
+
+/// `/.well-known/openid-configuration`.
+#[derive(Debug, Object)]
+pub struct OpenIdConfigurationDto {
+    /// Issuer.
+    pub issuer: String,
+    /// Authorize endpoint.
+    pub authorization_endpoint: String,
+    /// Token endpoint.
+    pub token_endpoint: String,
+    /// Userinfo endpoint.
+    pub userinfo_endpoint: String,
+    /// JWKS.
+    pub jwks_uri: String,
+    /// Response types.
+    pub response_types_supported: Vec<String>,
+    /// Subject types.
+    pub subject_types_supported: Vec<String>,
+    /// Signing algorithms.
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// Scopes.
+    pub scopes_supported: Vec<String>,
+    /// Claims.
+    pub claims_supported: Vec<String>,
+}
+
+/// `/.well-known/oauth-authorization-server` (RFC 8414, restricted to the contract's fields).
+#[derive(Debug, Object)]
+pub struct AuthorizationServerMetadataDto {
+    /// Issuer.
+    pub issuer: String,
+    /// Authorize endpoint.
+    pub authorization_endpoint: String,
+    /// Token endpoint.
+    pub token_endpoint: String,
+    /// Response types.
+    pub response_types_supported: Vec<String>,
+    /// Grant types.
+    pub grant_types_supported: Vec<String>,
+    /// Client authentication methods at the token endpoint.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+}
+
+/// One public key (OKP / Ed25519).
+#[derive(Debug, Object)]
+pub struct JwkDto {
+    /// Key type.
+    pub kty: String,
+    /// Curve.
+    pub crv: String,
+    /// Public key.
+    pub x: String,
+    /// Key id.
+    pub kid: String,
+    /// Use.
+    #[oai(rename = "use")]
+    pub key_use: String,
+    /// Algorithm.
+    pub alg: String,
+}
+
+/// `/.well-known/jwks.json`.
+#[derive(Debug, Object)]
+pub struct JwksDto {
+    /// Keys.
+    pub keys: Vec<JwkDto>,
+}
+
+/// `/.well-known/oauth-protected-resource` (RFC 9728).
+#[derive(Debug, Object)]
+pub struct ProtectedResourceDto {
+    /// Resource identifier.
+    pub resource: String,
+    /// Scopes.
+    pub scopes_supported: Vec<String>,
+    /// Authorization servers.
+    pub authorization_servers: Vec<String>,
+    /// JWKS.
+    pub jwks_uri: String,
+    /// Bearer methods.
+    pub bearer_methods_supported: Vec<String>,
+    /// Name.
+    pub resource_name: String,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Object)]
+pub struct HealthDto {
+    /// `ok`.
+    pub status: String,
+}

@@ -1,0 +1,196 @@
+//! The one mapping from domain errors to HTTP: status, RFC 6749 / contract `error` code and a
+//! client-safe description. 5xx are logged once here and carry no internals.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::domain::login::LoginError;
+use crate::domain::tokens::{AuthError, GrantError};
+
+/// The error body of every failure: `{"error", "error_description"}`.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// Error code (RFC 6749 on OAuth endpoints).
+    pub error: String,
+    /// Human-readable description.
+    pub error_description: String,
+}
+
+/// Seconds a client should wait after a 503.
+const RETRY_AFTER_UNAVAILABLE: u64 = 5;
+
+/// Every error response the API produces.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// Bad request.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or invalid authentication.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    /// Not allowed.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// Not found.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// Conflict.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// Too many requests.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// Internal error.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The upstream identity provider failed.
+    #[oai(status = 502)]
+    BadGateway(Json<ErrorBody>),
+    /// A backend is unavailable.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+}
+
+fn body(error: &str, description: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody { error: error.to_owned(), error_description: description.into() })
+}
+
+impl ApiError {
+    /// 400 with an RFC 6749 (or contract) code.
+    pub fn bad_request(error: &str, description: impl Into<String>) -> Self {
+        ApiError::BadRequest(body(error, description))
+    }
+
+    /// 401 for a bearer-protected resource (RFC 6750 §3).
+    pub fn invalid_token(description: &str) -> Self {
+        ApiError::Unauthorized(
+            body("unauthorized", description),
+            format!(r#"Bearer realm="tmi-auth", error="invalid_token", error_description="{description}""#),
+        )
+    }
+
+    /// 401 when no bearer token was presented.
+    pub fn missing_token() -> Self {
+        ApiError::Unauthorized(
+            body("unauthorized", "a bearer token is required"),
+            r#"Bearer realm="tmi-auth""#.to_owned(),
+        )
+    }
+
+    /// 500, logged once here.
+    pub fn internal(detail: &str) -> Self {
+        tracing::error!(%detail, "internal error");
+        ApiError::Internal(body("server_error", "the server could not complete the request"))
+    }
+
+    /// 503, logged once here.
+    pub fn unavailable(detail: &str) -> Self {
+        tracing::warn!(%detail, "backend unavailable");
+        ApiError::Unavailable(
+            body("service_unavailable", "a backend service is temporarily unavailable; retry later"),
+            RETRY_AFTER_UNAVAILABLE,
+        )
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(err: LoginError) -> Self {
+        match err {
+            LoginError::InvalidRequest(msg) => ApiError::bad_request("invalid_request", msg),
+            LoginError::InvalidScope(msg) => ApiError::bad_request("invalid_scope", msg),
+            LoginError::UnsupportedResponseType => {
+                ApiError::bad_request("unsupported_response_type", err.to_string())
+            }
+            LoginError::UnknownProvider => ApiError::bad_request("invalid_request", err.to_string()),
+            LoginError::InvalidState => ApiError::bad_request("invalid_request", err.to_string()),
+            LoginError::AccessDenied => ApiError::bad_request("access_denied", err.to_string()),
+            LoginError::UpstreamRejected => ApiError::bad_request("invalid_grant", err.to_string()),
+            LoginError::Upstream(detail) => {
+                tracing::warn!(%detail, "upstream identity provider failure");
+                ApiError::BadGateway(body(
+                    "upstream_error",
+                    "the identity provider could not complete the login",
+                ))
+            }
+            LoginError::Unavailable(detail) => ApiError::unavailable(&detail),
+            LoginError::Unexpected(detail) => ApiError::internal(&detail),
+        }
+    }
+}
+
+/// Maps a grant failure. `/oauth2/refresh` answers 401 for a bad refresh token, the token
+/// endpoint 400 (RFC 6749 §5.2).
+pub fn grant_error(err: GrantError, refresh_endpoint: bool) -> ApiError {
+    match err {
+        GrantError::InvalidRequest(msg) => ApiError::bad_request("invalid_request", msg),
+        GrantError::InvalidGrant(msg) if refresh_endpoint => ApiError::Unauthorized(
+            body("invalid_grant", msg),
+            r#"Bearer realm="tmi-auth", error="invalid_token""#.to_owned(),
+        ),
+        GrantError::InvalidGrant(msg) => ApiError::bad_request("invalid_grant", msg),
+        GrantError::UnsupportedGrantType => {
+            ApiError::bad_request("unsupported_grant_type", "grant_type is not supported")
+        }
+        GrantError::Unavailable(detail) => ApiError::unavailable(&detail),
+        GrantError::Unexpected(detail) => ApiError::internal(&detail),
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Malformed | AuthError::Invalid | AuthError::UnknownSubject => {
+                ApiError::invalid_token("the access token is invalid")
+            }
+            AuthError::Expired => ApiError::invalid_token("the access token has expired"),
+            AuthError::Revoked => ApiError::invalid_token("the access token has been revoked"),
+            AuthError::Unavailable(detail) => ApiError::unavailable(&detail),
+            AuthError::Unexpected(detail) => ApiError::internal(&detail),
+        }
+    }
+}
+
+/// Turns any error that escaped a handler (parse failures, unknown routes, missing bearer,
+/// oversized bodies, panics) into the contract's JSON error body. Responses our handlers built
+/// themselves pass through untouched.
+pub async fn render_uncaught(err: poem::Error) -> Response {
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let description = clean(&err.to_string());
+    let api_error = match status {
+        StatusCode::UNAUTHORIZED => ApiError::missing_token(),
+        StatusCode::NOT_FOUND => ApiError::NotFound(body("not_found", "no such resource")),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            return json_response(status, "invalid_request", "method not allowed");
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            return json_response(status, "invalid_request", "request body is too large");
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::bad_request(
+            "invalid_request",
+            "unsupported content type; use application/json or application/x-www-form-urlencoded",
+        ),
+        s if s.is_client_error() => ApiError::bad_request("invalid_request", description),
+        StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable(&description),
+        _ => ApiError::internal(&description),
+    };
+    api_error.into_response()
+}
+
+fn json_response(status: StatusCode, error: &str, description: &str) -> Response {
+    let body = serde_json::json!({"error": error, "error_description": description});
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string())
+}
+
+/// Keeps a description printable and short.
+fn clean(text: &str) -> String {
+    let printable: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    if printable.is_empty() { "invalid request".to_owned() } else { printable }
+}

@@ -1,0 +1,71 @@
+//! The HTTP adapter: poem + poem-openapi. Handlers are thin: extract the DTO, convert to
+//! domain input, make one service call, map the result. The generated OpenAPI document is
+//! served at `/openapi.json`, with an interactive page at `/docs`.
+
+mod discovery;
+mod dto;
+mod error;
+mod me;
+mod middleware;
+mod oauth;
+
+use std::sync::Arc;
+
+use poem::middleware::CatchPanic;
+use poem::{Endpoint, EndpointExt, Route, get, handler};
+use poem_openapi::OpenApiService;
+use poem_openapi::payload::Json;
+
+pub use error::{ApiError, ErrorBody};
+
+use crate::domain::login::LoginService;
+use crate::domain::tokens::TokenService;
+
+/// Everything the handlers need.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The login flow.
+    pub login: Arc<LoginService>,
+    /// Token issuance and validation.
+    pub tokens: Arc<TokenService>,
+    /// Our public base URL, without a trailing slash.
+    pub public_url: String,
+}
+
+/// HTTP-level settings.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+}
+
+/// Builds the complete endpoint: API, docs, health, error rendering and hygiene middleware.
+pub fn endpoint(state: HttpState, settings: HttpSettings) -> impl Endpoint<Output = poem::Response> + 'static {
+    let public_url = state.public_url.clone();
+    let api = OpenApiService::new(
+        (
+            oauth::OAuthApi::new(state.clone()),
+            me::MeApi::new(state.clone()),
+            discovery::DiscoveryApi::new(state),
+        ),
+        "tmi-auth",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .server(public_url);
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+
+    Route::new()
+        .at("/healthz", get(healthz))
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .nest("/", api)
+        .with(CatchPanic::new().with_handler(middleware::panic_response))
+        .catch_all_error(error::render_uncaught)
+        .around(move |ep, req| middleware::hygiene(ep, req, settings.body_limit_bytes))
+}
+
+#[handler]
+fn healthz() -> Json<dto::HealthDto> {
+    Json(dto::HealthDto { status: "ok".to_owned() })
+}

@@ -1,0 +1,60 @@
+//! In-memory refresh-token families.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::lock;
+use crate::domain::tokens::family::{FamilyId, RefreshFamily};
+use crate::ports::{PortError, RefreshFamilyStore};
+
+/// Families in a map; compare-and-set happens under one lock.
+#[derive(Default)]
+pub struct MemoryRefreshFamilyStore {
+    families: Mutex<HashMap<FamilyId, RefreshFamily>>,
+}
+
+impl MemoryRefreshFamilyStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl RefreshFamilyStore for MemoryRefreshFamilyStore {
+    async fn insert(&self, family: &RefreshFamily) -> Result<(), PortError> {
+        let mut families = lock(&self.families);
+        if families.contains_key(&family.id) {
+            return Err(PortError::AlreadyExists);
+        }
+        families.insert(family.id.clone(), family.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &FamilyId) -> Result<Option<RefreshFamily>, PortError> {
+        Ok(lock(&self.families).get(id).cloned())
+    }
+
+    async fn compare_and_set(
+        &self,
+        expected_seq: u64,
+        next: &RefreshFamily,
+    ) -> Result<bool, PortError> {
+        let mut families = lock(&self.families);
+        let stored = families.get_mut(&next.id).ok_or(PortError::NotFound)?;
+        if stored.revoked || stored.current_seq != expected_seq {
+            return Ok(false);
+        }
+        *stored = next.clone();
+        Ok(true)
+    }
+
+    async fn revoke(&self, id: &FamilyId) -> Result<(), PortError> {
+        let mut families = lock(&self.families);
+        let stored = families.get_mut(id).ok_or(PortError::NotFound)?;
+        stored.revoked = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! In-memory flow store with TTLs measured on the injected clock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::lock;
+use crate::ports::{Clock, FlowKind, FlowStore, PortError};
+
+/// Most entries kept at once; a full store refuses new flows rather than growing unbounded.
+const MAX_ENTRIES: usize = 1_000_000;
+
+struct Entry {
+    value: Vec<u8>,
+    expires_at: DateTime<Utc>,
+}
+
+/// Flow records in a map, expired lazily and swept on writes.
+pub struct MemoryFlowStore {
+    clock: Arc<dyn Clock>,
+    entries: Mutex<HashMap<(FlowKind, String), Entry>>,
+}
+
+impl MemoryFlowStore {
+    /// An empty store using `clock` for expiry.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock, entries: Mutex::new(HashMap::new()) }
+    }
+}
+
+#[async_trait]
+impl FlowStore for MemoryFlowStore {
+    async fn put(
+        &self,
+        kind: FlowKind,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<(), PortError> {
+        let now = self.clock.now();
+        let ttl = chrono::Duration::from_std(ttl).map_err(|e| PortError::Unexpected(e.to_string()))?;
+        let mut entries = lock(&self.entries);
+        if entries.len() >= MAX_ENTRIES / 2 {
+            entries.retain(|_, e| e.expires_at > now);
+        }
+        if entries.len() >= MAX_ENTRIES {
+            return Err(PortError::Unavailable("flow store is full".into()));
+        }
+        let id = (kind, key.to_owned());
+        if entries.get(&id).is_some_and(|e| e.expires_at > now) {
+            return Err(PortError::AlreadyExists);
+        }
+        entries.insert(id, Entry { value, expires_at: now + ttl });
+        Ok(())
+    }
+
+    async fn take(&self, kind: FlowKind, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        let now = self.clock.now();
+        let entry = lock(&self.entries).remove(&(kind, key.to_owned()));
+        Ok(entry.filter(|e| e.expires_at > now).map(|e| e.value))
+    }
+
+    async fn get(&self, kind: FlowKind, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        let now = self.clock.now();
+        let entries = lock(&self.entries);
+        Ok(entries
+            .get(&(kind, key.to_owned()))
+            .filter(|e| e.expires_at > now)
+            .map(|e| e.value.clone()))
+    }
+}

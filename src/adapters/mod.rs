@@ -1,0 +1,11 @@
+//! Adapters: one folder per technology, each implementing ports from [`crate::ports`].
+//!
+//! - `system`: the real clock and a CSPRNG-backed id generator.
+//! - `memory`: in-memory implementations of every storage port (demo mode and tests).
+//! - `builtin`: the built-in `tmi` identity provider (demo/dev only).
+//! - `http`: the poem-openapi HTTP API.
+
+pub mod builtin;
+pub mod http;
+pub mod memory;
+pub mod system;

@@ -1,0 +1,87 @@
+//! The command line: `tmi-auth [serve] [--listen ADDR] [--config FILE]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use super::config::{Config, ConfigError};
+use super::{banner, telemetry};
+use crate::app::startup::Application;
+
+/// Exit code for configuration errors.
+pub const EXIT_CONFIG: u8 = 2;
+
+/// tmi-auth: an authentication broker implementing the TMI Authentication API.
+#[derive(Debug, Parser)]
+#[command(name = "tmi-auth", version, about)]
+pub struct Cli {
+    /// Address to listen on (overrides `server.listen`), e.g. 127.0.0.1:0.
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// TOML configuration file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+}
+
+/// Parses the command line and runs; the process exit code.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config, cli.listen).await,
+    }
+}
+
+async fn serve(config_file: Option<PathBuf>, listen: Option<String>) -> ExitCode {
+    let config = match load(config_file, listen) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("tmi-auth: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let resolved = match config.resolve() {
+        Ok(resolved) => resolved,
+        Err(err) => {
+            eprintln!("tmi-auth: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    telemetry::init(resolved.log_format, &config.log.level);
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("tmi-auth: cannot start: {err:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    println!("{}", banner::render(app.local_addr(), app.public_url(), app.mode()));
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tmi-auth: server error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(config_file: Option<PathBuf>, listen: Option<String>) -> Result<Config, ConfigError> {
+    let mut config = Config::load(config_file.as_deref())?;
+    if let Some(listen) = listen {
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError { key: "--listen".into(), message: "expected an address like 127.0.0.1:8080".into() });
+        }
+        config.server.listen = listen;
+    }
+    Ok(config)
+}

@@ -1,0 +1,374 @@
+//! Configuration: one typed tree loaded in layers — defaults, then an optional TOML file, then
+//! environment variables `TMI_AUTH__SECTION__KEY` — and validated once at startup. Unknown keys
+//! are errors, and every error names the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use crate::domain::login::CallbackAllowList;
+use crate::domain::login::params::is_valid_provider_id;
+
+/// Environment prefix; `__` separates nesting levels.
+pub const ENV_PREFIX: &str = "TMI_AUTH__";
+
+/// A configuration problem, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration at `{key}`: {message}")]
+pub struct ConfigError {
+    /// The offending key (dotted path, or a command-line flag).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self { key: key.to_owned(), message: message.into() }
+    }
+}
+
+/// How the service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// In-memory everything, built-in `tmi` provider, loopback callbacks, ephemeral keys.
+    #[default]
+    Demo,
+    /// Nothing is enabled unless configured.
+    Production,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `demo` (default) or `production`.
+    pub mode: Mode,
+    /// Listener and HTTP settings.
+    pub server: ServerConfig,
+    /// Token lifetimes and keys.
+    pub tokens: TokensConfig,
+    /// Login-flow settings.
+    pub oauth: OAuthConfig,
+    /// Identity providers.
+    pub providers: ProvidersConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// Public base URL (issuer, discovery, callback). Defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// Largest request body in bytes.
+    pub body_limit_bytes: usize,
+    /// Seconds in-flight requests get to finish at shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            public_url: None,
+            body_limit_bytes: 256 * 1024,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// `[tokens]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensConfig {
+    /// `aud` of access tokens; defaults to the public base URL.
+    pub audience: Option<String>,
+    /// Access-token lifetime.
+    pub access_token_ttl_secs: u64,
+    /// Absolute lifetime of a login session (refresh family).
+    pub refresh_family_lifetime_secs: u64,
+    /// Grace window for retrying the previous refresh token.
+    pub refresh_grace_secs: u64,
+    /// Lifetime of our authorization codes.
+    pub authorization_code_ttl_secs: u64,
+    /// Lifetime of a pending login flow.
+    pub flow_ttl_secs: u64,
+    /// Clock skew tolerated on `exp`/`nbf`.
+    pub leeway_secs: u64,
+    /// PKCS#8 PEM file with an Ed25519 signing key (ephemeral key when absent).
+    pub signing_key_file: Option<PathBuf>,
+    /// File holding a base64 32-byte refresh-token key (ephemeral key when absent).
+    pub refresh_token_key_file: Option<PathBuf>,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            audience: None,
+            access_token_ttl_secs: 900,
+            refresh_family_lifetime_secs: 7 * 24 * 3600,
+            refresh_grace_secs: 10,
+            authorization_code_ttl_secs: 60,
+            flow_ttl_secs: 600,
+            leeway_secs: 30,
+            signing_key_file: None,
+            refresh_token_key_file: None,
+        }
+    }
+}
+
+/// `[oauth]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// Allowed client callbacks: exact URLs or prefixes ending in `/*` or `:*`.
+    /// Demo default: any loopback port over http.
+    pub client_callback_allow_list: Option<Vec<String>>,
+    /// Whether a flow without client_callback may end with tokens in the callback body.
+    /// Demo default: on; production: off.
+    pub allow_callback_token_response: Option<bool>,
+    /// Provider used when `idp` is omitted. Demo default: `tmi`.
+    pub default_idp: Option<String>,
+}
+
+/// `[providers]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvidersConfig {
+    /// The built-in test provider.
+    pub tmi: TmiProviderConfig,
+}
+
+/// `[providers.tmi]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TmiProviderConfig {
+    /// Enabled? Demo default: yes; production: no.
+    pub enabled: Option<bool>,
+    /// Display name.
+    pub name: String,
+    /// Icon.
+    pub icon: String,
+    /// Client id shown in the providers list.
+    pub client_id: String,
+    /// Groups asserted for every user of this provider (test data).
+    pub groups: Vec<String>,
+}
+
+impl Default for TmiProviderConfig {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            name: "TMI Development".to_owned(),
+            icon: "shield".to_owned(),
+            client_id: "tmi-client".to_owned(),
+            groups: Vec::new(),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` or `json`; defaults to pretty in demo and json in production.
+    pub format: Option<LogFormat>,
+    /// Filter directive, e.g. `info` or `tmi_auth=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: None, level: "info".to_owned() }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Settings derived from a validated [`Config`].
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Callback allow-list.
+    pub allow_list: CallbackAllowList,
+    /// Whether the callback may answer with tokens.
+    pub allow_callback_token_response: bool,
+    /// Provider used when `idp` is omitted.
+    pub default_idp: Option<String>,
+    /// Whether the built-in provider is on.
+    pub tmi_enabled: bool,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if given; it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::new("--config", format!("{} is not a readable file", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        figment.extract().map_err(|err| {
+            let key = err.path.join(".");
+            let key = if key.is_empty() { "(root)".to_owned() } else { key };
+            ConfigError { key, message: err.kind.to_string() }
+        })
+    }
+
+    /// Demo-mode defaults listening on an ephemeral loopback port (for tests).
+    pub fn demo_ephemeral() -> Self {
+        let mut config = Self::default();
+        config.server.listen = "127.0.0.1:0".to_owned();
+        config
+    }
+
+    /// Checks every value and derives the settings that depend on the mode.
+    pub fn resolve(&self) -> Result<Resolved, ConfigError> {
+        let demo = self.mode == Mode::Demo;
+        let listen: SocketAddr = self
+            .server
+            .listen
+            .parse()
+            .map_err(|_| ConfigError::new("server.listen", "expected an address like 127.0.0.1:8080"))?;
+        if let Some(url) = &self.server.public_url {
+            check_base_url(url).map_err(|m| ConfigError::new("server.public_url", m))?;
+        } else if !demo {
+            return Err(ConfigError::new("server.public_url", "is required in production mode"));
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return Err(ConfigError::new("server.body_limit_bytes", "must be at least 1024"));
+        }
+        let t = &self.tokens;
+        for (key, value, min, max) in [
+            ("tokens.access_token_ttl_secs", t.access_token_ttl_secs, 30, 86_400),
+            ("tokens.refresh_family_lifetime_secs", t.refresh_family_lifetime_secs, 60, 90 * 86_400),
+            ("tokens.refresh_grace_secs", t.refresh_grace_secs, 0, 300),
+            ("tokens.authorization_code_ttl_secs", t.authorization_code_ttl_secs, 10, 600),
+            ("tokens.flow_ttl_secs", t.flow_ttl_secs, 60, 3600),
+            ("tokens.leeway_secs", t.leeway_secs, 0, 300),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(key, format!("must be between {min} and {max}")));
+            }
+        }
+        if let Some(aud) = &t.audience {
+            if aud.trim().is_empty() || aud.len() > 1000 {
+                return Err(ConfigError::new("tokens.audience", "must be 1-1000 characters"));
+            }
+        }
+        let allow_list = match &self.oauth.client_callback_allow_list {
+            Some(entries) => CallbackAllowList::parse(entries).map_err(|(i, m)| {
+                ConfigError::new(&format!("oauth.client_callback_allow_list[{i}]"), m)
+            })?,
+            None if demo => CallbackAllowList::loopback(),
+            None => CallbackAllowList::default(),
+        };
+        let tmi_enabled = self.providers.tmi.enabled.unwrap_or(demo);
+        let default_idp = match &self.oauth.default_idp {
+            Some(id) if !is_valid_provider_id(id) => {
+                return Err(ConfigError::new("oauth.default_idp", "is not a valid provider id"));
+            }
+            Some(id) => Some(id.clone()),
+            None if tmi_enabled && demo => Some("tmi".to_owned()),
+            None => None,
+        };
+        if default_idp.as_deref() == Some("tmi") && !tmi_enabled {
+            return Err(ConfigError::new("oauth.default_idp", "names the tmi provider, which is disabled"));
+        }
+        let tmi = &self.providers.tmi;
+        for (key, value) in [
+            ("providers.tmi.name", &tmi.name),
+            ("providers.tmi.icon", &tmi.icon),
+            ("providers.tmi.client_id", &tmi.client_id),
+        ] {
+            if value.trim().is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+                return Err(ConfigError::new(key, "must be 1-256 printable characters"));
+            }
+        }
+        let log_format = self.log.format.unwrap_or(if demo { LogFormat::Pretty } else { LogFormat::Json });
+        Ok(Resolved {
+            listen,
+            allow_list,
+            allow_callback_token_response: self.oauth.allow_callback_token_response.unwrap_or(demo),
+            default_idp,
+            tmi_enabled,
+            log_format,
+        })
+    }
+}
+
+/// An absolute http(s) URL without query or fragment.
+fn check_base_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|_| "must be an absolute URL".to_owned())?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err("must use http or https".into());
+    }
+    if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err("must have a host and no query or fragment".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_demo_mode_on_port_8080() {
+        let config = Config::default();
+        let resolved = config.resolve().expect("defaults are valid");
+        assert_eq!(config.mode, Mode::Demo);
+        assert_eq!(resolved.listen.to_string(), "127.0.0.1:8080");
+        assert!(resolved.tmi_enabled);
+        assert!(resolved.allow_callback_token_response);
+        assert_eq!(resolved.default_idp.as_deref(), Some("tmi"));
+    }
+
+    #[test]
+    fn production_requires_a_public_url_and_disables_tmi() {
+        let mut config = Config { mode: Mode::Production, ..Config::default() };
+        assert_eq!(config.resolve().map_err(|e| e.key), Err("server.public_url".to_owned()));
+        config.server.public_url = Some("https://auth.example.com".into());
+        let resolved = config.resolve().expect("valid");
+        assert!(!resolved.tmi_enabled);
+        assert!(!resolved.allow_callback_token_response);
+        assert_eq!(resolved.default_idp, None);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let mut config = Config::default();
+        config.tokens.access_token_ttl_secs = 5;
+        assert_eq!(config.resolve().map_err(|e| e.key), Err("tokens.access_token_ttl_secs".to_owned()));
+        let mut config = Config::default();
+        config.server.listen = "nope".into();
+        assert_eq!(config.resolve().map_err(|e| e.key), Err("server.listen".to_owned()));
+        let mut config = Config::default();
+        config.oauth.client_callback_allow_list = Some(vec!["https://ok.example/*".into(), "bad*".into()]);
+        assert_eq!(
+            config.resolve().map_err(|e| e.key),
+            Err("oauth.client_callback_allow_list[1]".to_owned())
+        );
+    }
+}

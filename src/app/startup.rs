@@ -1,0 +1,245 @@
+//! Wiring in one place: config → adapters → ports → services → HTTP. `main` and the tests
+//! both go through [`Application::build`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine;
+use chrono::Duration as ChronoDuration;
+use ed25519_dalek::pkcs8::DecodePrivateKey;
+use poem::listener::TcpAcceptor;
+use poem::Server;
+
+use super::config::{Config, Mode, Resolved};
+use crate::adapters::builtin::TmiProvider;
+use crate::adapters::http::{self, HttpSettings, HttpState};
+use crate::adapters::memory::{
+    MemoryFlowStore, MemoryKeyStore, MemoryRefreshFamilyStore, MemoryRevocationList,
+    MemoryUserRepository,
+};
+use crate::adapters::system::{OsRandomIds, SystemClock};
+use crate::domain::login::{LoginService, LoginSettings};
+use crate::domain::providers::Providers;
+use crate::domain::tokens::keys::{KeyRing, StoredKey};
+use crate::domain::tokens::{TokenService, TokenSettings};
+use crate::ports::identity_provider::ProviderInfo;
+use crate::ports::{Clock, IdGenerator, KeyStore, PortError};
+
+/// Replacements for the defaults, used by tests (a manual clock, for instance).
+#[derive(Default, Clone)]
+pub struct Overrides {
+    /// Clock to use instead of the system clock.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    local_addr: SocketAddr,
+    public_url: String,
+    mode: Mode,
+    shutdown_grace: Duration,
+    endpoint: poem::endpoint::BoxEndpoint<'static>,
+}
+
+impl Application {
+    /// Builds the service from configuration with the default adapters.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, Overrides::default()).await
+    }
+
+    /// Builds the service, replacing some adapters.
+    pub async fn build_with(config: Config, overrides: Overrides) -> anyhow::Result<Self> {
+        let resolved = config.resolve()?;
+        let listener = tokio::net::TcpListener::bind(resolved.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", resolved.listen))?;
+        let local_addr = listener.local_addr()?;
+        let acceptor = TcpAcceptor::from_tokio(listener)?;
+        let public_url = match &config.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => default_public_url(local_addr),
+        };
+
+        let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let ids: Arc<dyn IdGenerator> = Arc::new(OsRandomIds);
+        let keys = Arc::new(MemoryKeyStore::new());
+        install_configured_keys(&config, keys.as_ref(), clock.as_ref()).await?;
+        let ring = Arc::new(
+            KeyRing::load_or_create(keys.as_ref(), clock.as_ref(), ids.as_ref())
+                .await
+                .context("loading signing keys")?,
+        );
+        let users = Arc::new(MemoryUserRepository::new());
+
+        let tokens = Arc::new(TokenService::new(
+            ring,
+            Arc::new(MemoryRefreshFamilyStore::new()),
+            Arc::new(MemoryRevocationList::new(clock.clone())),
+            users.clone(),
+            clock.clone(),
+            ids.clone(),
+            token_settings(&config, &public_url),
+        ));
+        let login = Arc::new(LoginService::new(
+            providers(&config, &resolved, ids.clone()),
+            Arc::new(MemoryFlowStore::new(clock.clone())),
+            users,
+            tokens.clone(),
+            clock,
+            ids,
+            login_settings(&config, &resolved, &public_url),
+        ));
+        let endpoint = http::endpoint(
+            HttpState { login, tokens, public_url: public_url.clone() },
+            HttpSettings { body_limit_bytes: config.server.body_limit_bytes },
+        );
+        Ok(Self {
+            acceptor,
+            local_addr,
+            public_url,
+            mode: config.mode,
+            shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
+            endpoint: poem::EndpointExt::boxed(endpoint),
+        })
+    }
+
+    /// The bound address (with the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The public base URL in use.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The mode in use.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish within the grace period.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.endpoint, shutdown_signal(), Some(self.shutdown_grace))
+            .await
+    }
+}
+
+fn default_public_url(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://localhost:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
+}
+
+fn token_settings(config: &Config, public_url: &str) -> TokenSettings {
+    let t = &config.tokens;
+    let secs = |v: u64| ChronoDuration::seconds(i64::try_from(v).unwrap_or(i64::MAX / 1000));
+    TokenSettings {
+        issuer: public_url.to_owned(),
+        audience: t.audience.clone().unwrap_or_else(|| public_url.to_owned()),
+        access_ttl: secs(t.access_token_ttl_secs),
+        family_lifetime: secs(t.refresh_family_lifetime_secs),
+        refresh_grace: secs(t.refresh_grace_secs),
+        leeway: secs(t.leeway_secs),
+    }
+}
+
+fn login_settings(config: &Config, resolved: &Resolved, public_url: &str) -> LoginSettings {
+    let t = &config.tokens;
+    let secs = |v: u64| ChronoDuration::seconds(i64::try_from(v).unwrap_or(3600));
+    LoginSettings {
+        callback_url: format!("{public_url}/oauth2/callback"),
+        allow_list: resolved.allow_list.clone(),
+        allow_callback_token_response: resolved.allow_callback_token_response,
+        default_idp: resolved.default_idp.clone(),
+        flow_ttl: secs(t.flow_ttl_secs),
+        code_ttl: secs(t.authorization_code_ttl_secs),
+    }
+}
+
+fn providers(config: &Config, resolved: &Resolved, ids: Arc<dyn IdGenerator>) -> Providers {
+    let mut providers = Providers::new();
+    if resolved.tmi_enabled {
+        let tmi = &config.providers.tmi;
+        providers.register(Arc::new(TmiProvider::new(
+            ProviderInfo {
+                id: "tmi".to_owned(),
+                name: tmi.name.clone(),
+                icon: tmi.icon.clone(),
+                client_id: tmi.client_id.clone(),
+            },
+            ids,
+            tmi.groups.clone(),
+        )));
+    }
+    providers
+}
+
+/// Puts keys configured as files into the key store, so they become the active keys.
+async fn install_configured_keys(
+    config: &Config,
+    store: &dyn KeyStore,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    if let Some(path) = &config.tokens.signing_key_file {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("tokens.signing_key_file: cannot read {}", path.display()))?;
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|_| {
+            anyhow::anyhow!("tokens.signing_key_file: {} is not a PKCS#8 PEM Ed25519 key", path.display())
+        })?;
+        insert_once(store, &StoredKey::signing(key.to_bytes(), clock.now())).await?;
+    }
+    if let Some(path) = &config.tokens.refresh_token_key_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("tokens.refresh_token_key_file: cannot read {}", path.display()))?;
+        let text = text.trim();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!("tokens.refresh_token_key_file: expected 32 bytes, base64-encoded")
+            })?;
+        insert_once(store, &StoredKey::refresh(bytes, clock.now())).await?;
+    }
+    Ok(())
+}
+
+async fn insert_once(store: &dyn KeyStore, key: &StoredKey) -> anyhow::Result<()> {
+    match store.insert(key).await {
+        Ok(()) | Err(PortError::AlreadyExists) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+

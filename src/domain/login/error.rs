@@ -1,0 +1,47 @@
+//! Errors of the authorize and callback use cases.
+
+use crate::ports::PortError;
+
+/// Why `/oauth2/authorize` or `/oauth2/callback` refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// A parameter is missing or malformed (`invalid_request`); the text is client-safe.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The scope lacks `openid` or is malformed (`invalid_scope`).
+    #[error("{0}")]
+    InvalidScope(String),
+    /// `response_type` other than `code`.
+    #[error("only response_type=code is supported")]
+    UnsupportedResponseType,
+    /// The `idp` is not configured.
+    #[error("unknown identity provider")]
+    UnknownProvider,
+    /// The callback's `state` is unknown, expired or already used.
+    #[error("unknown, expired or already used state")]
+    InvalidState,
+    /// The upstream provider (or the user) declined the login.
+    #[error("the identity provider did not authenticate the user")]
+    AccessDenied,
+    /// The upstream code was rejected.
+    #[error("the authorization code from the identity provider was rejected")]
+    UpstreamRejected,
+    /// The upstream provider failed; details are for logs only.
+    #[error("identity provider failure: {0}")]
+    Upstream(String),
+    /// A backend is down.
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; for logs only.
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+}
+
+impl From<PortError> for LoginError {
+    fn from(err: PortError) -> Self {
+        match err {
+            PortError::Unavailable(msg) => LoginError::Unavailable(msg),
+            other => LoginError::Unexpected(other.to_string()),
+        }
+    }
+}

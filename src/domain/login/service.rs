@@ -1,0 +1,408 @@
+//! The login service: authorize → upstream → callback → our code → token.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::callback_url::CallbackAllowList;
+use super::error::LoginError;
+use super::params::{
+    AuthorizeParams, LoginHint, Scope, ScopeError, is_valid_client_state, is_valid_provider_id,
+};
+use super::records::{IssuedCode, PendingLogin, RedeemedCode};
+use crate::domain::encoding::{digest_key, random_token};
+use crate::domain::pkce::{CodeChallenge, CodeVerifier};
+use crate::domain::providers::Providers;
+use crate::domain::tokens::{GrantError, LoginSession, TokenPair, TokenService};
+use crate::domain::user::{UserId, resolve_user};
+use crate::ports::identity_provider::{IdpError, UpstreamAuthorization, UpstreamCallback};
+use crate::ports::{Clock, FlowKind, FlowStore, IdGenerator, PortError, UserRepository};
+
+/// Longest authorization code we look up.
+pub const MAX_CODE_LEN: usize = 512;
+
+/// Configuration of the login flow.
+#[derive(Debug, Clone)]
+pub struct LoginSettings {
+    /// Our `/oauth2/callback` URL (where providers send the browser back).
+    pub callback_url: String,
+    /// Allowed client callbacks.
+    pub allow_list: CallbackAllowList,
+    /// Whether a flow without `client_callback` may end with tokens in the callback's body.
+    pub allow_callback_token_response: bool,
+    /// Provider used when `idp` is omitted.
+    pub default_idp: Option<String>,
+    /// Lifetime of a pending flow.
+    pub flow_ttl: Duration,
+    /// Lifetime of our authorization codes.
+    pub code_ttl: Duration,
+}
+
+/// How a successful callback ends.
+#[derive(Debug)]
+pub enum CallbackOutcome {
+    /// 302 to this URL (the client callback with `code` and `state`, or with an error).
+    Redirect(String),
+    /// Tokens in the body (only when `allow_callback_token_response` is on).
+    Tokens(TokenPair),
+}
+
+/// The login flow.
+pub struct LoginService {
+    providers: Providers,
+    flows: Arc<dyn FlowStore>,
+    users: Arc<dyn UserRepository>,
+    tokens: Arc<TokenService>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    settings: LoginSettings,
+}
+
+impl LoginService {
+    /// Wires the service.
+    pub fn new(
+        providers: Providers,
+        flows: Arc<dyn FlowStore>,
+        users: Arc<dyn UserRepository>,
+        tokens: Arc<TokenService>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        settings: LoginSettings,
+    ) -> Self {
+        Self { providers, flows, users, tokens, clock, ids, settings }
+    }
+
+    /// Configured providers.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
+    /// Our callback URL.
+    pub fn callback_url(&self) -> &str {
+        &self.settings.callback_url
+    }
+
+    /// Validates an authorization request, stores the pending flow and returns the upstream
+    /// URL to redirect the browser to.
+    #[tracing::instrument(skip_all, fields(idp))]
+    pub async fn authorize(&self, params: AuthorizeParams) -> Result<String, LoginError> {
+        let invalid = |msg: &str| LoginError::InvalidRequest(msg.to_owned());
+
+        if let Some(rt) = params.response_type.as_deref() {
+            if rt != "code" {
+                return Err(LoginError::UnsupportedResponseType);
+            }
+        }
+        let idp = match params.idp.as_deref() {
+            Some(id) if !is_valid_provider_id(id) => return Err(invalid("idp is malformed")),
+            Some(id) => id.to_owned(),
+            None => self
+                .settings
+                .default_idp
+                .clone()
+                .ok_or_else(|| invalid("idp is required"))?,
+        };
+        tracing::Span::current().record("idp", idp.as_str());
+        let provider = self.providers.get(&idp).ok_or(LoginError::UnknownProvider)?.clone();
+
+        let scope = match params.scope.as_deref() {
+            None => return Err(invalid("scope is required")),
+            Some(raw) => Scope::parse(raw).map_err(|e| match e {
+                ScopeError::Malformed => invalid("scope is malformed"),
+                ScopeError::MissingOpenId => {
+                    LoginError::InvalidScope("scope must include openid".into())
+                }
+            })?,
+        };
+        let code_challenge = match params.code_challenge.as_deref() {
+            None => return Err(invalid("code_challenge is required (PKCE)")),
+            Some(raw) => CodeChallenge::parse(raw)
+                .map_err(|_| invalid("code_challenge must be 43-128 characters of [A-Za-z0-9-._~]"))?,
+        };
+        match params.code_challenge_method.as_deref() {
+            Some("S256") => {}
+            None => return Err(invalid("code_challenge_method is required and must be S256")),
+            Some(_) => return Err(invalid("code_challenge_method must be S256")),
+        }
+        let client_state = match params.state.as_deref() {
+            None | Some("") => None,
+            Some(raw) if is_valid_client_state(raw) => Some(raw.to_owned()),
+            Some(_) => return Err(invalid("state is malformed")),
+        };
+        let login_hint = match params.login_hint.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(
+                LoginHint::parse(raw)
+                    .ok_or_else(|| invalid("login_hint must be 3-20 characters of [a-zA-Z0-9-]"))?,
+            ),
+        };
+        let client_callback = match params.client_callback.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(self.settings.allow_list.admit(raw).map_err(LoginError::InvalidRequest)?),
+        };
+        if client_callback.is_none() && !self.settings.allow_callback_token_response {
+            return Err(invalid("client_callback is required"));
+        }
+
+        let state = random_token(self.ids.as_ref(), 32);
+        let pending = PendingLogin {
+            idp: idp.clone(),
+            client_callback: client_callback.map(String::from),
+            client_state,
+            code_challenge: code_challenge.as_str().to_owned(),
+            scope: scope.as_str().to_owned(),
+            login_hint: login_hint.map(|h| h.as_str().to_owned()),
+            nonce: random_token(self.ids.as_ref(), 32),
+            upstream_verifier: random_token(self.ids.as_ref(), 32),
+        };
+        let upstream_verifier = CodeVerifier::parse(&pending.upstream_verifier)
+            .map_err(|_| LoginError::Unexpected("generated verifier is malformed".into()))?;
+        let request = UpstreamAuthorization {
+            state: state.clone(),
+            nonce: pending.nonce.clone(),
+            pkce_challenge: CodeChallenge::s256(&upstream_verifier).as_str().to_owned(),
+            redirect_uri: self.settings.callback_url.clone(),
+            login_hint: pending.login_hint.clone(),
+        };
+        let url = provider.authorization_url(&request).await.map_err(upstream_error)?;
+        self.put(FlowKind::Authorization, &digest_key(&state), &pending, self.settings.flow_ttl)
+            .await?;
+        Ok(url)
+    }
+
+    /// Handles the provider's redirect back: consumes the flow exactly once, exchanges the
+    /// upstream code, resolves the user and delivers our own single-use code.
+    #[tracing::instrument(skip_all)]
+    pub async fn callback(
+        &self,
+        code: Option<&str>,
+        state: Option<&str>,
+        provider_error: Option<&str>,
+    ) -> Result<CallbackOutcome, LoginError> {
+        let state = match state {
+            Some(s) if !s.is_empty() && s.len() <= 256 => s,
+            _ => return Err(LoginError::InvalidRequest("state is required".into())),
+        };
+        let pending = self
+            .take::<PendingLogin>(FlowKind::Authorization, &digest_key(state))
+            .await?
+            .ok_or(LoginError::InvalidState)?;
+
+        if provider_error.is_some() {
+            tracing::info!(idp = %pending.idp, "identity provider returned an error to the callback");
+            return match &pending.client_callback {
+                Some(cb) => Ok(CallbackOutcome::Redirect(with_query(
+                    cb,
+                    &[("error", "access_denied"), ("error_description", "the identity provider did not authenticate the user")],
+                    pending.client_state.as_deref(),
+                )?)),
+                None => Err(LoginError::AccessDenied),
+            };
+        }
+        let code = match code {
+            Some(c) if !c.is_empty() && c.len() <= MAX_CODE_LEN => c,
+            _ => return Err(LoginError::InvalidRequest("code is required".into())),
+        };
+        let provider = self.providers.get(&pending.idp).ok_or(LoginError::UnknownProvider)?.clone();
+        let identity = provider
+            .exchange(&UpstreamCallback {
+                code: code.to_owned(),
+                pkce_verifier: pending.upstream_verifier.clone(),
+                nonce: pending.nonce.clone(),
+                redirect_uri: self.settings.callback_url.clone(),
+                login_hint: pending.login_hint.clone(),
+            })
+            .await
+            .map_err(upstream_error)?;
+        let user = resolve_user(
+            self.users.as_ref(),
+            self.clock.as_ref(),
+            self.ids.as_ref(),
+            &pending.idp,
+            &identity,
+        )
+        .await?;
+        let now = self.clock.now();
+        tracing::info!(idp = %pending.idp, user = %user.id, "login succeeded");
+
+        let Some(client_callback) = pending.client_callback else {
+            let pair = self
+                .tokens
+                .issue_for_login(LoginSession {
+                    user,
+                    idp: pending.idp,
+                    scope: pending.scope,
+                    auth_time: now,
+                    groups: identity.groups,
+                })
+                .await
+                .map_err(|e| match e {
+                    GrantError::Unavailable(m) => LoginError::Unavailable(m),
+                    other => LoginError::Unexpected(other.to_string()),
+                })?;
+            return Ok(CallbackOutcome::Tokens(pair));
+        };
+
+        let our_code = random_token(self.ids.as_ref(), 32);
+        let issued = IssuedCode {
+            user_id: user.id.as_uuid(),
+            idp: pending.idp,
+            scope: pending.scope,
+            groups: identity.groups,
+            code_challenge: pending.code_challenge,
+            client_callback: Some(client_callback.clone()),
+            auth_time: now.timestamp(),
+            expires_at: (now + self.settings.code_ttl).timestamp(),
+        };
+        self.put(FlowKind::Code, &digest_key(&our_code), &issued, self.settings.code_ttl)
+            .await?;
+        let location = with_query(
+            &client_callback,
+            &[("code", our_code.as_str())],
+            pending.client_state.as_deref(),
+        )?;
+        Ok(CallbackOutcome::Redirect(location))
+    }
+
+    /// The `authorization_code` grant: PKCE in constant time, single use, and a replayed code
+    /// revokes the tokens issued from it (RFC 6749 §4.1.2).
+    #[tracing::instrument(skip_all)]
+    pub async fn redeem_code(
+        &self,
+        code: Option<&str>,
+        code_verifier: Option<&str>,
+        redirect_uri: Option<&str>,
+    ) -> Result<TokenPair, GrantError> {
+        const BAD_CODE: &str = "the authorization code is invalid, expired or already used";
+        let code = match code {
+            Some(c) if !c.is_empty() => c,
+            _ => return Err(GrantError::InvalidRequest("code is required".into())),
+        };
+        let verifier = match code_verifier {
+            Some(v) if !v.is_empty() => CodeVerifier::parse(v).map_err(|_| {
+                GrantError::InvalidRequest("code_verifier must be 43-128 characters of [A-Za-z0-9-._~]".into())
+            })?,
+            _ => return Err(GrantError::InvalidRequest("code_verifier is required (PKCE)".into())),
+        };
+        if code.len() > MAX_CODE_LEN {
+            return Err(GrantError::InvalidGrant(BAD_CODE));
+        }
+        let key = digest_key(code);
+        let Some(issued) = self.take::<IssuedCode>(FlowKind::Code, &key).await? else {
+            if let Some(redeemed) = self.get::<RedeemedCode>(FlowKind::RedeemedCode, &key).await? {
+                if let Some(family) = crate::domain::tokens::family::FamilyId::parse(&redeemed.family) {
+                    tracing::warn!(family = family.as_str(), "authorization code replayed; revoking its tokens");
+                    self.tokens.revoke_family(&family).await?;
+                }
+            }
+            return Err(GrantError::InvalidGrant(BAD_CODE));
+        };
+        let now = self.clock.now();
+        if now.timestamp() >= issued.expires_at {
+            return Err(GrantError::InvalidGrant(BAD_CODE));
+        }
+        let challenge = CodeChallenge::parse(&issued.code_challenge)
+            .map_err(|_| GrantError::Unexpected("stored challenge is malformed".into()))?;
+        if !challenge.is_satisfied_by(&verifier) {
+            return Err(GrantError::InvalidGrant("code_verifier does not match the code_challenge"));
+        }
+        if let (Some(given), Some(expected)) = (redirect_uri, issued.client_callback.as_deref()) {
+            let same = Url::parse(given.trim()).is_ok_and(|u| u.as_str() == expected);
+            if !same {
+                return Err(GrantError::InvalidGrant("redirect_uri does not match the authorization request"));
+            }
+        }
+        let user = self
+            .users
+            .find_by_id(UserId::from_uuid(issued.user_id))
+            .await?
+            .ok_or(GrantError::InvalidGrant(BAD_CODE))?;
+        let pair = self
+            .tokens
+            .issue_for_login(LoginSession {
+                user,
+                idp: issued.idp,
+                scope: issued.scope,
+                auth_time: from_unix(issued.auth_time),
+                groups: issued.groups,
+            })
+            .await?;
+        let marker = RedeemedCode { family: pair.family.as_str().to_owned() };
+        match self.put(FlowKind::RedeemedCode, &key, &marker, self.settings.flow_ttl).await {
+            Ok(()) => {}
+            Err(err) => tracing::warn!(error = %err, "could not record the redeemed code"),
+        }
+        Ok(pair)
+    }
+
+    async fn put<T: Serialize>(
+        &self,
+        kind: FlowKind,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), LoginError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| LoginError::Unexpected(e.to_string()))?;
+        let ttl = ttl.to_std().map_err(|e| LoginError::Unexpected(e.to_string()))?;
+        self.flows.put(kind, key, bytes, ttl).await.map_err(LoginError::from)
+    }
+
+    async fn take<T: DeserializeOwned>(
+        &self,
+        kind: FlowKind,
+        key: &str,
+    ) -> Result<Option<T>, PortError> {
+        match self.flows.take(kind, key).await? {
+            None => Ok(None),
+            Some(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, kind: FlowKind, key: &str) -> Result<Option<T>, PortError> {
+        match self.flows.get(kind, key).await? {
+            None => Ok(None),
+            Some(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        }
+    }
+}
+
+impl From<LoginError> for GrantError {
+    fn from(err: LoginError) -> Self {
+        match err {
+            LoginError::Unavailable(m) => GrantError::Unavailable(m),
+            other => GrantError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+fn upstream_error(err: IdpError) -> LoginError {
+    match err {
+        IdpError::Rejected(detail) => {
+            tracing::info!(%detail, "identity provider rejected the callback");
+            LoginError::UpstreamRejected
+        }
+        IdpError::Upstream(detail) => LoginError::Upstream(detail),
+    }
+}
+
+/// Appends query parameters (and the client's `state`, if any) to an allow-listed URL.
+fn with_query(base: &str, pairs: &[(&str, &str)], state: Option<&str>) -> Result<String, LoginError> {
+    let mut url = Url::parse(base).map_err(|e| LoginError::Unexpected(e.to_string()))?;
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in pairs {
+            query.append_pair(k, v);
+        }
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+    }
+    Ok(url.into())
+}
+
+fn from_unix(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or(DateTime::UNIX_EPOCH)
+}

@@ -1,0 +1,275 @@
+//! The token service: issues access/refresh pairs for a login, rotates refresh families,
+//! authenticates bearer tokens and revokes families.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::claims::AccessClaims;
+use super::error::{AuthError, GrantError};
+use super::family::{FamilyId, Presentation, RefreshFamily};
+use super::jwt;
+use super::keys::{KeyRing, PublicJwk};
+use super::refresh::{self, RefreshPayload};
+use crate::domain::encoding::random_token;
+use crate::domain::user::User;
+use crate::ports::{
+    Clock, IdGenerator, PortError, RefreshFamilyStore, RevocationEntry, RevocationList,
+    UserRepository,
+};
+
+/// Token lifetimes and identity of the issuer.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `iss` of every token (our public base URL).
+    pub issuer: String,
+    /// `aud` of every token.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// Absolute lifetime of a refresh family.
+    pub family_lifetime: Duration,
+    /// How long the previous refresh token may be retried after a rotation.
+    pub refresh_grace: Duration,
+    /// Clock skew tolerated when checking `exp` and `nbf`.
+    pub leeway: Duration,
+}
+
+/// A successful login, about to receive tokens.
+#[derive(Debug, Clone)]
+pub struct LoginSession {
+    /// The user.
+    pub user: User,
+    /// Provider that authenticated the user.
+    pub idp: String,
+    /// Granted scopes, space separated.
+    pub scope: String,
+    /// When the upstream authentication happened.
+    pub auth_time: DateTime<Utc>,
+    /// Groups asserted by the provider.
+    pub groups: Vec<String>,
+}
+
+/// What the token endpoint returns.
+#[derive(Clone)]
+pub struct TokenPair {
+    /// JWT access token.
+    pub access_token: String,
+    /// PASETO refresh token.
+    pub refresh_token: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+    /// The family the pair belongs to.
+    pub family: FamilyId,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("expires_in", &self.expires_in)
+            .field("family", &self.family)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Issues, rotates, validates and revokes our tokens.
+pub struct TokenService {
+    ring: Arc<KeyRing>,
+    families: Arc<dyn RefreshFamilyStore>,
+    revocations: Arc<dyn RevocationList>,
+    users: Arc<dyn UserRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    settings: TokenSettings,
+}
+
+/// How many times a lost compare-and-set race is retried before giving up.
+const MAX_CAS_ATTEMPTS: usize = 5;
+
+impl TokenService {
+    /// Wires the service.
+    pub fn new(
+        ring: Arc<KeyRing>,
+        families: Arc<dyn RefreshFamilyStore>,
+        revocations: Arc<dyn RevocationList>,
+        users: Arc<dyn UserRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        settings: TokenSettings,
+    ) -> Self {
+        Self { ring, families, revocations, users, clock, ids, settings }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    /// Public keys for the JWKS.
+    pub fn public_keys(&self) -> Vec<PublicJwk> {
+        self.ring.public_keys()
+    }
+
+    /// Starts a new refresh family for a login and issues its first pair.
+    #[tracing::instrument(skip_all, fields(idp = %session.idp, user = %session.user.id))]
+    pub async fn issue_for_login(&self, session: LoginSession) -> Result<TokenPair, GrantError> {
+        let now = self.clock.now();
+        let family = RefreshFamily {
+            id: FamilyId::parse(&random_token(self.ids.as_ref(), 16))
+                .ok_or_else(|| GrantError::Unexpected("bad family id".into()))?,
+            user_id: session.user.id,
+            idp: session.idp,
+            scope: session.scope,
+            groups: session.groups,
+            auth_time: session.auth_time,
+            current_seq: 0,
+            created_at: now,
+            expires_at: now + self.settings.family_lifetime,
+            rotated_at: None,
+            revoked: false,
+        };
+        self.families.insert(&family).await?;
+        self.pair(&session.user, &family, family.current_seq, now)
+    }
+
+    /// Redeems a refresh token: rotation, grace retry, or reuse detection (which revokes the
+    /// family and every access token issued from it).
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, token: &str) -> Result<TokenPair, GrantError> {
+        const INVALID: &str = "the refresh token is invalid, expired or revoked";
+        let (family_id, payload) =
+            refresh::open(&self.ring, token).ok_or(GrantError::InvalidGrant(INVALID))?;
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let now = self.clock.now();
+            let family = self
+                .families
+                .get(&family_id)
+                .await?
+                .ok_or(GrantError::InvalidGrant(INVALID))?;
+            match family.present(payload.seq, now, self.settings.refresh_grace) {
+                Presentation::Rotate(next) => {
+                    match self.families.compare_and_set(family.current_seq, &next).await {
+                        Ok(true) => {
+                            let user = self.owner(&next).await?;
+                            return self.pair(&user, &next, next.current_seq, now);
+                        }
+                        // Someone else rotated first; decide again on the fresh record.
+                        Ok(false) => continue,
+                        Err(PortError::NotFound) => return Err(GrantError::InvalidGrant(INVALID)),
+                        Err(other) => return Err(other.into()),
+                    }
+                }
+                Presentation::GraceRetry => {
+                    let user = self.owner(&family).await?;
+                    return self.pair(&user, &family, family.current_seq, now);
+                }
+                Presentation::Reuse => {
+                    tracing::warn!(family = family_id.as_str(), "refresh token reuse detected; revoking family");
+                    self.revoke_family(&family_id).await?;
+                    return Err(GrantError::InvalidGrant(INVALID));
+                }
+                Presentation::Revoked | Presentation::Expired => {
+                    return Err(GrantError::InvalidGrant(INVALID));
+                }
+            }
+        }
+        Err(GrantError::Unavailable("refresh family is under contention".into()))
+    }
+
+    /// Revokes a family: no refresh token of it works any more, and access tokens issued
+    /// from it stop validating at once.
+    pub async fn revoke_family(&self, id: &FamilyId) -> Result<(), PortError> {
+        match self.families.revoke(id).await {
+            Ok(()) | Err(PortError::NotFound) => {}
+            Err(other) => return Err(other),
+        }
+        let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
+        self.revocations
+            .revoke(&RevocationEntry::Family(id.as_str().to_owned()), until)
+            .await
+    }
+
+    /// Validates a bearer access token: signature, algorithm, kid, iss, aud, exp, nbf, and
+    /// the revocation list (failing closed when it cannot be read).
+    pub async fn authenticate(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        let claims = jwt::verify(
+            &self.ring,
+            token,
+            &self.settings.issuer,
+            &self.settings.audience,
+            self.clock.now(),
+            self.settings.leeway.num_seconds(),
+        )?;
+        let mut entries = vec![RevocationEntry::TokenId(claims.jti.clone())];
+        if let Some(sid) = &claims.sid {
+            entries.push(RevocationEntry::Family(sid.clone()));
+        }
+        if let Some(client_id) = &claims.client_id {
+            entries.push(RevocationEntry::Credential(client_id.clone()));
+        }
+        if self.revocations.any_revoked(&entries).await? {
+            return Err(AuthError::Revoked);
+        }
+        Ok(claims)
+    }
+
+    /// [`TokenService::authenticate`], then loads the token's user.
+    pub async fn authenticate_user(&self, token: &str) -> Result<(AccessClaims, User), AuthError> {
+        let claims = self.authenticate(token).await?;
+        let id = crate::domain::user::UserId::parse(&claims.sub).ok_or(AuthError::UnknownSubject)?;
+        let user = self.users.find_by_id(id).await?.ok_or(AuthError::UnknownSubject)?;
+        Ok((claims, user))
+    }
+
+    async fn owner(&self, family: &RefreshFamily) -> Result<User, GrantError> {
+        match self.users.find_by_id(family.user_id).await? {
+            Some(user) => Ok(user),
+            None => {
+                self.revoke_family(&family.id).await?;
+                Err(GrantError::InvalidGrant("the refresh token is invalid, expired or revoked"))
+            }
+        }
+    }
+
+    fn pair(
+        &self,
+        user: &User,
+        family: &RefreshFamily,
+        seq: u64,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, GrantError> {
+        let expires_in = self.settings.access_ttl.num_seconds();
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            sub: user.id.to_string(),
+            exp: now.timestamp() + expires_in,
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            jti: random_token(self.ids.as_ref(), 16),
+            auth_time: family.auth_time.timestamp(),
+            idp: family.idp.clone(),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            name: user.name.clone(),
+            groups: family.groups.clone(),
+            tmi_is_administrator: false,
+            tmi_is_security_reviewer: false,
+            scope: family.scope.clone(),
+            sid: Some(family.id.as_str().to_owned()),
+            client_id: None,
+        };
+        let access_token = jwt::sign(self.ring.active_signing(), &claims)
+            .map_err(|e| GrantError::Unexpected(e.to_string()))?;
+        let refresh_token = refresh::seal(
+            &self.ring,
+            &RefreshPayload {
+                fam: family.id.as_str().to_owned(),
+                seq,
+                exp: family.expires_at.timestamp(),
+            },
+        )
+        .map_err(GrantError::Unexpected)?;
+        Ok(TokenPair { access_token, refresh_token, expires_in, family: family.id.clone() })
+    }
+}

@@ -1,0 +1,30 @@
+//! Refresh-token families: one server-side record per login session.
+
+use async_trait::async_trait;
+
+use super::PortError;
+use crate::domain::tokens::family::{FamilyId, RefreshFamily};
+
+/// Storage of refresh-token families. Rotation is a compare-and-set on the sequence number,
+/// so two replicas racing on one refresh token produce exactly one winner.
+#[async_trait]
+pub trait RefreshFamilyStore: Send + Sync + 'static {
+    /// Stores a new family. MUST return `AlreadyExists` when the id is taken.
+    async fn insert(&self, family: &RefreshFamily) -> Result<(), PortError>;
+
+    /// The family with this id, or `None`.
+    async fn get(&self, id: &FamilyId) -> Result<Option<RefreshFamily>, PortError>;
+
+    /// Replaces the stored family whose id is `next.id` with `next`, but only if the stored
+    /// record still has `current_seq == expected_seq` and is not revoked. Returns `Ok(true)`
+    /// when replaced, `Ok(false)` when the condition failed (a lost race, or revoked), and
+    /// `NotFound` when no such family exists.
+    async fn compare_and_set(
+        &self,
+        expected_seq: u64,
+        next: &RefreshFamily,
+    ) -> Result<bool, PortError>;
+
+    /// Marks the family revoked. Idempotent; `NotFound` when no such family exists.
+    async fn revoke(&self, id: &FamilyId) -> Result<(), PortError>;
+}

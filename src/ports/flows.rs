@@ -1,0 +1,52 @@
+//! Short-lived, single-use records of login flows: pending authorizations, our own
+//! authorization codes, and markers of codes already redeemed.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::PortError;
+
+/// The namespace a flow record lives in. Keys are unique per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowKind {
+    /// A pending `/oauth2/authorize` flow, keyed by a digest of our upstream `state`.
+    Authorization,
+    /// One of our authorization codes, keyed by a digest of the code.
+    Code,
+    /// A code that was redeemed, keyed by the code's digest; the value names its token family.
+    RedeemedCode,
+}
+
+impl FlowKind {
+    /// A short stable name, usable as a key prefix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Authorization => "flow",
+            FlowKind::Code => "code",
+            FlowKind::RedeemedCode => "redeemed",
+        }
+    }
+}
+
+/// A TTL store with take-exactly-once semantics.
+#[async_trait]
+pub trait FlowStore: Send + Sync + 'static {
+    /// Stores `value` under `(kind, key)` for `ttl`. MUST return `AlreadyExists` (and change
+    /// nothing) when a live entry already has that key. After `ttl` the entry is gone.
+    async fn put(
+        &self,
+        kind: FlowKind,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<(), PortError>;
+
+    /// Removes and returns the live entry under `(kind, key)`, or `None` when there is none
+    /// (never stored, already taken, or expired). Of any number of concurrent calls for the
+    /// same key, exactly one receives `Some`.
+    async fn take(&self, kind: FlowKind, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+
+    /// Returns the live entry under `(kind, key)` without consuming it, or `None`.
+    async fn get(&self, kind: FlowKind, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+}

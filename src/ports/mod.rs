@@ -1,0 +1,26 @@
+//! Ports: the traits the domain needs from the outside world.
+//!
+//! Every port is an `#[async_trait]` (or plain) trait that is `Send + Sync + 'static` and is
+//! held as `Arc<dyn Port>`. A method's doc comment is its contract: every adapter (memory,
+//! Postgres, Redis) must honour each sentence, and the contract suites in `tests/contract`
+//! check it. Nothing in this module may import infrastructure crates.
+
+pub mod clock;
+pub mod error;
+pub mod families;
+pub mod flows;
+pub mod identity_provider;
+pub mod ids;
+pub mod keys;
+pub mod revocation;
+pub mod users;
+
+pub use clock::Clock;
+pub use error::PortError;
+pub use families::RefreshFamilyStore;
+pub use flows::{FlowKind, FlowStore};
+pub use identity_provider::IdentityProvider;
+pub use ids::IdGenerator;
+pub use keys::KeyStore;
+pub use revocation::{RevocationEntry, RevocationList};
+pub use users::UserRepository;
