@@ -202,7 +202,7 @@ pub enum LogFormat {
 }
 
 /// Settings derived from a validated [`Config`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// Listen address.
     pub listen: SocketAddr,

@@ -1,0 +1,11 @@
+//! Black-box HTTP scenarios: a real server on a loopback socket, built by the same
+//! `Application::build_with` as `main`. Every response body is validated against the
+//! contract in `../shared/contract/`.
+
+mod cli;
+mod discovery;
+mod errors;
+mod flow;
+mod refresh;
+mod support;
+mod tokens;
