@@ -1,0 +1,89 @@
+//! `RefreshFamilyStore` contract.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use tmi_auth::adapters::memory::MemoryRefreshFamilyStore;
+use tmi_auth::domain::tokens::family::{FamilyId, RefreshFamily};
+use tmi_auth::domain::user::UserId;
+use tmi_auth::ports::{PortError, RefreshFamilyStore};
+
+fn family(id: &str) -> RefreshFamily {
+    let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    RefreshFamily {
+        id: FamilyId::parse(id).unwrap(),
+        user_id: UserId::from_uuid(uuid::Uuid::from_u128(7)),
+        idp: "tmi".into(),
+        scope: "openid".into(),
+        groups: vec!["g1".into()],
+        auth_time: t,
+        current_seq: 0,
+        created_at: t,
+        expires_at: t + chrono::Duration::days(7),
+        rotated_at: None,
+        revoked: false,
+    }
+}
+
+fn advanced(f: &RefreshFamily) -> RefreshFamily {
+    let mut next = f.clone();
+    next.current_seq += 1;
+    next.rotated_at = Some(f.created_at + chrono::Duration::seconds(1));
+    next
+}
+
+pub async fn insert_then_get_round_trips(store: Arc<dyn RefreshFamilyStore>) {
+    let f = family("famA");
+    store.insert(&f).await.unwrap();
+    assert_eq!(store.get(&f.id).await.unwrap(), Some(f.clone()));
+    assert!(matches!(store.insert(&f).await, Err(PortError::AlreadyExists)));
+    assert_eq!(store.get(&FamilyId::parse("missing").unwrap()).await.unwrap(), None);
+}
+
+pub async fn compare_and_set_advances_only_from_the_expected_sequence(store: Arc<dyn RefreshFamilyStore>) {
+    let f = family("famB");
+    store.insert(&f).await.unwrap();
+    let next = advanced(&f);
+    assert!(store.compare_and_set(0, &next).await.unwrap());
+    assert_eq!(store.get(&f.id).await.unwrap(), Some(next.clone()));
+    // A stale writer loses.
+    assert!(!store.compare_and_set(0, &advanced(&f)).await.unwrap());
+    assert_eq!(store.get(&f.id).await.unwrap().unwrap().current_seq, 1);
+    let missing = family("famMissing");
+    assert!(matches!(store.compare_and_set(0, &missing).await, Err(PortError::NotFound)));
+}
+
+pub async fn revoked_families_refuse_compare_and_set(store: Arc<dyn RefreshFamilyStore>) {
+    let f = family("famC");
+    store.insert(&f).await.unwrap();
+    store.revoke(&f.id).await.unwrap();
+    store.revoke(&f.id).await.unwrap();
+    assert!(store.get(&f.id).await.unwrap().unwrap().revoked);
+    assert!(!store.compare_and_set(0, &advanced(&f)).await.unwrap());
+    assert!(matches!(store.revoke(&FamilyId::parse("nope").unwrap()).await, Err(PortError::NotFound)));
+}
+
+pub async fn racing_rotations_have_one_winner(store: Arc<dyn RefreshFamilyStore>) {
+    let f = family("famD");
+    store.insert(&f).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let store = store.clone();
+        let next = advanced(&f);
+        tasks.push(tokio::spawn(async move { store.compare_and_set(0, &next).await.unwrap() }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_family_store_honours_the_contract() {
+    let store: Arc<dyn RefreshFamilyStore> = Arc::new(MemoryRefreshFamilyStore::new());
+    insert_then_get_round_trips(store.clone()).await;
+    compare_and_set_advances_only_from_the_expected_sequence(store.clone()).await;
+    revoked_families_refuse_compare_and_set(store.clone()).await;
+    racing_rotations_have_one_winner(store).await;
+}
