@@ -13,7 +13,9 @@ pub fn render(local_addr: std::net::SocketAddr, public_url: &str, mode: Mode) ->
         Mode::Production => "production",
     };
     let mut out = format!("tmi-auth listening on http://{local_addr} (mode: {mode_name})\n");
-    out.push_str(&format!("public URL: {public_url}   docs: {public_url}/docs   spec: {public_url}/openapi.json\n"));
+    out.push_str(&format!(
+        "public URL: {public_url}   docs: {public_url}/docs   spec: {public_url}/openapi.json\n"
+    ));
     if mode == Mode::Demo {
         out.push_str(&format!(
             r#"

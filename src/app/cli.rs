@@ -65,7 +65,10 @@ async fn serve(config_file: Option<PathBuf>, listen: Option<String>) -> ExitCode
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    println!("{}", banner::render(app.local_addr(), app.public_url(), app.mode()));
+    println!(
+        "{}",
+        banner::render(app.local_addr(), app.public_url(), app.mode())
+    );
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -79,7 +82,10 @@ fn load(config_file: Option<PathBuf>, listen: Option<String>) -> Result<Config, 
     let mut config = Config::load(config_file.as_deref())?;
     if let Some(listen) = listen {
         if listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError { key: "--listen".into(), message: "expected an address like 127.0.0.1:8080".into() });
+            return Err(ConfigError {
+                key: "--listen".into(),
+                message: "expected an address like 127.0.0.1:8080".into(),
+            });
         }
         config.server.listen = listen;
     }

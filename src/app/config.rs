@@ -27,7 +27,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(key: &str, message: impl Into<String>) -> Self {
-        Self { key: key.to_owned(), message: message.into() }
+        Self {
+            key: key.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -187,7 +190,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: None, level: "info".to_owned() }
+        Self {
+            format: None,
+            level: "info".to_owned(),
+        }
     }
 }
 
@@ -224,15 +230,25 @@ impl Config {
         let mut figment = Figment::new();
         if let Some(path) = file {
             if !path.is_file() {
-                return Err(ConfigError::new("--config", format!("{} is not a readable file", path.display())));
+                return Err(ConfigError::new(
+                    "--config",
+                    format!("{} is not a readable file", path.display()),
+                ));
             }
             figment = figment.merge(Toml::file(path));
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
         figment.extract().map_err(|err| {
             let key = err.path.join(".");
-            let key = if key.is_empty() { "(root)".to_owned() } else { key };
-            ConfigError { key, message: err.kind.to_string() }
+            let key = if key.is_empty() {
+                "(root)".to_owned()
+            } else {
+                key
+            };
+            ConfigError {
+                key,
+                message: err.kind.to_string(),
+            }
         })
     }
 
@@ -246,35 +262,62 @@ impl Config {
     /// Checks every value and derives the settings that depend on the mode.
     pub fn resolve(&self) -> Result<Resolved, ConfigError> {
         let demo = self.mode == Mode::Demo;
-        let listen: SocketAddr = self
-            .server
-            .listen
-            .parse()
-            .map_err(|_| ConfigError::new("server.listen", "expected an address like 127.0.0.1:8080"))?;
+        let listen: SocketAddr = self.server.listen.parse().map_err(|_| {
+            ConfigError::new("server.listen", "expected an address like 127.0.0.1:8080")
+        })?;
         if let Some(url) = &self.server.public_url {
             check_base_url(url).map_err(|m| ConfigError::new("server.public_url", m))?;
         } else if !demo {
-            return Err(ConfigError::new("server.public_url", "is required in production mode"));
+            return Err(ConfigError::new(
+                "server.public_url",
+                "is required in production mode",
+            ));
         }
         if self.server.body_limit_bytes < 1024 {
-            return Err(ConfigError::new("server.body_limit_bytes", "must be at least 1024"));
+            return Err(ConfigError::new(
+                "server.body_limit_bytes",
+                "must be at least 1024",
+            ));
         }
         let t = &self.tokens;
         for (key, value, min, max) in [
-            ("tokens.access_token_ttl_secs", t.access_token_ttl_secs, 30, 86_400),
-            ("tokens.refresh_family_lifetime_secs", t.refresh_family_lifetime_secs, 60, 90 * 86_400),
+            (
+                "tokens.access_token_ttl_secs",
+                t.access_token_ttl_secs,
+                30,
+                86_400,
+            ),
+            (
+                "tokens.refresh_family_lifetime_secs",
+                t.refresh_family_lifetime_secs,
+                60,
+                90 * 86_400,
+            ),
             ("tokens.refresh_grace_secs", t.refresh_grace_secs, 0, 300),
-            ("tokens.authorization_code_ttl_secs", t.authorization_code_ttl_secs, 10, 600),
+            (
+                "tokens.authorization_code_ttl_secs",
+                t.authorization_code_ttl_secs,
+                10,
+                600,
+            ),
             ("tokens.flow_ttl_secs", t.flow_ttl_secs, 60, 3600),
             ("tokens.leeway_secs", t.leeway_secs, 0, 300),
         ] {
             if !(min..=max).contains(&value) {
-                return Err(ConfigError::new(key, format!("must be between {min} and {max}")));
+                return Err(ConfigError::new(
+                    key,
+                    format!("must be between {min} and {max}"),
+                ));
             }
         }
-        if let Some(aud) = &t.audience {
-            if aud.trim().is_empty() || aud.len() > 1000 {
-                return Err(ConfigError::new("tokens.audience", "must be 1-1000 characters"));
+        if let Some(aud) = &t.audience
+            && (aud.trim().is_empty() || aud.len() > 1000)
+        {
+            {
+                return Err(ConfigError::new(
+                    "tokens.audience",
+                    "must be 1-1000 characters",
+                ));
             }
         }
         let allow_list = match &self.oauth.client_callback_allow_list {
@@ -287,14 +330,20 @@ impl Config {
         let tmi_enabled = self.providers.tmi.enabled.unwrap_or(demo);
         let default_idp = match &self.oauth.default_idp {
             Some(id) if !is_valid_provider_id(id) => {
-                return Err(ConfigError::new("oauth.default_idp", "is not a valid provider id"));
+                return Err(ConfigError::new(
+                    "oauth.default_idp",
+                    "is not a valid provider id",
+                ));
             }
             Some(id) => Some(id.clone()),
             None if tmi_enabled && demo => Some("tmi".to_owned()),
             None => None,
         };
         if default_idp.as_deref() == Some("tmi") && !tmi_enabled {
-            return Err(ConfigError::new("oauth.default_idp", "names the tmi provider, which is disabled"));
+            return Err(ConfigError::new(
+                "oauth.default_idp",
+                "names the tmi provider, which is disabled",
+            ));
         }
         let tmi = &self.providers.tmi;
         for (key, value) in [
@@ -306,7 +355,11 @@ impl Config {
                 return Err(ConfigError::new(key, "must be 1-256 printable characters"));
             }
         }
-        let log_format = self.log.format.unwrap_or(if demo { LogFormat::Pretty } else { LogFormat::Json });
+        let log_format = self.log.format.unwrap_or(if demo {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        });
         Ok(Resolved {
             listen,
             allow_list,
@@ -347,8 +400,14 @@ mod tests {
 
     #[test]
     fn production_requires_a_public_url_and_disables_tmi() {
-        let mut config = Config { mode: Mode::Production, ..Config::default() };
-        assert_eq!(config.resolve().map_err(|e| e.key), Err("server.public_url".to_owned()));
+        let mut config = Config {
+            mode: Mode::Production,
+            ..Config::default()
+        };
+        assert_eq!(
+            config.resolve().map_err(|e| e.key),
+            Err("server.public_url".to_owned())
+        );
         config.server.public_url = Some("https://auth.example.com".into());
         let resolved = config.resolve().expect("valid");
         assert!(!resolved.tmi_enabled);
@@ -360,12 +419,19 @@ mod tests {
     fn bad_values_name_their_key() {
         let mut config = Config::default();
         config.tokens.access_token_ttl_secs = 5;
-        assert_eq!(config.resolve().map_err(|e| e.key), Err("tokens.access_token_ttl_secs".to_owned()));
+        assert_eq!(
+            config.resolve().map_err(|e| e.key),
+            Err("tokens.access_token_ttl_secs".to_owned())
+        );
         let mut config = Config::default();
         config.server.listen = "nope".into();
-        assert_eq!(config.resolve().map_err(|e| e.key), Err("server.listen".to_owned()));
+        assert_eq!(
+            config.resolve().map_err(|e| e.key),
+            Err("server.listen".to_owned())
+        );
         let mut config = Config::default();
-        config.oauth.client_callback_allow_list = Some(vec!["https://ok.example/*".into(), "bad*".into()]);
+        config.oauth.client_callback_allow_list =
+            Some(vec!["https://ok.example/*".into(), "bad*".into()]);
         assert_eq!(
             config.resolve().map_err(|e| e.key),
             Err("oauth.client_callback_allow_list[1]".to_owned())

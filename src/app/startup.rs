@@ -9,8 +9,8 @@ use anyhow::Context;
 use base64::Engine;
 use chrono::Duration as ChronoDuration;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
-use poem::listener::TcpAcceptor;
 use poem::Server;
+use poem::listener::TcpAcceptor;
 
 use super::config::{Config, Mode, Resolved};
 use crate::adapters::builtin::TmiProvider;
@@ -93,8 +93,14 @@ impl Application {
             login_settings(&config, &resolved, &public_url),
         ));
         let endpoint = http::endpoint(
-            HttpState { login, tokens, public_url: public_url.clone() },
-            HttpSettings { body_limit_bytes: config.server.body_limit_bytes },
+            HttpState {
+                login,
+                tokens,
+                public_url: public_url.clone(),
+            },
+            HttpSettings {
+                body_limit_bytes: config.server.body_limit_bytes,
+            },
         );
         Ok(Self {
             acceptor,
@@ -191,13 +197,20 @@ async fn install_configured_keys(
         let pem = std::fs::read_to_string(path)
             .with_context(|| format!("tokens.signing_key_file: cannot read {}", path.display()))?;
         let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|_| {
-            anyhow::anyhow!("tokens.signing_key_file: {} is not a PKCS#8 PEM Ed25519 key", path.display())
+            anyhow::anyhow!(
+                "tokens.signing_key_file: {} is not a PKCS#8 PEM Ed25519 key",
+                path.display()
+            )
         })?;
         insert_once(store, &StoredKey::signing(key.to_bytes(), clock.now())).await?;
     }
     if let Some(path) = &config.tokens.refresh_token_key_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("tokens.refresh_token_key_file: cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "tokens.refresh_token_key_file: cannot read {}",
+                path.display()
+            )
+        })?;
         let text = text.trim();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text)
@@ -242,4 +255,3 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
 }
-

@@ -44,7 +44,10 @@ mod tests {
     #[test]
     fn digest_key_is_sha256_base64url() {
         // SHA-256("abc") per FIPS 180-2.
-        assert_eq!(digest_key("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+        assert_eq!(
+            digest_key("abc"),
+            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+        );
     }
 
     #[test]

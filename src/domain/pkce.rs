@@ -97,10 +97,19 @@ mod tests {
 
     #[test]
     fn verifier_shape_is_enforced() {
-        assert_eq!(CodeVerifier::parse(&"a".repeat(42)), Err(PkceError::Malformed));
-        assert_eq!(CodeVerifier::parse(&"a".repeat(129)), Err(PkceError::Malformed));
+        assert_eq!(
+            CodeVerifier::parse(&"a".repeat(42)),
+            Err(PkceError::Malformed)
+        );
+        assert_eq!(
+            CodeVerifier::parse(&"a".repeat(129)),
+            Err(PkceError::Malformed)
+        );
         assert!(CodeVerifier::parse(&"a".repeat(128)).is_ok());
-        assert_eq!(CodeVerifier::parse(&format!("{}+", "a".repeat(43))), Err(PkceError::Malformed));
+        assert_eq!(
+            CodeVerifier::parse(&format!("{}+", "a".repeat(43))),
+            Err(PkceError::Malformed)
+        );
         assert!(CodeChallenge::parse("short").is_err());
     }
 

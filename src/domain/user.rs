@@ -113,7 +113,8 @@ pub async fn resolve_user(
         .as_deref()
         .and_then(|n| clean_display_text(n, MAX_NAME_CHARS))
         .unwrap_or_else(|| email.clone());
-    let email_verified = identity.email_verified && identity.email.as_deref() == Some(email.as_str());
+    let email_verified =
+        identity.email_verified && identity.email.as_deref() == Some(email.as_str());
 
     for _ in 0..3 {
         if let Some(mut user) = users.find_by_identity(provider, &identity.subject).await? {
@@ -148,7 +149,13 @@ pub async fn resolve_user(
 fn synthetic_email(provider: &str, subject: &str) -> String {
     let safe: String = subject
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(64)
         .collect();
     format!("{safe}@{provider}.oauth.tmi").to_ascii_lowercase()
@@ -163,7 +170,10 @@ mod tests {
 
     #[test]
     fn display_text_loses_control_characters() {
-        assert_eq!(clean_display_text(" Al\u{0}ice\n ", 256).as_deref(), Some("Alice"));
+        assert_eq!(
+            clean_display_text(" Al\u{0}ice\n ", 256).as_deref(),
+            Some("Alice")
+        );
         assert_eq!(clean_display_text("\n\t", 256), None);
         assert_eq!(clean_display_text("abcdef", 3).as_deref(), Some("abc"));
     }

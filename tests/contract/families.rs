@@ -36,11 +36,22 @@ pub async fn insert_then_get_round_trips(store: Arc<dyn RefreshFamilyStore>) {
     let f = family("famA");
     store.insert(&f).await.unwrap();
     assert_eq!(store.get(&f.id).await.unwrap(), Some(f.clone()));
-    assert!(matches!(store.insert(&f).await, Err(PortError::AlreadyExists)));
-    assert_eq!(store.get(&FamilyId::parse("missing").unwrap()).await.unwrap(), None);
+    assert!(matches!(
+        store.insert(&f).await,
+        Err(PortError::AlreadyExists)
+    ));
+    assert_eq!(
+        store
+            .get(&FamilyId::parse("missing").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
-pub async fn compare_and_set_advances_only_from_the_expected_sequence(store: Arc<dyn RefreshFamilyStore>) {
+pub async fn compare_and_set_advances_only_from_the_expected_sequence(
+    store: Arc<dyn RefreshFamilyStore>,
+) {
     let f = family("famB");
     store.insert(&f).await.unwrap();
     let next = advanced(&f);
@@ -50,7 +61,10 @@ pub async fn compare_and_set_advances_only_from_the_expected_sequence(store: Arc
     assert!(!store.compare_and_set(0, &advanced(&f)).await.unwrap());
     assert_eq!(store.get(&f.id).await.unwrap().unwrap().current_seq, 1);
     let missing = family("famMissing");
-    assert!(matches!(store.compare_and_set(0, &missing).await, Err(PortError::NotFound)));
+    assert!(matches!(
+        store.compare_and_set(0, &missing).await,
+        Err(PortError::NotFound)
+    ));
 }
 
 pub async fn revoked_families_refuse_compare_and_set(store: Arc<dyn RefreshFamilyStore>) {
@@ -60,7 +74,10 @@ pub async fn revoked_families_refuse_compare_and_set(store: Arc<dyn RefreshFamil
     store.revoke(&f.id).await.unwrap();
     assert!(store.get(&f.id).await.unwrap().unwrap().revoked);
     assert!(!store.compare_and_set(0, &advanced(&f)).await.unwrap());
-    assert!(matches!(store.revoke(&FamilyId::parse("nope").unwrap()).await, Err(PortError::NotFound)));
+    assert!(matches!(
+        store.revoke(&FamilyId::parse("nope").unwrap()).await,
+        Err(PortError::NotFound)
+    ));
 }
 
 pub async fn racing_rotations_have_one_winner(store: Arc<dyn RefreshFamilyStore>) {
@@ -70,7 +87,9 @@ pub async fn racing_rotations_have_one_winner(store: Arc<dyn RefreshFamilyStore>
     for _ in 0..32 {
         let store = store.clone();
         let next = advanced(&f);
-        tasks.push(tokio::spawn(async move { store.compare_and_set(0, &next).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            store.compare_and_set(0, &next).await.unwrap()
+        }));
     }
     let mut wins = 0;
     for task in tasks {

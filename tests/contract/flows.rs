@@ -9,42 +9,105 @@ use tmi_auth::ports::{FlowKind, FlowStore, PortError};
 use crate::{Advance, manual_time};
 
 pub async fn take_returns_the_value_exactly_once(store: Arc<dyn FlowStore>) {
-    store.put(FlowKind::Code, "k1", b"v1".to_vec(), Duration::from_secs(60)).await.unwrap();
-    assert_eq!(store.get(FlowKind::Code, "k1").await.unwrap(), Some(b"v1".to_vec()));
-    assert_eq!(store.take(FlowKind::Code, "k1").await.unwrap(), Some(b"v1".to_vec()));
+    store
+        .put(
+            FlowKind::Code,
+            "k1",
+            b"v1".to_vec(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(FlowKind::Code, "k1").await.unwrap(),
+        Some(b"v1".to_vec())
+    );
+    assert_eq!(
+        store.take(FlowKind::Code, "k1").await.unwrap(),
+        Some(b"v1".to_vec())
+    );
     assert_eq!(store.take(FlowKind::Code, "k1").await.unwrap(), None);
     assert_eq!(store.get(FlowKind::Code, "k1").await.unwrap(), None);
-    assert_eq!(store.take(FlowKind::Code, "never-stored").await.unwrap(), None);
+    assert_eq!(
+        store.take(FlowKind::Code, "never-stored").await.unwrap(),
+        None
+    );
 }
 
 pub async fn put_refuses_a_live_duplicate_and_kinds_are_separate(store: Arc<dyn FlowStore>) {
-    store.put(FlowKind::Authorization, "k2", b"a".to_vec(), Duration::from_secs(60)).await.unwrap();
-    let dup = store.put(FlowKind::Authorization, "k2", b"b".to_vec(), Duration::from_secs(60)).await;
+    store
+        .put(
+            FlowKind::Authorization,
+            "k2",
+            b"a".to_vec(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let dup = store
+        .put(
+            FlowKind::Authorization,
+            "k2",
+            b"b".to_vec(),
+            Duration::from_secs(60),
+        )
+        .await;
     assert!(matches!(dup, Err(PortError::AlreadyExists)), "{dup:?}");
-    assert_eq!(store.get(FlowKind::Authorization, "k2").await.unwrap(), Some(b"a".to_vec()));
-    store.put(FlowKind::Code, "k2", b"c".to_vec(), Duration::from_secs(60)).await.unwrap();
-    assert_eq!(store.take(FlowKind::Code, "k2").await.unwrap(), Some(b"c".to_vec()));
-    assert_eq!(store.take(FlowKind::Authorization, "k2").await.unwrap(), Some(b"a".to_vec()));
+    assert_eq!(
+        store.get(FlowKind::Authorization, "k2").await.unwrap(),
+        Some(b"a".to_vec())
+    );
+    store
+        .put(FlowKind::Code, "k2", b"c".to_vec(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take(FlowKind::Code, "k2").await.unwrap(),
+        Some(b"c".to_vec())
+    );
+    assert_eq!(
+        store.take(FlowKind::Authorization, "k2").await.unwrap(),
+        Some(b"a".to_vec())
+    );
 }
 
 pub async fn entries_expire_after_their_ttl(store: Arc<dyn FlowStore>, advance: Advance) {
-    store.put(FlowKind::Code, "k3", b"v".to_vec(), Duration::from_secs(60)).await.unwrap();
+    store
+        .put(FlowKind::Code, "k3", b"v".to_vec(), Duration::from_secs(60))
+        .await
+        .unwrap();
     advance(chrono::Duration::seconds(59));
     assert!(store.get(FlowKind::Code, "k3").await.unwrap().is_some());
     advance(chrono::Duration::seconds(2));
     assert_eq!(store.get(FlowKind::Code, "k3").await.unwrap(), None);
     assert_eq!(store.take(FlowKind::Code, "k3").await.unwrap(), None);
     // An expired key can be reused.
-    store.put(FlowKind::Code, "k3", b"w".to_vec(), Duration::from_secs(60)).await.unwrap();
-    assert_eq!(store.take(FlowKind::Code, "k3").await.unwrap(), Some(b"w".to_vec()));
+    store
+        .put(FlowKind::Code, "k3", b"w".to_vec(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take(FlowKind::Code, "k3").await.unwrap(),
+        Some(b"w".to_vec())
+    );
 }
 
 pub async fn concurrent_takes_have_exactly_one_winner(store: Arc<dyn FlowStore>) {
-    store.put(FlowKind::Code, "race", b"v".to_vec(), Duration::from_secs(60)).await.unwrap();
+    store
+        .put(
+            FlowKind::Code,
+            "race",
+            b"v".to_vec(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for _ in 0..32 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.take(FlowKind::Code, "race").await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            store.take(FlowKind::Code, "race").await.unwrap()
+        }));
     }
     let mut winners = 0;
     for task in tasks {

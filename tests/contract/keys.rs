@@ -16,7 +16,10 @@ pub async fn keys_round_trip_and_kids_are_unique(store: Arc<dyn KeyStore>) {
     let refresh = StoredKey::refresh([2u8; 32], t);
     store.insert(&signing).await.unwrap();
     store.insert(&refresh).await.unwrap();
-    assert!(matches!(store.insert(&signing).await, Err(PortError::AlreadyExists)));
+    assert!(matches!(
+        store.insert(&signing).await,
+        Err(PortError::AlreadyExists)
+    ));
     let listed = store.list().await.unwrap();
     assert_eq!(listed, vec![signing, refresh]);
 }
@@ -24,12 +27,30 @@ pub async fn keys_round_trip_and_kids_are_unique(store: Arc<dyn KeyStore>) {
 pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
     let (clock, _) = manual_time();
     let ids = OsRandomIds;
-    let first = KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids).await.unwrap();
-    let second = KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids).await.unwrap();
-    assert_eq!(first.active_signing().kid, second.active_signing().kid, "a second start reuses the key");
+    let first = KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids)
+        .await
+        .unwrap();
+    let second = KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.active_signing().kid,
+        second.active_signing().kid,
+        "a second start reuses the key"
+    );
     let keys = store.list().await.unwrap();
-    assert_eq!(keys.iter().filter(|k| k.purpose == KeyPurpose::AccessTokenSigning).count(), 1);
-    assert_eq!(keys.iter().filter(|k| k.purpose == KeyPurpose::RefreshTokenEncryption).count(), 1);
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.purpose == KeyPurpose::AccessTokenSigning)
+            .count(),
+        1
+    );
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.purpose == KeyPurpose::RefreshTokenEncryption)
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]

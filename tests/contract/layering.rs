@@ -4,7 +4,15 @@
 use std::path::{Path, PathBuf};
 
 const FORBIDDEN: [&str; 9] = [
-    "sqlx", "redis", "poem", "poem_openapi", "openidconnect", "samael", "reqwest", "hyper", "tokio::net",
+    "sqlx",
+    "redis",
+    "poem",
+    "poem_openapi",
+    "openidconnect",
+    "samael",
+    "reqwest",
+    "hyper",
+    "tokio::net",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -24,11 +32,16 @@ fn violations(source: &str) -> Vec<String> {
     for (number, line) in source.lines().enumerate() {
         let code = line.split("//").next().unwrap_or("");
         for krate in FORBIDDEN {
-            let as_use = code.trim_start().trim_start_matches("pub ").starts_with(&format!("use {krate}"))
+            let as_use = code
+                .trim_start()
+                .trim_start_matches("pub ")
+                .starts_with(&format!("use {krate}"))
                 || code.contains(&format!("use ::{krate}"));
-            let as_path = code
-                .match_indices(&format!("{krate}::"))
-                .any(|(i, _)| i == 0 || !code.as_bytes()[i - 1].is_ascii_alphanumeric() && code.as_bytes()[i - 1] != b'_');
+            let as_path = code.match_indices(&format!("{krate}::")).any(|(i, _)| {
+                i == 0
+                    || !code.as_bytes()[i - 1].is_ascii_alphanumeric()
+                        && code.as_bytes()[i - 1] != b'_'
+            });
             if as_use || as_path {
                 found.push(format!("line {}: {}", number + 1, line.trim()));
             }
@@ -51,7 +64,11 @@ fn domain_and_ports_import_no_infrastructure() {
             problems.push(format!("{}: {v}", file.display()));
         }
     }
-    assert!(problems.is_empty(), "infrastructure imported by the domain or a port:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "infrastructure imported by the domain or a port:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]

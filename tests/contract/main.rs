@@ -2,6 +2,7 @@
 //! way to move time forward); every adapter of that port must pass it. The memory adapters run
 //! here on every `cargo test`; the Postgres and Redis adapters will run the same suites.
 //! Also: the layering rule (domain and ports import no infrastructure).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod families;
 mod flows;
@@ -20,7 +21,9 @@ pub type Advance = Arc<dyn Fn(chrono::Duration) + Send + Sync>;
 
 /// A manual clock and an [`Advance`] driving it.
 pub fn manual_time() -> (Arc<ManualClock>, Advance) {
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()));
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    ));
     let driver = clock.clone();
     (clock, Arc::new(move |d| driver.advance(d)))
 }

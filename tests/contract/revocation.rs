@@ -16,12 +16,23 @@ pub async fn revoked_entries_are_reported_until_they_lapse(
     let fam = RevocationEntry::Family("f1".into());
     let other = RevocationEntry::Credential("c1".into());
     assert!(!list.any_revoked(&[jti.clone(), fam.clone()]).await.unwrap());
-    list.revoke(&jti, clock.now() + chrono::Duration::seconds(60)).await.unwrap();
-    assert!(list.any_revoked(&[other.clone(), jti.clone()]).await.unwrap());
+    list.revoke(&jti, clock.now() + chrono::Duration::seconds(60))
+        .await
+        .unwrap();
+    assert!(
+        list.any_revoked(&[other.clone(), jti.clone()])
+            .await
+            .unwrap()
+    );
     assert!(!list.any_revoked(&[other.clone()]).await.unwrap());
     assert!(!list.any_revoked(&[]).await.unwrap());
     // Entries of different kinds with the same value are distinct.
-    assert!(!list.any_revoked(&[RevocationEntry::Family("j1".into())]).await.unwrap());
+    assert!(
+        !list
+            .any_revoked(&[RevocationEntry::Family("j1".into())])
+            .await
+            .unwrap()
+    );
     advance(chrono::Duration::seconds(61));
     assert!(!list.any_revoked(&[jti.clone()]).await.unwrap());
 }
@@ -32,11 +43,17 @@ pub async fn revoking_again_extends_never_shortens(
     advance: Advance,
 ) {
     let fam = RevocationEntry::Family("f2".into());
-    list.revoke(&fam, clock.now() + chrono::Duration::seconds(100)).await.unwrap();
-    list.revoke(&fam, clock.now() + chrono::Duration::seconds(10)).await.unwrap();
+    list.revoke(&fam, clock.now() + chrono::Duration::seconds(100))
+        .await
+        .unwrap();
+    list.revoke(&fam, clock.now() + chrono::Duration::seconds(10))
+        .await
+        .unwrap();
     advance(chrono::Duration::seconds(50));
     assert!(list.any_revoked(&[fam.clone()]).await.unwrap());
-    list.revoke(&fam, clock.now() + chrono::Duration::seconds(100)).await.unwrap();
+    list.revoke(&fam, clock.now() + chrono::Duration::seconds(100))
+        .await
+        .unwrap();
     advance(chrono::Duration::seconds(60));
     assert!(list.any_revoked(&[fam]).await.unwrap());
 }
@@ -45,6 +62,7 @@ pub async fn revoking_again_extends_never_shortens(
 async fn memory_revocation_list_honours_the_contract() {
     let (clock, advance) = manual_time();
     let list: Arc<dyn RevocationList> = Arc::new(MemoryRevocationList::new(clock.clone()));
-    revoked_entries_are_reported_until_they_lapse(list.clone(), clock.clone(), advance.clone()).await;
+    revoked_entries_are_reported_until_they_lapse(list.clone(), clock.clone(), advance.clone())
+        .await;
     revoking_again_extends_never_shortens(list, clock, advance).await;
 }

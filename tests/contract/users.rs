@@ -24,19 +24,42 @@ fn user(n: u128, provider: &str, subject: &str) -> User {
 pub async fn users_are_found_by_id_and_identity(repo: Arc<dyn UserRepository>) {
     let alice = user(1, "tmi", "alice");
     repo.insert(&alice).await.unwrap();
-    assert_eq!(repo.find_by_id(alice.id).await.unwrap(), Some(alice.clone()));
-    assert_eq!(repo.find_by_identity("tmi", "alice").await.unwrap(), Some(alice.clone()));
-    assert_eq!(repo.find_by_identity("github", "alice").await.unwrap(), None);
-    assert_eq!(repo.find_by_identity("tmi", "ALICE").await.unwrap(), None, "matching is exact");
+    assert_eq!(
+        repo.find_by_id(alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        repo.find_by_identity("tmi", "alice").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        repo.find_by_identity("github", "alice").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        repo.find_by_identity("tmi", "ALICE").await.unwrap(),
+        None,
+        "matching is exact"
+    );
 }
 
 pub async fn identities_and_ids_are_unique(repo: Arc<dyn UserRepository>) {
     repo.insert(&user(10, "tmi", "bob")).await.unwrap();
     let same_identity = user(11, "tmi", "bob");
-    assert!(matches!(repo.insert(&same_identity).await, Err(PortError::AlreadyExists)));
-    assert_eq!(repo.find_by_id(same_identity.id).await.unwrap(), None, "nothing stored");
+    assert!(matches!(
+        repo.insert(&same_identity).await,
+        Err(PortError::AlreadyExists)
+    ));
+    assert_eq!(
+        repo.find_by_id(same_identity.id).await.unwrap(),
+        None,
+        "nothing stored"
+    );
     let same_id = user(10, "github", "bob");
-    assert!(matches!(repo.insert(&same_id).await, Err(PortError::AlreadyExists)));
+    assert!(matches!(
+        repo.insert(&same_id).await,
+        Err(PortError::AlreadyExists)
+    ));
     repo.insert(&user(12, "github", "bob")).await.unwrap();
 }
 
@@ -48,9 +71,15 @@ pub async fn update_profile_changes_only_profile_fields(repo: Arc<dyn UserReposi
     carol.email_verified = true;
     carol.last_login_at += chrono::Duration::hours(1);
     repo.update_profile(&carol).await.unwrap();
-    assert_eq!(repo.find_by_id(carol.id).await.unwrap(), Some(carol.clone()));
+    assert_eq!(
+        repo.find_by_id(carol.id).await.unwrap(),
+        Some(carol.clone())
+    );
     let ghost = user(21, "tmi", "ghost");
-    assert!(matches!(repo.update_profile(&ghost).await, Err(PortError::NotFound)));
+    assert!(matches!(
+        repo.update_profile(&ghost).await,
+        Err(PortError::NotFound)
+    ));
 }
 
 #[tokio::test]

@@ -36,7 +36,9 @@ async fn the_binary_serves_on_an_ephemeral_port_and_prints_it() {
             }
         }
     });
-    let first = rx.recv_timeout(Duration::from_secs(30)).expect("banner printed");
+    let first = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("banner printed");
     let result = async {
         let addr = first
             .strip_prefix("tmi-auth listening on http://")
@@ -46,8 +48,13 @@ async fn the_binary_serves_on_an_ephemeral_port_and_prints_it() {
         assert!(!addr.ends_with(":0"), "the real port is printed: {addr}");
         assert!(first.contains("mode: demo"));
         let walkthrough: Vec<String> = rx.try_iter().collect();
-        assert!(walkthrough.iter().any(|l| l.contains("login_hint=alice")), "walk-through printed");
-        let health = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+        assert!(
+            walkthrough.iter().any(|l| l.contains("login_hint=alice")),
+            "walk-through printed"
+        );
+        let health = reqwest::get(format!("http://{addr}/healthz"))
+            .await
+            .unwrap();
         assert_eq!(health.status(), 200);
     }
     .await;
@@ -57,26 +64,52 @@ async fn the_binary_serves_on_an_ephemeral_port_and_prints_it() {
 }
 
 fn run_expecting_config_error(cmd: &mut Command, key: &str) {
-    let output = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().unwrap();
+    let output = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "exit code 2; stderr: {stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "exit code 2; stderr: {stderr}"
+    );
     assert!(stderr.contains(key), "stderr names `{key}`: {stderr}");
 }
 
 #[test]
 fn bad_configuration_exits_with_2_and_names_the_key() {
-    run_expecting_config_error(clean_command().env("TMI_AUTH__SERVER__LISTEN", "not-an-address"), "server.listen");
-    run_expecting_config_error(clean_command().env("TMI_AUTH__TOKENS__ACCESS_TOKEN_TTL_SECS", "1"), "tokens.access_token_ttl_secs");
-    run_expecting_config_error(clean_command().env("TMI_AUTH__SERVER__NO_SUCH_KEY", "1"), "no_such_key");
+    run_expecting_config_error(
+        clean_command().env("TMI_AUTH__SERVER__LISTEN", "not-an-address"),
+        "server.listen",
+    );
+    run_expecting_config_error(
+        clean_command().env("TMI_AUTH__TOKENS__ACCESS_TOKEN_TTL_SECS", "1"),
+        "tokens.access_token_ttl_secs",
+    );
+    run_expecting_config_error(
+        clean_command().env("TMI_AUTH__SERVER__NO_SUCH_KEY", "1"),
+        "no_such_key",
+    );
     run_expecting_config_error(clean_command().args(["--listen", "nowhere"]), "--listen");
-    run_expecting_config_error(clean_command().args(["--config", "/nonexistent/tmi-auth.toml"]), "--config");
+    run_expecting_config_error(
+        clean_command().args(["--config", "/nonexistent/tmi-auth.toml"]),
+        "--config",
+    );
 
     let dir = std::env::temp_dir().join(format!("tmi-auth-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.toml");
     std::fs::write(&file, "[tokens]\naccess_token_ttl_secs = \"soon\"\n").unwrap();
-    run_expecting_config_error(clean_command().arg("--config").arg(&file), "tokens.access_token_ttl_secs");
+    run_expecting_config_error(
+        clean_command().arg("--config").arg(&file),
+        "tokens.access_token_ttl_secs",
+    );
     std::fs::write(&file, "mode = \"production\"\n").unwrap();
-    run_expecting_config_error(clean_command().arg("--config").arg(&file), "server.public_url");
+    run_expecting_config_error(
+        clean_command().arg("--config").arg(&file),
+        "server.public_url",
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -27,16 +27,40 @@ async fn token_endpoint_errors_use_rfc6749_codes() {
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (vec![], "invalid_request"),
         (vec![("grant_type", "password")], "unsupported_grant_type"),
-        (vec![("grant_type", "authorization_code")], "invalid_request"),
-        (vec![("grant_type", "authorization_code"), ("code", "abc")], "invalid_request"),
-        (vec![("grant_type", "authorization_code"), ("code", "abc"), ("code_verifier", VERIFIER)], "invalid_grant"),
+        (
+            vec![("grant_type", "authorization_code")],
+            "invalid_request",
+        ),
+        (
+            vec![("grant_type", "authorization_code"), ("code", "abc")],
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", "abc"),
+                ("code_verifier", VERIFIER),
+            ],
+            "invalid_grant",
+        ),
     ];
     for (form, code) in cases {
-        expect_error(app.token_form(&form).await, "post", "/oauth2/token", 400, code).await;
+        expect_error(
+            app.token_form(&form).await,
+            "post",
+            "/oauth2/token",
+            400,
+            code,
+        )
+        .await;
     }
     let long_code = "c".repeat(600);
     let resp = app
-        .token_form(&[("grant_type", "authorization_code"), ("code", &long_code), ("code_verifier", VERIFIER)])
+        .token_form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &long_code),
+            ("code_verifier", VERIFIER),
+        ])
         .await;
     expect_error(resp, "post", "/oauth2/token", 400, "invalid_grant").await;
 }
@@ -45,12 +69,28 @@ async fn token_endpoint_errors_use_rfc6749_codes() {
 async fn malformed_token_requests_are_400_not_500() {
     let app = spawn().await;
     let bodies: Vec<(&str, &str, &str)> = vec![
-        ("text/plain", "grant_type=authorization_code", "invalid_request"),
+        (
+            "text/plain",
+            "grant_type=authorization_code",
+            "invalid_request",
+        ),
         ("application/json", "{not json", "invalid_request"),
-        ("application/json", r#"{"grant_type": 5}"#, "unsupported_grant_type"),
-        ("application/json", r#"{"grant_type": null}"#, "invalid_request"),
+        (
+            "application/json",
+            r#"{"grant_type": 5}"#,
+            "unsupported_grant_type",
+        ),
+        (
+            "application/json",
+            r#"{"grant_type": null}"#,
+            "invalid_request",
+        ),
         ("application/json", "[]", "invalid_request"),
-        ("application/x-www-form-urlencoded", "%%%", "invalid_request"),
+        (
+            "application/x-www-form-urlencoded",
+            "%%%",
+            "invalid_request",
+        ),
         ("application/json", "", "invalid_request"),
     ];
     for (content_type, body, code) in bodies {

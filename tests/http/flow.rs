@@ -11,7 +11,12 @@ async fn full_pkce_login_for_alice_reaches_me() {
     let tokens = app.login("alice").await;
     assert!(tokens.refresh_token.starts_with("v4.local."));
 
-    let me = json_checked(app.get_bearer("/me", &tokens.access_token).await, "get", "/me").await;
+    let me = json_checked(
+        app.get_bearer("/me", &tokens.access_token).await,
+        "get",
+        "/me",
+    )
+    .await;
     assert_eq!(me["principal_type"], "user");
     assert_eq!(me["provider"], "tmi");
     assert_eq!(me["provider_id"], "alice");
@@ -20,11 +25,16 @@ async fn full_pkce_login_for_alice_reaches_me() {
     assert_eq!(me["is_admin"], false);
     assert_eq!(me["groups"], serde_json::json!([]));
 
-    let info = app.get_bearer("/oauth2/userinfo", &tokens.access_token).await;
+    let info = app
+        .get_bearer("/oauth2/userinfo", &tokens.access_token)
+        .await;
     let info = json_checked(info, "get", "/oauth2/userinfo").await;
     assert_eq!(info["email"], "alice@tmi.local");
     assert_eq!(info["idp"], "tmi");
-    assert!(uuid::Uuid::parse_str(info["sub"].as_str().unwrap()).is_ok(), "sub is the internal UUID");
+    assert!(
+        uuid::Uuid::parse_str(info["sub"].as_str().unwrap()).is_ok(),
+        "sub is the internal UUID"
+    );
 }
 
 #[tokio::test]
@@ -32,8 +42,18 @@ async fn the_same_hint_logs_into_the_same_user() {
     let app = spawn().await;
     let first = app.login("Bob-2").await;
     let second = app.login("bob-2").await;
-    let first: serde_json::Value = app.get_bearer("/oauth2/userinfo", &first.access_token).await.json().await.unwrap();
-    let second: serde_json::Value = app.get_bearer("/oauth2/userinfo", &second.access_token).await.json().await.unwrap();
+    let first: serde_json::Value = app
+        .get_bearer("/oauth2/userinfo", &first.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second: serde_json::Value = app
+        .get_bearer("/oauth2/userinfo", &second.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(first["sub"], second["sub"]);
     assert_eq!(first["name"], "Bob 2 (TMI User)");
 }
@@ -45,13 +65,21 @@ async fn a_replayed_code_fails_and_revokes_the_tokens_issued_from_it() {
     let first = app.redeem(&code, VERIFIER).await;
     assert_eq!(first.status(), StatusCode::OK);
     let tokens = tokens_of(&first.json().await.unwrap());
-    assert_eq!(app.get_bearer("/me", &tokens.access_token).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_bearer("/me", &tokens.access_token).await.status(),
+        StatusCode::OK
+    );
 
     let replay = app.redeem(&code, VERIFIER).await;
     expect_error(replay, "post", "/oauth2/token", 400, "invalid_grant").await;
 
     let me = app.get_bearer("/me", &tokens.access_token).await;
-    assert!(me.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    assert!(
+        me.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
     expect_error(me, "get", "/me", 401, "unauthorized").await;
     let refresh = app.refresh(&tokens.refresh_token).await;
     expect_error(refresh, "post", "/oauth2/refresh", 401, "invalid_grant").await;
@@ -62,16 +90,37 @@ async fn a_wrong_verifier_fails_and_burns_the_code() {
     let app = spawn().await;
     let code = app.code_for("dave", CHALLENGE).await;
     let wrong = "x".repeat(43);
-    expect_error(app.redeem(&code, &wrong).await, "post", "/oauth2/token", 400, "invalid_grant").await;
+    expect_error(
+        app.redeem(&code, &wrong).await,
+        "post",
+        "/oauth2/token",
+        400,
+        "invalid_grant",
+    )
+    .await;
     // The code was single-use: the right verifier no longer helps.
-    expect_error(app.redeem(&code, VERIFIER).await, "post", "/oauth2/token", 400, "invalid_grant").await;
+    expect_error(
+        app.redeem(&code, VERIFIER).await,
+        "post",
+        "/oauth2/token",
+        400,
+        "invalid_grant",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_malformed_verifier_is_invalid_request_and_keeps_the_code() {
     let app = spawn().await;
     let code = app.code_for("erin", CHALLENGE).await;
-    expect_error(app.redeem(&code, "short").await, "post", "/oauth2/token", 400, "invalid_request").await;
+    expect_error(
+        app.redeem(&code, "short").await,
+        "post",
+        "/oauth2/token",
+        400,
+        "invalid_request",
+    )
+    .await;
     assert_eq!(app.redeem(&code, VERIFIER).await.status(), StatusCode::OK);
 }
 
@@ -80,7 +129,14 @@ async fn an_expired_code_fails() {
     let app = spawn().await;
     let code = app.code_for("frank", CHALLENGE).await;
     app.clock.advance(Duration::seconds(61));
-    expect_error(app.redeem(&code, VERIFIER).await, "post", "/oauth2/token", 400, "invalid_grant").await;
+    expect_error(
+        app.redeem(&code, VERIFIER).await,
+        "post",
+        "/oauth2/token",
+        400,
+        "invalid_grant",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -134,7 +190,10 @@ async fn callback_state_is_single_use() {
         ])
         .await;
     let upstream = location(&resp);
-    assert_eq!(app.client.get(&upstream).send().await.unwrap().status(), StatusCode::FOUND);
+    assert_eq!(
+        app.client.get(&upstream).send().await.unwrap().status(),
+        StatusCode::FOUND
+    );
     let again = app.client.get(&upstream).send().await.unwrap();
     expect_error(again, "get", "/oauth2/callback", 400, "invalid_request").await;
 }
@@ -179,7 +238,9 @@ async fn without_client_callback_demo_mode_answers_with_tokens() {
     let resp = app.client.get(&upstream).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let body = json_checked(resp, "get", "/oauth2/callback").await;
-    let me = app.get_bearer("/me", body["access_token"].as_str().unwrap()).await;
+    let me = app
+        .get_bearer("/me", body["access_token"].as_str().unwrap())
+        .await;
     assert_eq!(json_checked(me, "get", "/me").await["provider_id"], "ivan");
 }
 
@@ -234,21 +295,42 @@ async fn authorize_rejects_bad_parameters_with_rfc6749_codes() {
         (with("code_challenge", None), "invalid_request"),
         (with("code_challenge", Some("tooshort")), "invalid_request"),
         (with("code_challenge_method", None), "invalid_request"),
-        (with("code_challenge_method", Some("plain")), "invalid_request"),
+        (
+            with("code_challenge_method", Some("plain")),
+            "invalid_request",
+        ),
         (with("idp", Some("nosuchprovider")), "invalid_request"),
         (with("idp", Some("1-bad idp")), "invalid_request"),
-        (with("client_callback", Some("https://evil.example/cb")), "invalid_request"),
-        (with("client_callback", Some("http://localhost:@evil.example/")), "invalid_request"),
-        (with("client_callback", Some("not a url")), "invalid_request"),
-        (with("state", Some("bad state with spaces")), "invalid_request"),
+        (
+            with("client_callback", Some("https://evil.example/cb")),
+            "invalid_request",
+        ),
+        (
+            with("client_callback", Some("http://localhost:@evil.example/")),
+            "invalid_request",
+        ),
+        (
+            with("client_callback", Some("not a url")),
+            "invalid_request",
+        ),
+        (
+            with("state", Some("bad state with spaces")),
+            "invalid_request",
+        ),
         (with("login_hint", Some("x")), "invalid_request"),
         (with("login_hint", Some("bad_hint!")), "invalid_request"),
-        (with("response_type", Some("token")), "unsupported_response_type"),
+        (
+            with("response_type", Some("token")),
+            "unsupported_response_type",
+        ),
     ];
     for (query, code) in cases {
         let resp = app.authorize(&query).await;
         let body = expect_error(resp, "get", "/oauth2/authorize", 400, code).await;
-        assert!(!body.to_string().contains("evil.example"), "no reflection: {body}");
+        assert!(
+            !body.to_string().contains("evil.example"),
+            "no reflection: {body}"
+        );
     }
     let ok = app.authorize(&good).await;
     assert_eq!(ok.status(), StatusCode::FOUND);
@@ -260,7 +342,11 @@ async fn production_mode_without_callback_token_response_requires_a_client_callb
     config.oauth.allow_callback_token_response = Some(false);
     let app = spawn_with(config).await;
     let resp = app
-        .authorize(&[("scope", "openid"), ("code_challenge", CHALLENGE), ("code_challenge_method", "S256")])
+        .authorize(&[
+            ("scope", "openid"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
         .await;
     expect_error(resp, "get", "/oauth2/authorize", 400, "invalid_request").await;
 }

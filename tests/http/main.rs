@@ -1,6 +1,7 @@
 //! Black-box HTTP scenarios: a real server on a loopback socket, built by the same
 //! `Application::build_with` as `main`. Every response body is validated against the
 //! contract in `../shared/contract/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
 mod discovery;

@@ -32,12 +32,40 @@ async fn reused_refresh_token_revokes_the_family() {
     let t2 = rotate(&app, &t1.refresh_token).await;
 
     // t0 is two generations old: reuse.
-    expect_error(app.refresh(&t0.refresh_token).await, "post", "/oauth2/refresh", 401, "invalid_grant").await;
+    expect_error(
+        app.refresh(&t0.refresh_token).await,
+        "post",
+        "/oauth2/refresh",
+        401,
+        "invalid_grant",
+    )
+    .await;
     // The newest refresh token of the family now fails too...
-    expect_error(app.refresh(&t2.refresh_token).await, "post", "/oauth2/refresh", 401, "invalid_grant").await;
+    expect_error(
+        app.refresh(&t2.refresh_token).await,
+        "post",
+        "/oauth2/refresh",
+        401,
+        "invalid_grant",
+    )
+    .await;
     // ...and so does every access token issued from the family.
-    expect_error(app.get_bearer("/me", &t2.access_token).await, "get", "/me", 401, "unauthorized").await;
-    expect_error(app.get_bearer("/me", &t0.access_token).await, "get", "/me", 401, "unauthorized").await;
+    expect_error(
+        app.get_bearer("/me", &t2.access_token).await,
+        "get",
+        "/me",
+        401,
+        "unauthorized",
+    )
+    .await;
+    expect_error(
+        app.get_bearer("/me", &t0.access_token).await,
+        "get",
+        "/me",
+        401,
+        "unauthorized",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -48,10 +76,16 @@ async fn a_retry_within_the_grace_window_succeeds_without_advancing_twice() {
     app.clock.advance(Duration::seconds(5));
     // The client never saw t1 (flaky network) and retries with t0.
     let t1_again = rotate(&app, &t0.refresh_token).await;
-    assert_eq!(app.get_bearer("/me", &t1_again.access_token).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_bearer("/me", &t1_again.access_token).await.status(),
+        StatusCode::OK
+    );
     // The family did not advance twice: t1 is still the current token and rotates normally.
     let t2 = rotate(&app, &t1.refresh_token).await;
-    assert_eq!(app.get_bearer("/me", &t2.access_token).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_bearer("/me", &t2.access_token).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -60,8 +94,22 @@ async fn the_previous_token_after_the_grace_window_is_reuse() {
     let t0 = app.login("alice").await;
     let t1 = rotate(&app, &t0.refresh_token).await;
     app.clock.advance(Duration::seconds(10));
-    expect_error(app.refresh(&t0.refresh_token).await, "post", "/oauth2/refresh", 401, "invalid_grant").await;
-    expect_error(app.refresh(&t1.refresh_token).await, "post", "/oauth2/refresh", 401, "invalid_grant").await;
+    expect_error(
+        app.refresh(&t0.refresh_token).await,
+        "post",
+        "/oauth2/refresh",
+        401,
+        "invalid_grant",
+    )
+    .await;
+    expect_error(
+        app.refresh(&t1.refresh_token).await,
+        "post",
+        "/oauth2/refresh",
+        401,
+        "invalid_grant",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -74,7 +122,14 @@ async fn families_expire_absolutely() {
         tokens = rotate(&app, &tokens.refresh_token).await;
     }
     app.clock.advance(Duration::days(1));
-    expect_error(app.refresh(&tokens.refresh_token).await, "post", "/oauth2/refresh", 401, "invalid_grant").await;
+    expect_error(
+        app.refresh(&tokens.refresh_token).await,
+        "post",
+        "/oauth2/refresh",
+        401,
+        "invalid_grant",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -82,13 +137,25 @@ async fn the_token_endpoint_refresh_grant_answers_400_for_a_bad_token() {
     let app = spawn().await;
     let t0 = app.login("alice").await;
     let resp = app
-        .token_form(&[("grant_type", "refresh_token"), ("refresh_token", &t0.refresh_token), ("scope", "openid")])
+        .token_form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &t0.refresh_token),
+            ("scope", "openid"),
+        ])
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let t1 = tokens_of(&json_checked(resp, "post", "/oauth2/token").await);
-    assert_eq!(app.get_bearer("/me", &t1.access_token).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_bearer("/me", &t1.access_token).await.status(),
+        StatusCode::OK
+    );
 
-    let bad = app.token_form(&[("grant_type", "refresh_token"), ("refresh_token", "v4.local.garbage")]).await;
+    let bad = app
+        .token_form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "v4.local.garbage"),
+        ])
+        .await;
     expect_error(bad, "post", "/oauth2/token", 400, "invalid_grant").await;
     let missing = app.token_form(&[("grant_type", "refresh_token")]).await;
     expect_error(missing, "post", "/oauth2/token", 400, "invalid_request").await;
@@ -104,9 +171,30 @@ async fn refresh_endpoint_rejects_bad_bodies() {
             .body(body)
             .send()
     };
-    expect_error(post("{}").await.unwrap(), "post", "/oauth2/refresh", 400, "invalid_request").await;
-    expect_error(post("not json").await.unwrap(), "post", "/oauth2/refresh", 400, "invalid_request").await;
-    expect_error(post(r#"{"refresh_token":""}"#).await.unwrap(), "post", "/oauth2/refresh", 400, "invalid_request").await;
+    expect_error(
+        post("{}").await.unwrap(),
+        "post",
+        "/oauth2/refresh",
+        400,
+        "invalid_request",
+    )
+    .await;
+    expect_error(
+        post("not json").await.unwrap(),
+        "post",
+        "/oauth2/refresh",
+        400,
+        "invalid_request",
+    )
+    .await;
+    expect_error(
+        post(r#"{"refresh_token":""}"#).await.unwrap(),
+        "post",
+        "/oauth2/refresh",
+        400,
+        "invalid_request",
+    )
+    .await;
     expect_error(
         post(r#"{"refresh_token":"abc","extra":1}"#).await.unwrap(),
         "post",
@@ -116,7 +204,9 @@ async fn refresh_endpoint_rejects_bad_bodies() {
     )
     .await;
     expect_error(
-        post(r#"{"refresh_token":"not-a-real-token"}"#).await.unwrap(),
+        post(r#"{"refresh_token":"not-a-real-token"}"#)
+            .await
+            .unwrap(),
         "post",
         "/oauth2/refresh",
         401,

@@ -31,10 +31,17 @@ pub async fn spawn() -> TestApp {
 }
 
 pub async fn spawn_with(config: Config) -> TestApp {
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap()));
-    let app = Application::build_with(config, Overrides { clock: Some(clock.clone()) })
-        .await
-        .expect("application builds");
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap(),
+    ));
+    let app = Application::build_with(
+        config,
+        Overrides {
+            clock: Some(clock.clone()),
+        },
+    )
+    .await
+    .expect("application builds");
     let base = format!("http://{}", app.local_addr());
     let public = app.public_url().to_owned();
     tokio::spawn(app.run_until_stopped());
@@ -42,7 +49,12 @@ pub async fn spawn_with(config: Config) -> TestApp {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    TestApp { base, public, clock, client }
+    TestApp {
+        base,
+        public,
+        clock,
+        client,
+    }
 }
 
 /// Tokens as returned by the token endpoint.
@@ -62,12 +74,22 @@ impl TestApp {
     }
 
     pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `GET /oauth2/authorize` with the given query pairs.
     pub async fn authorize(&self, query: &[(&str, &str)]) -> Response {
-        self.client.get(self.url("/oauth2/authorize")).query(query).send().await.unwrap()
+        self.client
+            .get(self.url("/oauth2/authorize"))
+            .query(query)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Runs authorize → (tmi "upstream") → callback and returns our code from the client
@@ -89,15 +111,29 @@ impl TestApp {
         let resp = self.client.get(&upstream).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::FOUND, "callback redirects");
         let back = location(&resp);
-        assert!(back.starts_with(CALLBACK), "redirects to the client callback: {back}");
+        assert!(
+            back.starts_with(CALLBACK),
+            "redirects to the client callback: {back}"
+        );
         let query = query_of(&back);
-        assert_eq!(query.get("state").map(String::as_str), Some("client-state-1"));
-        query.get("code").cloned().expect("code in the client callback")
+        assert_eq!(
+            query.get("state").map(String::as_str),
+            Some("client-state-1")
+        );
+        query
+            .get("code")
+            .cloned()
+            .expect("code in the client callback")
     }
 
     /// `POST /oauth2/token` as a form.
     pub async fn token_form(&self, form: &[(&str, &str)]) -> Response {
-        self.client.post(self.url("/oauth2/token")).form(form).send().await.unwrap()
+        self.client
+            .post(self.url("/oauth2/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn redeem(&self, code: &str, verifier: &str) -> Response {
@@ -147,7 +183,9 @@ pub fn location(resp: &Response) -> String {
 
 pub fn query_of(url: &str) -> HashMap<String, String> {
     let url = url::Url::parse(url).unwrap();
-    url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// Reads the JSON body and validates it against the contract for this operation and status.
@@ -159,17 +197,30 @@ pub async fn json_checked(resp: Response, method: &str, path: &str) -> Value {
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     let body: Value = resp.json().await.expect("JSON body");
-    assert!(content_type.starts_with("application/json"), "content type {content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type}"
+    );
     contract().check(method, path, status, &body);
     body
 }
 
 /// Asserts an error response: status, `error` code, and the contract's Error schema.
-pub async fn expect_error(resp: Response, method: &str, path: &str, status: u16, code: &str) -> Value {
+pub async fn expect_error(
+    resp: Response,
+    method: &str,
+    path: &str,
+    status: u16,
+    code: &str,
+) -> Value {
     assert_eq!(resp.status().as_u16(), status, "status for {method} {path}");
     let body = json_checked(resp, method, path).await;
     assert_eq!(body["error"], code, "error code in {body}");
-    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty())
+    );
     body
 }
 
@@ -201,7 +252,10 @@ pub fn contract() -> &'static Contract {
                         if std::env::var_os("CI").is_some() {
                             panic!("contract file {file} missing in CI: {err}");
                         }
-                        eprintln!("!!! SKIPPING CONTRACT VALIDATION: {} not found ({err}) !!!", dir.join(file).display());
+                        eprintln!(
+                            "!!! SKIPPING CONTRACT VALIDATION: {} not found ({err}) !!!",
+                            dir.join(file).display()
+                        );
                         return None;
                     }
                 }
@@ -217,10 +271,10 @@ fn to_json_schema(mut value: Value) -> Value {
     fn walk(v: &mut Value) {
         match v {
             Value::Object(map) => {
-                if map.get("nullable") == Some(&Value::Bool(true)) {
-                    if let Some(Value::String(t)) = map.get("type").cloned() {
-                        map.insert("type".into(), serde_json::json!([t, "null"]));
-                    }
+                if map.get("nullable") == Some(&Value::Bool(true))
+                    && let Some(Value::String(t)) = map.get("type").cloned()
+                {
+                    map.insert("type".into(), serde_json::json!([t, "null"]));
                 }
                 map.values_mut().for_each(walk);
             }
@@ -261,7 +315,10 @@ impl Contract {
             None => format!("{op_pointer}/responses/{status_key}"),
         };
         let schema_pointer = format!("{response_pointer}/content/application~1json/schema");
-        assert!(doc.pointer(&schema_pointer).is_some(), "{method} {path} {status}: no JSON schema");
+        assert!(
+            doc.pointer(&schema_pointer).is_some(),
+            "{method} {path} {status}: no JSON schema"
+        );
         let mut root = doc.clone();
         if path == "/.well-known/jwks.json" {
             // DECISIONS.md: JWKS keys carry their public members, which the contract's closed
@@ -271,13 +328,23 @@ impl Contract {
                 items.remove("additionalProperties");
             }
         }
-        root.as_object_mut().unwrap().insert("$ref".into(), Value::String(format!("#{schema_pointer}")));
+        root.as_object_mut()
+            .unwrap()
+            .insert("$ref".into(), Value::String(format!("#{schema_pointer}")));
         let validator = jsonschema::options()
             .should_validate_formats(true)
             .build(&root)
-            .unwrap_or_else(|e| panic!("schema for {method} {path} {status} does not compile: {e}"));
-        let errors: Vec<String> = validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-        assert!(errors.is_empty(), "{method} {path} {status}: body {body} violates the contract: {errors:#?}");
+            .unwrap_or_else(|e| {
+                panic!("schema for {method} {path} {status} does not compile: {e}")
+            });
+        let errors: Vec<String> = validator
+            .iter_errors(body)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{method} {path} {status}: body {body} violates the contract: {errors:#?}"
+        );
     }
 }
 
@@ -294,8 +361,13 @@ fn the_contract_validator_rejects_bodies_that_break_the_schema() {
         serde_json::json!({"error": "invalid_request", "error_description": "x", "unexpected": 1}),
         serde_json::json!({"access_token": "a", "refresh_token": "b", "token_type": "Bearer", "expires_in": 1, "extra": 1}),
     ] {
-        let status = if bad.get("access_token").is_some() { 200 } else { 400 };
-        let result = std::panic::catch_unwind(|| contract().check("post", "/oauth2/token", status, &bad));
+        let status = if bad.get("access_token").is_some() {
+            200
+        } else {
+            400
+        };
+        let result =
+            std::panic::catch_unwind(|| contract().check("post", "/oauth2/token", status, &bad));
         assert!(result.is_err(), "{bad} must be rejected");
     }
 }

@@ -12,10 +12,18 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 async fn jwks(app: &TestApp) -> JwkSet {
-    let body = json_checked(app.get("/.well-known/jwks.json").await, "get", "/.well-known/jwks.json").await;
+    let body = json_checked(
+        app.get("/.well-known/jwks.json").await,
+        "get",
+        "/.well-known/jwks.json",
+    )
+    .await;
     for key in body["keys"].as_array().unwrap() {
         for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
-            assert!(key.get(private).is_none(), "JWKS must not publish private member {private}");
+            assert!(
+                key.get(private).is_none(),
+                "JWKS must not publish private member {private}"
+            );
         }
     }
     serde_json::from_value(body).unwrap()
@@ -45,17 +53,35 @@ async fn tokens_verify_with_the_keys_from_the_jwks() {
     validation.set_issuer(&[&app.public]);
     validation.set_audience(&[&app.public]);
     validation.validate_exp = false; // the test clock is not the wall clock
-    let data = jsonwebtoken::decode::<Value>(&tokens.access_token, &key, &validation).expect("verifies");
+    let data =
+        jsonwebtoken::decode::<Value>(&tokens.access_token, &key, &validation).expect("verifies");
     let claims = data.claims;
     assert!(uuid::Uuid::parse_str(claims["sub"].as_str().unwrap()).is_ok());
     assert_eq!(claims["idp"], "tmi");
     assert_eq!(claims["email"], "alice@tmi.local");
     assert_eq!(claims["scope"], "openid profile email");
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
-    for name in ["jti", "nbf", "auth_time", "email_verified", "name", "groups", "tmi_is_administrator", "tmi_is_security_reviewer", "sid"] {
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+    for name in [
+        "jti",
+        "nbf",
+        "auth_time",
+        "email_verified",
+        "name",
+        "groups",
+        "tmi_is_administrator",
+        "tmi_is_security_reviewer",
+        "sid",
+    ] {
         assert!(claims.get(name).is_some(), "claim {name} present");
     }
-    assert!(tokens.access_token.len() < 1000, "token is {} characters", tokens.access_token.len());
+    assert!(
+        tokens.access_token.len() < 1000,
+        "token is {} characters",
+        tokens.access_token.len()
+    );
 }
 
 #[tokio::test]
@@ -63,15 +89,35 @@ async fn protected_endpoints_reject_missing_and_malformed_tokens() {
     let app = spawn().await;
     for path in ["/me", "/oauth2/userinfo"] {
         let resp = app.get(path).await;
-        assert_eq!(resp.headers()["www-authenticate"].to_str().unwrap(), r#"Bearer realm="tmi-auth""#);
+        assert_eq!(
+            resp.headers()["www-authenticate"].to_str().unwrap(),
+            r#"Bearer realm="tmi-auth""#
+        );
         expect_error(resp, "get", path, 401, "unauthorized").await;
-        for bad in ["garbage", "a.b.c", "eyJhbGciOiJFZERTQSJ9.e30.", &"x".repeat(5000)] {
+        for bad in [
+            "garbage",
+            "a.b.c",
+            "eyJhbGciOiJFZERTQSJ9.e30.",
+            &"x".repeat(5000),
+        ] {
             let resp = app.get_bearer(path, bad).await;
-            let challenge = resp.headers()["www-authenticate"].to_str().unwrap().to_owned();
-            assert!(challenge.contains(r#"error="invalid_token""#), "{challenge}");
+            let challenge = resp.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                challenge.contains(r#"error="invalid_token""#),
+                "{challenge}"
+            );
             expect_error(resp, "get", path, 401, "unauthorized").await;
         }
-        let basic = app.client.get(app.url(path)).basic_auth("u", Some("p")).send().await.unwrap();
+        let basic = app
+            .client
+            .get(app.url(path))
+            .basic_auth("u", Some("p"))
+            .send()
+            .await
+            .unwrap();
         expect_error(basic, "get", path, 401, "unauthorized").await;
     }
 }
@@ -84,7 +130,12 @@ async fn expired_tokens_are_rejected() {
     for path in ["/me", "/oauth2/userinfo"] {
         let resp = app.get_bearer(path, &tokens.access_token).await;
         let body = expect_error(resp, "get", path, 401, "unauthorized").await;
-        assert!(body["error_description"].as_str().unwrap().contains("expired"));
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("expired")
+        );
     }
 }
 
@@ -94,21 +145,42 @@ async fn foreign_signed_tokens_are_rejected() {
     let tokens = app.login("alice").await;
     let claims = claims_of(&tokens.access_token);
     let header: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD.decode(tokens.access_token.split('.').next().unwrap()).unwrap(),
+        &URL_SAFE_NO_PAD
+            .decode(tokens.access_token.split('.').next().unwrap())
+            .unwrap(),
     )
     .unwrap();
     // Same header (our kid), same claims, signed by a key that is not ours.
     let foreign = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
-    let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-    let forged = format!("{signing_input}.{}", b64(&foreign.sign(signing_input.as_bytes()).to_bytes()));
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let forged = format!(
+        "{signing_input}.{}",
+        b64(&foreign.sign(signing_input.as_bytes()).to_bytes())
+    );
     // A tampered payload under the original signature.
     let mut tampered_claims = claims.clone();
     tampered_claims["tmi_is_administrator"] = json!(true);
     let parts: Vec<&str> = tokens.access_token.split('.').collect();
-    let tampered = format!("{}.{}.{}", parts[0], b64(tampered_claims.to_string().as_bytes()), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(tampered_claims.to_string().as_bytes()),
+        parts[2]
+    );
     for token in [forged, tampered] {
         for path in ["/me", "/oauth2/userinfo"] {
-            expect_error(app.get_bearer(path, &token).await, "get", path, 401, "unauthorized").await;
+            expect_error(
+                app.get_bearer(path, &token).await,
+                "get",
+                path,
+                401,
+                "unauthorized",
+            )
+            .await;
         }
     }
 }
@@ -118,9 +190,16 @@ async fn alg_none_and_hmac_confusion_are_rejected() {
     let app = spawn().await;
     let tokens = app.login("alice").await;
     let claims = claims_of(&tokens.access_token);
-    let kid = jsonwebtoken::decode_header(&tokens.access_token).unwrap().kid.unwrap();
+    let kid = jsonwebtoken::decode_header(&tokens.access_token)
+        .unwrap()
+        .kid
+        .unwrap();
     let none_header = json!({"alg": "none", "typ": "JWT", "kid": kid});
-    let unsigned = format!("{}.{}.", b64(none_header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let unsigned = format!(
+        "{}.{}.",
+        b64(none_header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     // HS256 keyed with our public key bytes (algorithm confusion).
     let set = jwks(&app).await;
     let x = match &set.find(&kid).unwrap().algorithm {
@@ -129,10 +208,22 @@ async fn alg_none_and_hmac_confusion_are_rejected() {
     };
     let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
     header.kid = Some(kid);
-    let hmac = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&URL_SAFE_NO_PAD.decode(x).unwrap())).unwrap();
+    let hmac = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&URL_SAFE_NO_PAD.decode(x).unwrap()),
+    )
+    .unwrap();
     for token in [unsigned, hmac] {
         for path in ["/me", "/oauth2/userinfo"] {
-            expect_error(app.get_bearer(path, &token).await, "get", path, 401, "unauthorized").await;
+            expect_error(
+                app.get_bearer(path, &token).await,
+                "get",
+                path,
+                401,
+                "unauthorized",
+            )
+            .await;
         }
     }
 }
@@ -142,6 +233,20 @@ async fn tokens_of_another_server_instance_are_rejected() {
     let app = spawn().await;
     let other = spawn().await;
     let tokens = other.login("alice").await;
-    expect_error(app.get_bearer("/me", &tokens.access_token).await, "get", "/me", 401, "unauthorized").await;
-    expect_error(app.refresh(&tokens.refresh_token).await, "post", "/oauth2/refresh", 401, "invalid_grant").await;
+    expect_error(
+        app.get_bearer("/me", &tokens.access_token).await,
+        "get",
+        "/me",
+        401,
+        "unauthorized",
+    )
+    .await;
+    expect_error(
+        app.refresh(&tokens.refresh_token).await,
+        "post",
+        "/oauth2/refresh",
+        401,
+        "invalid_grant",
+    )
+    .await;
 }

@@ -42,7 +42,8 @@ impl IdentityProvider for TmiProvider {
     }
 
     async fn authorization_url(&self, req: &UpstreamAuthorization) -> Result<String, IdpError> {
-        let mut url = Url::parse(&req.redirect_uri).map_err(|e| IdpError::Upstream(e.to_string()))?;
+        let mut url =
+            Url::parse(&req.redirect_uri).map_err(|e| IdpError::Upstream(e.to_string()))?;
         url.query_pairs_mut()
             .append_pair("code", &req.pkce_challenge)
             .append_pair("state", &req.state);
@@ -53,9 +54,15 @@ impl IdentityProvider for TmiProvider {
         let verifier = CodeVerifier::parse(&callback.pkce_verifier)
             .map_err(|_| IdpError::Upstream("flow verifier is malformed".into()))?;
         let expected = CodeChallenge::s256(&verifier);
-        let matches: bool = expected.as_str().as_bytes().ct_eq(callback.code.as_bytes()).into();
+        let matches: bool = expected
+            .as_str()
+            .as_bytes()
+            .ct_eq(callback.code.as_bytes())
+            .into();
         if !matches {
-            return Err(IdpError::Rejected("code does not belong to this flow".into()));
+            return Err(IdpError::Rejected(
+                "code does not belong to this flow".into(),
+            ));
         }
         let identity = match callback.login_hint.as_deref().and_then(LoginHint::parse) {
             Some(hint) => UpstreamIdentity {

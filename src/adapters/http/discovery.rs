@@ -34,7 +34,11 @@ const SCOPES: [&str; 3] = ["openid", "profile", "email"];
 #[OpenApi]
 impl DiscoveryApi {
     /// OpenID Connect discovery document.
-    #[oai(path = "/.well-known/openid-configuration", method = "get", operation_id = "getOpenIDConfiguration")]
+    #[oai(
+        path = "/.well-known/openid-configuration",
+        method = "get",
+        operation_id = "getOpenIDConfiguration"
+    )]
     async fn openid_configuration(&self) -> Json<OpenIdConfigurationDto> {
         Json(OpenIdConfigurationDto {
             issuer: self.state.tokens.settings().issuer.clone(),
@@ -47,15 +51,32 @@ impl DiscoveryApi {
             id_token_signing_alg_values_supported: strings(&["EdDSA"]),
             scopes_supported: strings(&SCOPES),
             claims_supported: strings(&[
-                "sub", "iss", "aud", "exp", "iat", "nbf", "jti", "auth_time", "idp", "email",
-                "email_verified", "name", "groups", "tmi_is_administrator",
-                "tmi_is_security_reviewer", "scope",
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "nbf",
+                "jti",
+                "auth_time",
+                "idp",
+                "email",
+                "email_verified",
+                "name",
+                "groups",
+                "tmi_is_administrator",
+                "tmi_is_security_reviewer",
+                "scope",
             ]),
         })
     }
 
     /// OAuth 2.0 authorization server metadata (RFC 8414).
-    #[oai(path = "/.well-known/oauth-authorization-server", method = "get", operation_id = "getOAuthAuthorizationServerMetadata")]
+    #[oai(
+        path = "/.well-known/oauth-authorization-server",
+        method = "get",
+        operation_id = "getOAuthAuthorizationServerMetadata"
+    )]
     async fn authorization_server(&self) -> Json<AuthorizationServerMetadataDto> {
         Json(AuthorizationServerMetadataDto {
             issuer: self.state.tokens.settings().issuer.clone(),
@@ -68,7 +89,11 @@ impl DiscoveryApi {
     }
 
     /// JSON Web Key Set: every key that may still verify one of our tokens.
-    #[oai(path = "/.well-known/jwks.json", method = "get", operation_id = "getJWKS")]
+    #[oai(
+        path = "/.well-known/jwks.json",
+        method = "get",
+        operation_id = "getJWKS"
+    )]
     async fn jwks(&self) -> Json<JwksDto> {
         let keys = self
             .state
@@ -88,7 +113,11 @@ impl DiscoveryApi {
     }
 
     /// OAuth 2.0 protected resource metadata (RFC 9728).
-    #[oai(path = "/.well-known/oauth-protected-resource", method = "get", operation_id = "getOAuthProtectedResourceMetadata")]
+    #[oai(
+        path = "/.well-known/oauth-protected-resource",
+        method = "get",
+        operation_id = "getOAuthProtectedResourceMetadata"
+    )]
     async fn protected_resource(&self) -> Json<ProtectedResourceDto> {
         Json(ProtectedResourceDto {
             resource: self.state.public_url.clone(),

@@ -54,7 +54,10 @@ pub enum ApiError {
 }
 
 fn body(error: &str, description: impl Into<String>) -> Json<ErrorBody> {
-    Json(ErrorBody { error: error.to_owned(), error_description: description.into() })
+    Json(ErrorBody {
+        error: error.to_owned(),
+        error_description: description.into(),
+    })
 }
 
 impl ApiError {
@@ -67,7 +70,9 @@ impl ApiError {
     pub fn invalid_token(description: &str) -> Self {
         ApiError::Unauthorized(
             body("unauthorized", description),
-            format!(r#"Bearer realm="tmi-auth", error="invalid_token", error_description="{description}""#),
+            format!(
+                r#"Bearer realm="tmi-auth", error="invalid_token", error_description="{description}""#
+            ),
         )
     }
 
@@ -82,14 +87,20 @@ impl ApiError {
     /// 500, logged once here.
     pub fn internal(detail: &str) -> Self {
         tracing::error!(%detail, "internal error");
-        ApiError::Internal(body("server_error", "the server could not complete the request"))
+        ApiError::Internal(body(
+            "server_error",
+            "the server could not complete the request",
+        ))
     }
 
     /// 503, logged once here.
     pub fn unavailable(detail: &str) -> Self {
         tracing::warn!(%detail, "backend unavailable");
         ApiError::Unavailable(
-            body("service_unavailable", "a backend service is temporarily unavailable; retry later"),
+            body(
+                "service_unavailable",
+                "a backend service is temporarily unavailable; retry later",
+            ),
             RETRY_AFTER_UNAVAILABLE,
         )
     }
@@ -103,7 +114,9 @@ impl From<LoginError> for ApiError {
             LoginError::UnsupportedResponseType => {
                 ApiError::bad_request("unsupported_response_type", err.to_string())
             }
-            LoginError::UnknownProvider => ApiError::bad_request("invalid_request", err.to_string()),
+            LoginError::UnknownProvider => {
+                ApiError::bad_request("invalid_request", err.to_string())
+            }
             LoginError::InvalidState => ApiError::bad_request("invalid_request", err.to_string()),
             LoginError::AccessDenied => ApiError::bad_request("access_denied", err.to_string()),
             LoginError::UpstreamRejected => ApiError::bad_request("invalid_grant", err.to_string()),
@@ -192,5 +205,9 @@ fn json_response(status: StatusCode, error: &str, description: &str) -> Response
 /// Keeps a description printable and short.
 fn clean(text: &str) -> String {
     let printable: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
-    if printable.is_empty() { "invalid request".to_owned() } else { printable }
+    if printable.is_empty() {
+        "invalid request".to_owned()
+    } else {
+        printable
+    }
 }

@@ -45,7 +45,11 @@ impl MeApi {
     }
 
     /// Current user information (OIDC userinfo).
-    #[oai(path = "/oauth2/userinfo", method = "get", operation_id = "getCurrentUser")]
+    #[oai(
+        path = "/oauth2/userinfo",
+        method = "get",
+        operation_id = "getCurrentUser"
+    )]
     async fn userinfo(&self, auth: BearerAuth) -> Result<Json<UserInfoDto>, ApiError> {
         let (claims, user) = self.state.tokens.authenticate_user(&auth.0.token).await?;
         Ok(Json(UserInfoDto {

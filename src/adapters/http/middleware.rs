@@ -1,13 +1,17 @@
 //! Request hygiene applied to every route: a body size limit enforced before anything parses
 //! the body, and response headers (no caching of token responses, no sniffing).
 
-use poem::http::header::{self, HeaderValue};
 use poem::http::StatusCode;
+use poem::http::header::{self, HeaderValue};
 use poem::web::headers::{ContentLength, HeaderMapExt};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 /// Buffers the body up to `limit` bytes (413 beyond it) and sets security headers.
-pub async fn hygiene<E: Endpoint>(ep: std::sync::Arc<E>, mut req: Request, limit: usize) -> poem::Result<Response> {
+pub async fn hygiene<E: Endpoint>(
+    ep: std::sync::Arc<E>,
+    mut req: Request,
+    limit: usize,
+) -> poem::Result<Response> {
     let too_large = || too_large_response(limit);
     if req
         .headers()
@@ -21,16 +25,29 @@ pub async fn hygiene<E: Endpoint>(ep: std::sync::Arc<E>, mut req: Request, limit
         Ok(bytes) => req.set_body(bytes),
         Err(poem::error::ReadBodyError::PayloadTooLarge) => return Ok(too_large()),
         Err(_) => {
-            return Ok(json(StatusCode::BAD_REQUEST, "invalid_request", "the request body could not be read"));
+            return Ok(json(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request body could not be read",
+            ));
         }
     }
     let cacheable = req.uri().path().starts_with("/.well-known/");
     let mut resp = ep.call(req).await?.into_response();
     let headers = resp.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if cacheable {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
     } else if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -64,4 +81,3 @@ pub fn panic_response(_payload: Box<dyn std::any::Any + Send>) -> Response {
         "the server could not complete the request",
     )
 }
-

@@ -40,7 +40,10 @@ pub struct HttpSettings {
 }
 
 /// Builds the complete endpoint: API, docs, health, error rendering and hygiene middleware.
-pub fn endpoint(state: HttpState, settings: HttpSettings) -> impl Endpoint<Output = poem::Response> + 'static {
+pub fn endpoint(
+    state: HttpState,
+    settings: HttpSettings,
+) -> impl Endpoint<Output = poem::Response> + 'static {
     let public_url = state.public_url.clone();
     let api = OpenApiService::new(
         (
@@ -67,5 +70,7 @@ pub fn endpoint(state: HttpState, settings: HttpSettings) -> impl Endpoint<Outpu
 
 #[handler]
 fn healthz() -> Json<dto::HealthDto> {
-    Json(dto::HealthDto { status: "ok".to_owned() })
+    Json(dto::HealthDto {
+        status: "ok".to_owned(),
+    })
 }

@@ -6,9 +6,7 @@ use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi};
 
 use super::HttpState;
-use super::dto::{
-    ProviderDto, ProvidersDto, RefreshRequestDto, TokenRequestDto, TokenResponseDto,
-};
+use super::dto::{ProviderDto, ProvidersDto, RefreshRequestDto, TokenRequestDto, TokenResponseDto};
 use super::error::{ApiError, grant_error};
 use crate::domain::login::{AuthorizeParams, CallbackOutcome};
 use crate::domain::tokens::GrantError;
@@ -56,7 +54,11 @@ pub enum TokenBody {
 #[OpenApi]
 impl OAuthApi {
     /// List available OAuth providers.
-    #[oai(path = "/oauth2/providers", method = "get", operation_id = "getAuthProviders")]
+    #[oai(
+        path = "/oauth2/providers",
+        method = "get",
+        operation_id = "getAuthProviders"
+    )]
     async fn providers(&self) -> Json<ProvidersDto> {
         let base = &self.state.public_url;
         let providers = self
@@ -83,7 +85,11 @@ impl OAuthApi {
 
     /// Initiate the OAuth authorization flow (PKCE S256 mandatory).
     #[allow(clippy::too_many_arguments)]
-    #[oai(path = "/oauth2/authorize", method = "get", operation_id = "authorizeOAuthProvider")]
+    #[oai(
+        path = "/oauth2/authorize",
+        method = "get",
+        operation_id = "authorizeOAuthProvider"
+    )]
     async fn authorize(
         &self,
         idp: Query<Option<String>>,
@@ -110,7 +116,11 @@ impl OAuthApi {
     }
 
     /// Handle the identity provider's redirect back.
-    #[oai(path = "/oauth2/callback", method = "get", operation_id = "handleOAuthCallback")]
+    #[oai(
+        path = "/oauth2/callback",
+        method = "get",
+        operation_id = "handleOAuthCallback"
+    )]
     async fn callback(
         &self,
         code: Query<Option<String>>,
@@ -129,7 +139,11 @@ impl OAuthApi {
     }
 
     /// Exchange an authorization code or a refresh token for tokens.
-    #[oai(path = "/oauth2/token", method = "post", operation_id = "exchangeOAuthCode")]
+    #[oai(
+        path = "/oauth2/token",
+        method = "post",
+        operation_id = "exchangeOAuthCode"
+    )]
     async fn token(
         &self,
         #[oai(name = "idp")] _idp: Query<Option<String>>,
@@ -151,19 +165,28 @@ impl OAuthApi {
                     .await
             }
             Some("refresh_token") => match req.refresh_token.as_deref() {
-                None | Some("") => {
-                    Err(GrantError::InvalidRequest("refresh_token is required".into()))
-                }
+                None | Some("") => Err(GrantError::InvalidRequest(
+                    "refresh_token is required".into(),
+                )),
                 Some(token) => self.state.tokens.refresh(token).await,
             },
             Some(_) => Err(GrantError::UnsupportedGrantType),
         };
-        result.map(|pair| Json(pair.into())).map_err(|e| grant_error(e, false))
+        result
+            .map(|pair| Json(pair.into()))
+            .map_err(|e| grant_error(e, false))
     }
 
     /// Exchange a refresh token for a new token pair (rotation).
-    #[oai(path = "/oauth2/refresh", method = "post", operation_id = "refreshToken")]
-    async fn refresh(&self, body: Json<RefreshRequestDto>) -> Result<Json<TokenResponseDto>, ApiError> {
+    #[oai(
+        path = "/oauth2/refresh",
+        method = "post",
+        operation_id = "refreshToken"
+    )]
+    async fn refresh(
+        &self,
+        body: Json<RefreshRequestDto>,
+    ) -> Result<Json<TokenResponseDto>, ApiError> {
         self.state
             .tokens
             .refresh(&body.0.refresh_token)

@@ -27,7 +27,10 @@ pub struct MemoryFlowStore {
 impl MemoryFlowStore {
     /// An empty store using `clock` for expiry.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, entries: Mutex::new(HashMap::new()) }
+        Self {
+            clock,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -41,7 +44,8 @@ impl FlowStore for MemoryFlowStore {
         ttl: Duration,
     ) -> Result<(), PortError> {
         let now = self.clock.now();
-        let ttl = chrono::Duration::from_std(ttl).map_err(|e| PortError::Unexpected(e.to_string()))?;
+        let ttl =
+            chrono::Duration::from_std(ttl).map_err(|e| PortError::Unexpected(e.to_string()))?;
         let mut entries = lock(&self.entries);
         if entries.len() >= MAX_ENTRIES / 2 {
             entries.retain(|_, e| e.expires_at > now);
@@ -53,7 +57,13 @@ impl FlowStore for MemoryFlowStore {
         if entries.get(&id).is_some_and(|e| e.expires_at > now) {
             return Err(PortError::AlreadyExists);
         }
-        entries.insert(id, Entry { value, expires_at: now + ttl });
+        entries.insert(
+            id,
+            Entry {
+                value,
+                expires_at: now + ttl,
+            },
+        );
         Ok(())
     }
 

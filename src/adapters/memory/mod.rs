@@ -20,5 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 
 /// Locks a mutex, recovering the data if a previous holder panicked (the maps stay valid).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

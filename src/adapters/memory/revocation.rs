@@ -21,7 +21,10 @@ const SWEEP_AT: usize = 10_000;
 impl MemoryRevocationList {
     /// An empty list using `clock` for expiry.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, entries: Mutex::new(HashMap::new()) }
+        Self {
+            clock,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 }
 

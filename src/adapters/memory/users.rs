@@ -41,7 +41,11 @@ impl UserRepository for MemoryUserRepository {
     ) -> Result<Option<User>, PortError> {
         let inner = lock(&self.inner);
         let key = (provider.to_owned(), provider_user_id.to_owned());
-        Ok(inner.by_identity.get(&key).and_then(|id| inner.by_id.get(id)).cloned())
+        Ok(inner
+            .by_identity
+            .get(&key)
+            .and_then(|id| inner.by_id.get(id))
+            .cloned())
     }
 
     async fn insert(&self, user: &User) -> Result<(), PortError> {

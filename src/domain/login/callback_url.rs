@@ -30,17 +30,24 @@ impl CallbackAllowList {
             let raw = raw.as_ref().trim();
             if let Some(prefix) = raw.strip_suffix('*') {
                 if !(prefix.ends_with('/') || prefix.ends_with(':')) {
-                    return Err((index, format!("prefix entry {raw:?} must end with \"/*\" or \":*\"")));
+                    return Err((
+                        index,
+                        format!("prefix entry {raw:?} must end with \"/*\" or \":*\""),
+                    ));
                 }
                 if !(prefix.starts_with("http://") || prefix.starts_with("https://")) {
-                    return Err((index, format!("entry {raw:?} must start with http:// or https://")));
+                    return Err((
+                        index,
+                        format!("entry {raw:?} must start with http:// or https://"),
+                    ));
                 }
                 if prefix.matches("://").count() != 1 || prefix.contains('@') {
                     return Err((index, format!("entry {raw:?} is not a plain URL prefix")));
                 }
                 parsed.push(Entry::Prefix(prefix.to_owned()));
             } else {
-                let url = normalise(raw).map_err(|reason| (index, format!("entry {raw:?}: {reason}")))?;
+                let url =
+                    normalise(raw).map_err(|reason| (index, format!("entry {raw:?}: {reason}")))?;
                 parsed.push(Entry::Exact(url.to_string()));
             }
         }

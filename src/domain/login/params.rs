@@ -44,7 +44,9 @@ impl Scope {
     pub fn parse(raw: &str) -> Result<Self, ScopeError> {
         let well_formed = raw.len() >= 2
             && raw.len() <= MAX_SCOPE_LEN
-            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b' ')
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b' ')
             && !raw.starts_with(' ')
             && !raw.ends_with(' ');
         if !well_formed {
@@ -104,7 +106,11 @@ impl LoginHint {
                 }
             })
             .collect();
-        let base = if words.is_empty() { "User".to_owned() } else { words.join(" ") };
+        let base = if words.is_empty() {
+            "User".to_owned()
+        } else {
+            words.join(" ")
+        };
         format!("{base} (TMI User)")
     }
 }
@@ -121,7 +127,9 @@ pub fn is_valid_client_state(raw: &str) -> bool {
 pub fn is_valid_provider_id(raw: &str) -> bool {
     raw.len() <= 100
         && raw.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -130,12 +138,24 @@ mod tests {
 
     #[test]
     fn scope_requires_openid_and_drops_unknown_scopes() {
-        assert_eq!(Scope::parse("email openid offline_access").map(|s| s.0), Ok("openid email".into()));
-        assert_eq!(Scope::parse("openid profile email").map(|s| s.0), Ok("openid profile email".into()));
-        assert_eq!(Scope::parse("profile email"), Err(ScopeError::MissingOpenId));
+        assert_eq!(
+            Scope::parse("email openid offline_access").map(|s| s.0),
+            Ok("openid email".into())
+        );
+        assert_eq!(
+            Scope::parse("openid profile email").map(|s| s.0),
+            Ok("openid profile email".into())
+        );
+        assert_eq!(
+            Scope::parse("profile email"),
+            Err(ScopeError::MissingOpenId)
+        );
         assert_eq!(Scope::parse(" openid"), Err(ScopeError::Malformed));
         assert_eq!(Scope::parse("openid\tprofile"), Err(ScopeError::Malformed));
-        assert_eq!(Scope::parse(&format!("openid {}", "a".repeat(300))), Err(ScopeError::Malformed));
+        assert_eq!(
+            Scope::parse(&format!("openid {}", "a".repeat(300))),
+            Err(ScopeError::Malformed)
+        );
     }
 
     #[test]

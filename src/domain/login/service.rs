@@ -16,6 +16,7 @@ use super::records::{IssuedCode, PendingLogin, RedeemedCode};
 use crate::domain::encoding::{digest_key, random_token};
 use crate::domain::pkce::{CodeChallenge, CodeVerifier};
 use crate::domain::providers::Providers;
+use crate::domain::tokens::family::FamilyId;
 use crate::domain::tokens::{GrantError, LoginSession, TokenPair, TokenService};
 use crate::domain::user::{UserId, resolve_user};
 use crate::ports::identity_provider::{IdpError, UpstreamAuthorization, UpstreamCallback};
@@ -72,7 +73,15 @@ impl LoginService {
         ids: Arc<dyn IdGenerator>,
         settings: LoginSettings,
     ) -> Self {
-        Self { providers, flows, users, tokens, clock, ids, settings }
+        Self {
+            providers,
+            flows,
+            users,
+            tokens,
+            clock,
+            ids,
+            settings,
+        }
     }
 
     /// Configured providers.
@@ -91,10 +100,12 @@ impl LoginService {
     pub async fn authorize(&self, params: AuthorizeParams) -> Result<String, LoginError> {
         let invalid = |msg: &str| LoginError::InvalidRequest(msg.to_owned());
 
-        if let Some(rt) = params.response_type.as_deref() {
-            if rt != "code" {
-                return Err(LoginError::UnsupportedResponseType);
-            }
+        if params
+            .response_type
+            .as_deref()
+            .is_some_and(|rt| rt != "code")
+        {
+            return Err(LoginError::UnsupportedResponseType);
         }
         let idp = match params.idp.as_deref() {
             Some(id) if !is_valid_provider_id(id) => return Err(invalid("idp is malformed")),
@@ -106,7 +117,11 @@ impl LoginService {
                 .ok_or_else(|| invalid("idp is required"))?,
         };
         tracing::Span::current().record("idp", idp.as_str());
-        let provider = self.providers.get(&idp).ok_or(LoginError::UnknownProvider)?.clone();
+        let provider = self
+            .providers
+            .get(&idp)
+            .ok_or(LoginError::UnknownProvider)?
+            .clone();
 
         let scope = match params.scope.as_deref() {
             None => return Err(invalid("scope is required")),
@@ -119,12 +134,17 @@ impl LoginService {
         };
         let code_challenge = match params.code_challenge.as_deref() {
             None => return Err(invalid("code_challenge is required (PKCE)")),
-            Some(raw) => CodeChallenge::parse(raw)
-                .map_err(|_| invalid("code_challenge must be 43-128 characters of [A-Za-z0-9-._~]"))?,
+            Some(raw) => CodeChallenge::parse(raw).map_err(|_| {
+                invalid("code_challenge must be 43-128 characters of [A-Za-z0-9-._~]")
+            })?,
         };
         match params.code_challenge_method.as_deref() {
             Some("S256") => {}
-            None => return Err(invalid("code_challenge_method is required and must be S256")),
+            None => {
+                return Err(invalid(
+                    "code_challenge_method is required and must be S256",
+                ));
+            }
             Some(_) => return Err(invalid("code_challenge_method must be S256")),
         }
         let client_state = match params.state.as_deref() {
@@ -141,7 +161,12 @@ impl LoginService {
         };
         let client_callback = match params.client_callback.as_deref() {
             None | Some("") => None,
-            Some(raw) => Some(self.settings.allow_list.admit(raw).map_err(LoginError::InvalidRequest)?),
+            Some(raw) => Some(
+                self.settings
+                    .allow_list
+                    .admit(raw)
+                    .map_err(LoginError::InvalidRequest)?,
+            ),
         };
         if client_callback.is_none() && !self.settings.allow_callback_token_response {
             return Err(invalid("client_callback is required"));
@@ -167,9 +192,17 @@ impl LoginService {
             redirect_uri: self.settings.callback_url.clone(),
             login_hint: pending.login_hint.clone(),
         };
-        let url = provider.authorization_url(&request).await.map_err(upstream_error)?;
-        self.put(FlowKind::Authorization, &digest_key(&state), &pending, self.settings.flow_ttl)
-            .await?;
+        let url = provider
+            .authorization_url(&request)
+            .await
+            .map_err(upstream_error)?;
+        self.put(
+            FlowKind::Authorization,
+            &digest_key(&state),
+            &pending,
+            self.settings.flow_ttl,
+        )
+        .await?;
         Ok(url)
     }
 
@@ -196,7 +229,13 @@ impl LoginService {
             return match &pending.client_callback {
                 Some(cb) => Ok(CallbackOutcome::Redirect(with_query(
                     cb,
-                    &[("error", "access_denied"), ("error_description", "the identity provider did not authenticate the user")],
+                    &[
+                        ("error", "access_denied"),
+                        (
+                            "error_description",
+                            "the identity provider did not authenticate the user",
+                        ),
+                    ],
                     pending.client_state.as_deref(),
                 )?)),
                 None => Err(LoginError::AccessDenied),
@@ -206,7 +245,11 @@ impl LoginService {
             Some(c) if !c.is_empty() && c.len() <= MAX_CODE_LEN => c,
             _ => return Err(LoginError::InvalidRequest("code is required".into())),
         };
-        let provider = self.providers.get(&pending.idp).ok_or(LoginError::UnknownProvider)?.clone();
+        let provider = self
+            .providers
+            .get(&pending.idp)
+            .ok_or(LoginError::UnknownProvider)?
+            .clone();
         let identity = provider
             .exchange(&UpstreamCallback {
                 code: code.to_owned(),
@@ -257,8 +300,13 @@ impl LoginService {
             auth_time: now.timestamp(),
             expires_at: (now + self.settings.code_ttl).timestamp(),
         };
-        self.put(FlowKind::Code, &digest_key(&our_code), &issued, self.settings.code_ttl)
-            .await?;
+        self.put(
+            FlowKind::Code,
+            &digest_key(&our_code),
+            &issued,
+            self.settings.code_ttl,
+        )
+        .await?;
         let location = with_query(
             &client_callback,
             &[("code", our_code.as_str())],
@@ -283,20 +331,30 @@ impl LoginService {
         };
         let verifier = match code_verifier {
             Some(v) if !v.is_empty() => CodeVerifier::parse(v).map_err(|_| {
-                GrantError::InvalidRequest("code_verifier must be 43-128 characters of [A-Za-z0-9-._~]".into())
+                GrantError::InvalidRequest(
+                    "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]".into(),
+                )
             })?,
-            _ => return Err(GrantError::InvalidRequest("code_verifier is required (PKCE)".into())),
+            _ => {
+                return Err(GrantError::InvalidRequest(
+                    "code_verifier is required (PKCE)".into(),
+                ));
+            }
         };
         if code.len() > MAX_CODE_LEN {
             return Err(GrantError::InvalidGrant(BAD_CODE));
         }
         let key = digest_key(code);
         let Some(issued) = self.take::<IssuedCode>(FlowKind::Code, &key).await? else {
-            if let Some(redeemed) = self.get::<RedeemedCode>(FlowKind::RedeemedCode, &key).await? {
-                if let Some(family) = crate::domain::tokens::family::FamilyId::parse(&redeemed.family) {
-                    tracing::warn!(family = family.as_str(), "authorization code replayed; revoking its tokens");
-                    self.tokens.revoke_family(&family).await?;
-                }
+            let redeemed = self
+                .get::<RedeemedCode>(FlowKind::RedeemedCode, &key)
+                .await?;
+            if let Some(family) = redeemed.and_then(|r| FamilyId::parse(&r.family)) {
+                tracing::warn!(
+                    family = family.as_str(),
+                    "authorization code replayed; revoking its tokens"
+                );
+                self.tokens.revoke_family(&family).await?;
             }
             return Err(GrantError::InvalidGrant(BAD_CODE));
         };
@@ -307,12 +365,16 @@ impl LoginService {
         let challenge = CodeChallenge::parse(&issued.code_challenge)
             .map_err(|_| GrantError::Unexpected("stored challenge is malformed".into()))?;
         if !challenge.is_satisfied_by(&verifier) {
-            return Err(GrantError::InvalidGrant("code_verifier does not match the code_challenge"));
+            return Err(GrantError::InvalidGrant(
+                "code_verifier does not match the code_challenge",
+            ));
         }
         if let (Some(given), Some(expected)) = (redirect_uri, issued.client_callback.as_deref()) {
             let same = Url::parse(given.trim()).is_ok_and(|u| u.as_str() == expected);
             if !same {
-                return Err(GrantError::InvalidGrant("redirect_uri does not match the authorization request"));
+                return Err(GrantError::InvalidGrant(
+                    "redirect_uri does not match the authorization request",
+                ));
             }
         }
         let user = self
@@ -330,8 +392,18 @@ impl LoginService {
                 groups: issued.groups,
             })
             .await?;
-        let marker = RedeemedCode { family: pair.family.as_str().to_owned() };
-        match self.put(FlowKind::RedeemedCode, &key, &marker, self.settings.flow_ttl).await {
+        let marker = RedeemedCode {
+            family: pair.family.as_str().to_owned(),
+        };
+        match self
+            .put(
+                FlowKind::RedeemedCode,
+                &key,
+                &marker,
+                self.settings.flow_ttl,
+            )
+            .await
+        {
             Ok(()) => {}
             Err(err) => tracing::warn!(error = %err, "could not record the redeemed code"),
         }
@@ -346,8 +418,13 @@ impl LoginService {
         ttl: Duration,
     ) -> Result<(), LoginError> {
         let bytes = serde_json::to_vec(value).map_err(|e| LoginError::Unexpected(e.to_string()))?;
-        let ttl = ttl.to_std().map_err(|e| LoginError::Unexpected(e.to_string()))?;
-        self.flows.put(kind, key, bytes, ttl).await.map_err(LoginError::from)
+        let ttl = ttl
+            .to_std()
+            .map_err(|e| LoginError::Unexpected(e.to_string()))?;
+        self.flows
+            .put(kind, key, bytes, ttl)
+            .await
+            .map_err(LoginError::from)
     }
 
     async fn take<T: DeserializeOwned>(
@@ -361,7 +438,11 @@ impl LoginService {
         }
     }
 
-    async fn get<T: DeserializeOwned>(&self, kind: FlowKind, key: &str) -> Result<Option<T>, PortError> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        kind: FlowKind,
+        key: &str,
+    ) -> Result<Option<T>, PortError> {
         match self.flows.get(kind, key).await? {
             None => Ok(None),
             Some(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
@@ -389,7 +470,11 @@ fn upstream_error(err: IdpError) -> LoginError {
 }
 
 /// Appends query parameters (and the client's `state`, if any) to an allow-listed URL.
-fn with_query(base: &str, pairs: &[(&str, &str)], state: Option<&str>) -> Result<String, LoginError> {
+fn with_query(
+    base: &str,
+    pairs: &[(&str, &str)],
+    state: Option<&str>,
+) -> Result<String, LoginError> {
     let mut url = Url::parse(base).map_err(|e| LoginError::Unexpected(e.to_string()))?;
     {
         let mut query = url.query_pairs_mut();
@@ -404,5 +489,7 @@ fn with_query(base: &str, pairs: &[(&str, &str)], state: Option<&str>) -> Result
 }
 
 fn from_unix(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(secs, 0).single().unwrap_or(DateTime::UNIX_EPOCH)
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .unwrap_or(DateTime::UNIX_EPOCH)
 }

@@ -104,7 +104,9 @@ mod tests {
     use uuid::Uuid;
 
     fn t(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_800_000_000 + secs, 0).single().expect("valid time")
+        Utc.timestamp_opt(1_800_000_000 + secs, 0)
+            .single()
+            .expect("valid time")
     }
 
     fn family() -> RefreshFamily {
@@ -132,7 +134,11 @@ mod tests {
         };
         assert_eq!(next.current_seq, 1);
         assert_eq!(next.rotated_at, Some(t(5)));
-        assert_eq!(next.expires_at, family().expires_at, "rotation never extends the lifetime");
+        assert_eq!(
+            next.expires_at,
+            family().expires_at,
+            "rotation never extends the lifetime"
+        );
     }
 
     #[test]

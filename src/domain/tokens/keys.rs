@@ -160,7 +160,10 @@ impl KeyRing {
         clock: &dyn Clock,
         ids: &dyn IdGenerator,
     ) -> Result<Self, KeyError> {
-        for purpose in [KeyPurpose::AccessTokenSigning, KeyPurpose::RefreshTokenEncryption] {
+        for purpose in [
+            KeyPurpose::AccessTokenSigning,
+            KeyPurpose::RefreshTokenEncryption,
+        ] {
             let keys = store.list().await?;
             let has_active = keys
                 .iter()

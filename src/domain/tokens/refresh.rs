@@ -1,9 +1,9 @@
 //! Refresh tokens as PASETO v4.local: an encrypted, authenticated `{fam, seq, exp}` payload.
 //! The footer names the encryption key so keys can rotate.
 
+use pasetors::Local;
 use pasetors::token::UntrustedToken;
 use pasetors::version4::{LocalToken, V4};
-use pasetors::Local;
 use serde::{Deserialize, Serialize};
 
 use super::family::FamilyId;
@@ -29,7 +29,8 @@ pub struct RefreshPayload {
 pub fn seal(ring: &KeyRing, payload: &RefreshPayload) -> Result<String, String> {
     let (kid, key) = ring.active_refresh();
     let message = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
-    LocalToken::encrypt(key, &message, Some(kid.as_bytes()), Some(IMPLICIT)).map_err(|e| e.to_string())
+    LocalToken::encrypt(key, &message, Some(kid.as_bytes()), Some(IMPLICIT))
+        .map_err(|e| e.to_string())
 }
 
 /// Decrypts and authenticates a refresh token; `None` for anything that is not one of ours.
@@ -40,7 +41,8 @@ pub fn open(ring: &KeyRing, token: &str) -> Option<(FamilyId, RefreshPayload)> {
     let untrusted = UntrustedToken::<Local, V4>::try_from(token).ok()?;
     let kid = std::str::from_utf8(untrusted.untrusted_footer()).ok()?;
     let key = ring.refresh_key(kid)?;
-    let trusted = LocalToken::decrypt(key, &untrusted, Some(kid.as_bytes()), Some(IMPLICIT)).ok()?;
+    let trusted =
+        LocalToken::decrypt(key, &untrusted, Some(kid.as_bytes()), Some(IMPLICIT)).ok()?;
     let payload: RefreshPayload = serde_json::from_str(trusted.payload()).ok()?;
     let fam = FamilyId::parse(&payload.fam)?;
     Some((fam, payload))
@@ -63,7 +65,11 @@ mod tests {
     #[test]
     fn sealed_tokens_open_with_the_same_ring() {
         let ring = ring(2);
-        let payload = RefreshPayload { fam: "abc".into(), seq: 4, exp: 99 };
+        let payload = RefreshPayload {
+            fam: "abc".into(),
+            seq: 4,
+            exp: 99,
+        };
         let token = seal(&ring, &payload).expect("seal");
         assert!(token.starts_with("v4.local."));
         let (fam, opened) = open(&ring, &token).expect("opens");
@@ -73,7 +79,11 @@ mod tests {
 
     #[test]
     fn tokens_from_another_key_or_tampered_do_not_open() {
-        let payload = RefreshPayload { fam: "abc".into(), seq: 0, exp: 99 };
+        let payload = RefreshPayload {
+            fam: "abc".into(),
+            seq: 0,
+            exp: 99,
+        };
         let token = seal(&ring(2), &payload).expect("seal");
         assert!(open(&ring(3), &token).is_none());
         let mut tampered = token.clone().into_bytes();

@@ -97,7 +97,15 @@ impl TokenService {
         ids: Arc<dyn IdGenerator>,
         settings: TokenSettings,
     ) -> Self {
-        Self { ring, families, revocations, users, clock, ids, settings }
+        Self {
+            ring,
+            families,
+            revocations,
+            users,
+            clock,
+            ids,
+            settings,
+        }
     }
 
     /// The settings in force.
@@ -148,7 +156,11 @@ impl TokenService {
                 .ok_or(GrantError::InvalidGrant(INVALID))?;
             match family.present(payload.seq, now, self.settings.refresh_grace) {
                 Presentation::Rotate(next) => {
-                    match self.families.compare_and_set(family.current_seq, &next).await {
+                    match self
+                        .families
+                        .compare_and_set(family.current_seq, &next)
+                        .await
+                    {
                         Ok(true) => {
                             let user = self.owner(&next).await?;
                             return self.pair(&user, &next, next.current_seq, now);
@@ -164,7 +176,10 @@ impl TokenService {
                     return self.pair(&user, &family, family.current_seq, now);
                 }
                 Presentation::Reuse => {
-                    tracing::warn!(family = family_id.as_str(), "refresh token reuse detected; revoking family");
+                    tracing::warn!(
+                        family = family_id.as_str(),
+                        "refresh token reuse detected; revoking family"
+                    );
                     self.revoke_family(&family_id).await?;
                     return Err(GrantError::InvalidGrant(INVALID));
                 }
@@ -173,7 +188,9 @@ impl TokenService {
                 }
             }
         }
-        Err(GrantError::Unavailable("refresh family is under contention".into()))
+        Err(GrantError::Unavailable(
+            "refresh family is under contention".into(),
+        ))
     }
 
     /// Revokes a family: no refresh token of it works any more, and access tokens issued
@@ -216,8 +233,13 @@ impl TokenService {
     /// [`TokenService::authenticate`], then loads the token's user.
     pub async fn authenticate_user(&self, token: &str) -> Result<(AccessClaims, User), AuthError> {
         let claims = self.authenticate(token).await?;
-        let id = crate::domain::user::UserId::parse(&claims.sub).ok_or(AuthError::UnknownSubject)?;
-        let user = self.users.find_by_id(id).await?.ok_or(AuthError::UnknownSubject)?;
+        let id =
+            crate::domain::user::UserId::parse(&claims.sub).ok_or(AuthError::UnknownSubject)?;
+        let user = self
+            .users
+            .find_by_id(id)
+            .await?
+            .ok_or(AuthError::UnknownSubject)?;
         Ok((claims, user))
     }
 
@@ -226,7 +248,9 @@ impl TokenService {
             Some(user) => Ok(user),
             None => {
                 self.revoke_family(&family.id).await?;
-                Err(GrantError::InvalidGrant("the refresh token is invalid, expired or revoked"))
+                Err(GrantError::InvalidGrant(
+                    "the refresh token is invalid, expired or revoked",
+                ))
             }
         }
     }
@@ -270,6 +294,11 @@ impl TokenService {
             },
         )
         .map_err(GrantError::Unexpected)?;
-        Ok(TokenPair { access_token, refresh_token, expires_in, family: family.id.clone() })
+        Ok(TokenPair {
+            access_token,
+            refresh_token,
+            expires_in,
+            family: family.id.clone(),
+        })
     }
 }
