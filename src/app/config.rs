@@ -59,6 +59,10 @@ pub struct Config {
     pub oauth: OAuthConfig,
     /// Identity providers.
     pub providers: ProvidersConfig,
+    /// Client credentials.
+    pub credentials: CredentialsConfig,
+    /// Token introspection.
+    pub introspection: IntrospectionConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -142,6 +146,48 @@ pub struct OAuthConfig {
     pub default_idp: Option<String>,
 }
 
+/// `[credentials]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CredentialsConfig {
+    /// Active client credentials allowed per user.
+    pub max_active_per_user: usize,
+    /// Failed authentications tolerated per client id before backoff engages.
+    pub backoff_threshold: u32,
+    /// How long failures below the threshold are remembered.
+    pub backoff_window_secs: u64,
+    /// First lock length; doubles with every further failure.
+    pub backoff_base_lock_secs: u64,
+    /// Longest lock.
+    pub backoff_max_lock_secs: u64,
+    /// `last_used_at` is recorded at most this often per credential.
+    pub last_used_interval_secs: u64,
+    /// File holding a base64 32-byte pepper for client-secret digests (ephemeral when absent).
+    pub pepper_file: Option<PathBuf>,
+}
+
+impl Default for CredentialsConfig {
+    fn default() -> Self {
+        Self {
+            max_active_per_user: 10,
+            backoff_threshold: 5,
+            backoff_window_secs: 900,
+            backoff_base_lock_secs: 30,
+            backoff_max_lock_secs: 900,
+            last_used_interval_secs: 60,
+            pepper_file: None,
+        }
+    }
+}
+
+/// `[introspection]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntrospectionConfig {
+    /// Require callers to authenticate (RFC 7662 §2.1). Demo default: no; production: yes.
+    pub require_client_auth: Option<bool>,
+}
+
 /// `[providers]`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -222,6 +268,8 @@ pub struct Resolved {
     pub tmi_enabled: bool,
     /// Log format.
     pub log_format: LogFormat,
+    /// Whether introspection requires caller authentication.
+    pub introspection_requires_auth: bool,
 }
 
 impl Config {
@@ -367,6 +415,7 @@ impl Config {
             default_idp,
             tmi_enabled,
             log_format,
+            introspection_requires_auth: self.introspection.require_client_auth.unwrap_or(!demo),
         })
     }
 }

@@ -16,16 +16,18 @@ use super::config::{Config, Mode, Resolved};
 use crate::adapters::builtin::TmiProvider;
 use crate::adapters::http::{self, HttpSettings, HttpState};
 use crate::adapters::memory::{
-    MemoryFlowStore, MemoryKeyStore, MemoryRefreshFamilyStore, MemoryRevocationList,
-    MemoryUserRepository,
+    MemoryClientCredentialRepository, MemoryFailureCounter, MemoryFlowStore, MemoryKeyStore,
+    MemoryRefreshFamilyStore, MemoryRevocationList, MemoryUserRepository,
 };
 use crate::adapters::system::{OsRandomIds, SystemClock};
+use crate::domain::access::AccessService;
+use crate::domain::credentials::{CredentialService, CredentialSettings};
 use crate::domain::login::{LoginService, LoginSettings};
 use crate::domain::providers::Providers;
 use crate::domain::tokens::keys::{KeyRing, StoredKey};
 use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::ports::identity_provider::ProviderInfo;
-use crate::ports::{Clock, IdGenerator, KeyStore, PortError};
+use crate::ports::{BackoffPolicy, Clock, IdGenerator, KeyStore, PortError};
 
 /// Replacements for the defaults, used by tests (a manual clock, for instance).
 #[derive(Default, Clone)]
@@ -42,6 +44,7 @@ pub struct Application {
     mode: Mode,
     shutdown_grace: Duration,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
+    credentials: Arc<CredentialService>,
 }
 
 impl Application {
@@ -73,6 +76,7 @@ impl Application {
                 .context("loading signing keys")?,
         );
         let users = Arc::new(MemoryUserRepository::new());
+        let pepper = ring.pepper();
 
         let tokens = Arc::new(TokenService::new(
             ring,
@@ -83,6 +87,17 @@ impl Application {
             ids.clone(),
             token_settings(&config, &public_url),
         ));
+        let credentials = Arc::new(CredentialService::new(
+            Arc::new(MemoryClientCredentialRepository::new()),
+            Arc::new(MemoryFailureCounter::new(clock.clone())),
+            users.clone(),
+            tokens.clone(),
+            clock.clone(),
+            ids.clone(),
+            pepper,
+            credential_settings(&config),
+        ));
+        let access = Arc::new(AccessService::new(tokens.clone(), credentials.clone()));
         let login = Arc::new(LoginService::new(
             providers(&config, &resolved, ids.clone()),
             Arc::new(MemoryFlowStore::new(clock.clone())),
@@ -96,6 +111,9 @@ impl Application {
             HttpState {
                 login,
                 tokens,
+                credentials: credentials.clone(),
+                access,
+                introspection_requires_auth: resolved.introspection_requires_auth,
                 public_url: public_url.clone(),
             },
             HttpSettings {
@@ -109,6 +127,7 @@ impl Application {
             mode: config.mode,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
             endpoint: poem::EndpointExt::boxed(endpoint),
+            credentials,
         })
     }
 
@@ -129,9 +148,43 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish within the grace period.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
+        let credentials = self.credentials.clone();
+        let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(LAST_USED_FLUSH);
+            loop {
+                tick.tick().await;
+                if let Err(err) = credentials.flush_last_used().await {
+                    tracing::warn!(error = %err, "could not record client-credential use");
+                }
+            }
+        });
+        let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.endpoint, shutdown_signal(), Some(self.shutdown_grace))
-            .await
+            .await;
+        flusher.abort();
+        if let Err(err) = self.credentials.flush_last_used().await {
+            tracing::warn!(error = %err, "could not record client-credential use at shutdown");
+        }
+        result
+    }
+}
+
+/// How often noted client-credential uses are written in a batch.
+const LAST_USED_FLUSH: Duration = Duration::from_secs(10);
+
+fn credential_settings(config: &Config) -> CredentialSettings {
+    let c = &config.credentials;
+    CredentialSettings {
+        max_active_per_user: c.max_active_per_user,
+        backoff: BackoffPolicy {
+            threshold: c.backoff_threshold,
+            window: Duration::from_secs(c.backoff_window_secs),
+            base_lock: Duration::from_secs(c.backoff_base_lock_secs),
+            max_lock: Duration::from_secs(c.backoff_max_lock_secs),
+        },
+        last_used_interval: ChronoDuration::seconds(
+            i64::try_from(c.last_used_interval_secs).unwrap_or(60),
+        ),
     }
 }
 

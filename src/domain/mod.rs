@@ -2,6 +2,8 @@
 //! families. It talks to the world only through the traits in [`crate::ports`] and imports no
 //! infrastructure (no HTTP, SQL, Redis or upstream-protocol crates); a test guards that.
 
+pub mod access;
+pub mod credentials;
 pub mod encoding;
 pub mod login;
 pub mod pkce;

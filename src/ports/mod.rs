@@ -5,7 +5,9 @@
 //! Postgres, Redis) must honour each sentence, and the contract suites in `tests/contract`
 //! check it. Nothing in this module may import infrastructure crates.
 
+pub mod backoff;
 pub mod clock;
+pub mod credentials;
 pub mod error;
 pub mod families;
 pub mod flows;
@@ -15,7 +17,9 @@ pub mod keys;
 pub mod revocation;
 pub mod users;
 
+pub use backoff::{BackoffPolicy, FailureCounter, FailureState};
 pub use clock::Clock;
+pub use credentials::ClientCredentialRepository;
 pub use error::PortError;
 pub use families::RefreshFamilyStore;
 pub use flows::{FlowKind, FlowStore};

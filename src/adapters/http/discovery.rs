@@ -46,6 +46,7 @@ impl DiscoveryApi {
             token_endpoint: self.url("/oauth2/token"),
             userinfo_endpoint: self.url("/oauth2/userinfo"),
             jwks_uri: self.url("/.well-known/jwks.json"),
+            introspection_endpoint: self.url("/oauth2/introspect"),
             response_types_supported: strings(&["code"]),
             subject_types_supported: strings(&["public"]),
             id_token_signing_alg_values_supported: strings(&["EdDSA"]),
@@ -82,9 +83,18 @@ impl DiscoveryApi {
             issuer: self.state.tokens.settings().issuer.clone(),
             authorization_endpoint: self.url("/oauth2/authorize"),
             token_endpoint: self.url("/oauth2/token"),
+            introspection_endpoint: self.url("/oauth2/introspect"),
             response_types_supported: strings(&["code"]),
-            grant_types_supported: strings(&["authorization_code", "refresh_token"]),
-            token_endpoint_auth_methods_supported: strings(&["none"]),
+            grant_types_supported: strings(&[
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+            ]),
+            token_endpoint_auth_methods_supported: strings(&[
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ]),
         })
     }
 

@@ -150,6 +150,8 @@ pub struct OpenIdConfigurationDto {
     pub userinfo_endpoint: String,
     /// JWKS.
     pub jwks_uri: String,
+    /// Introspection endpoint.
+    pub introspection_endpoint: String,
     /// Response types.
     pub response_types_supported: Vec<String>,
     /// Subject types.
@@ -171,6 +173,8 @@ pub struct AuthorizationServerMetadataDto {
     pub authorization_endpoint: String,
     /// Token endpoint.
     pub token_endpoint: String,
+    /// Introspection endpoint.
+    pub introspection_endpoint: String,
     /// Response types.
     pub response_types_supported: Vec<String>,
     /// Grant types.
@@ -226,4 +230,133 @@ pub struct ProtectedResourceDto {
 pub struct HealthDto {
     /// `ok`.
     pub status: String,
+}
+
+/// `POST /me/client_credentials` body.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateCredentialDto {
+    /// Name (1–100 characters).
+    pub name: String,
+    /// Description (at most 500 characters).
+    pub description: Option<String>,
+    /// Expiry (RFC 3339, in the future).
+    pub expires_at: Option<String>,
+}
+
+/// `ClientCredentialResponse` (the only place a secret appears).
+#[derive(Debug, Object)]
+pub struct ClientCredentialResponseDto {
+    /// Credential id.
+    pub id: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret (shown once).
+    pub client_secret: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[oai(skip_serializing_if_is_none)]
+    pub description: Option<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// Expiry.
+    #[oai(skip_serializing_if_is_none)]
+    pub expires_at: Option<String>,
+}
+
+/// `ClientCredentialInfo` (never a secret).
+#[derive(Debug, Object)]
+pub struct ClientCredentialInfoDto {
+    /// Credential id.
+    pub id: String,
+    /// Client id.
+    pub client_id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[oai(skip_serializing_if_is_none)]
+    pub description: Option<String>,
+    /// Not expired.
+    pub is_active: bool,
+    /// Last successful grant.
+    #[oai(skip_serializing_if_is_none)]
+    pub last_used_at: Option<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// Last modification.
+    pub modified_at: String,
+    /// Expiry.
+    #[oai(skip_serializing_if_is_none)]
+    pub expires_at: Option<String>,
+}
+
+/// `ListClientCredentialsResponse`.
+#[derive(Debug, Object)]
+pub struct ListCredentialsDto {
+    /// This page.
+    pub credentials: Vec<ClientCredentialInfoDto>,
+    /// Total for the user.
+    pub total: i64,
+    /// Page size used.
+    pub limit: i64,
+    /// Offset used.
+    pub offset: i64,
+}
+
+/// `TokenRevocationRequest` (RFC 7009), JSON or form.
+#[derive(Debug, Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequestDto {
+    /// The token to revoke.
+    pub token: Option<String>,
+    /// `access_token` or `refresh_token`.
+    pub token_type_hint: Option<String>,
+    /// Client id (client_secret_post).
+    pub client_id: Option<String>,
+    /// Client secret (client_secret_post).
+    pub client_secret: Option<String>,
+}
+
+/// `TokenIntrospectionRequest` (RFC 7662), form.
+#[derive(Debug, Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectRequestDto {
+    /// The token to introspect.
+    pub token: Option<String>,
+    /// Optional hint (ignored: only access tokens can be active).
+    pub token_type_hint: Option<String>,
+}
+
+/// Introspection response: `active`, plus the contract's fields for active tokens.
+#[derive(Debug, Default, Object)]
+pub struct IntrospectionDto {
+    /// Whether the token is active.
+    pub active: bool,
+    /// Subject.
+    #[oai(skip_serializing_if_is_none)]
+    pub sub: Option<String>,
+    /// E-mail.
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
+    /// Name.
+    #[oai(skip_serializing_if_is_none)]
+    pub name: Option<String>,
+    /// Expiry.
+    #[oai(skip_serializing_if_is_none)]
+    pub exp: Option<i64>,
+    /// Issued at.
+    #[oai(skip_serializing_if_is_none)]
+    pub iat: Option<i64>,
+    /// Issuer.
+    #[oai(skip_serializing_if_is_none)]
+    pub iss: Option<String>,
+    /// `Bearer`.
+    #[oai(skip_serializing_if_is_none)]
+    pub token_type: Option<String>,
+    /// Scopes.
+    #[oai(skip_serializing_if_is_none)]
+    pub scope: Option<String>,
 }

@@ -6,6 +6,8 @@ use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
+use crate::domain::access::CallerError;
+use crate::domain::credentials::CredentialError;
 use crate::domain::login::LoginError;
 use crate::domain::tokens::{AuthError, GrantError};
 
@@ -82,6 +84,30 @@ impl ApiError {
             body("unauthorized", "a bearer token is required"),
             r#"Bearer realm="tmi-auth""#.to_owned(),
         )
+    }
+
+    /// 401 `invalid_client` (RFC 6749 §5.2): the same body for every failure.
+    pub fn invalid_client(_basic: bool) -> Self {
+        ApiError::Unauthorized(
+            body("invalid_client", "client authentication failed"),
+            r#"Basic realm="tmi-auth""#.to_owned(),
+        )
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many(retry_after_secs: u64) -> Self {
+        ApiError::TooManyRequests(
+            body(
+                "rate_limit_exceeded",
+                format!("too many failed attempts; retry in {retry_after_secs} seconds"),
+            ),
+            retry_after_secs,
+        )
+    }
+
+    /// 403.
+    pub fn forbidden(error: &str, description: &str) -> Self {
+        ApiError::Forbidden(body(error, description))
     }
 
     /// 500, logged once here.
@@ -162,6 +188,32 @@ impl From<AuthError> for ApiError {
             AuthError::Unavailable(detail) => ApiError::unavailable(&detail),
             AuthError::Unexpected(detail) => ApiError::internal(&detail),
         }
+    }
+}
+
+/// Maps a client-credential failure; `basic` says whether the client used HTTP Basic.
+pub fn credential_error(err: CredentialError, basic: bool) -> ApiError {
+    match err {
+        CredentialError::InvalidRequest(msg) => ApiError::bad_request("invalid_request", msg),
+        CredentialError::QuotaExceeded => ApiError::forbidden("quota_exceeded", &err.to_string()),
+        CredentialError::NotFound => {
+            ApiError::NotFound(body("not_found", "client credential not found"))
+        }
+        CredentialError::InvalidClient => ApiError::invalid_client(basic),
+        CredentialError::TooManyAttempts { retry_after_secs } => {
+            ApiError::too_many(retry_after_secs)
+        }
+        CredentialError::Unavailable(detail) => ApiError::unavailable(&detail),
+        CredentialError::Unexpected(detail) => ApiError::internal(&detail),
+    }
+}
+
+/// Maps a failed caller authentication at `/oauth2/revoke` or `/oauth2/introspect`.
+pub fn caller_error(err: CallerError, basic: bool) -> ApiError {
+    match err {
+        CallerError::Unauthenticated => ApiError::invalid_client(basic),
+        CallerError::Credential(e) => credential_error(e, basic),
+        CallerError::Auth(e) => e.into(),
     }
 }
 

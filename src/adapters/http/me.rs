@@ -12,7 +12,7 @@ use crate::domain::user::is_plausible_email;
 /// JWT bearer authentication (RFC 6750).
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT", rename = "bearerAuth")]
-pub struct BearerAuth(Bearer);
+pub struct BearerAuth(pub Bearer);
 
 /// The profile endpoints.
 pub struct MeApi {

@@ -2,6 +2,8 @@
 //! domain input, make one service call, map the result. The generated OpenAPI document is
 //! served at `/openapi.json`, with an interactive page at `/docs`.
 
+mod client_auth;
+mod credentials;
 mod discovery;
 mod dto;
 mod error;
@@ -18,6 +20,8 @@ use poem_openapi::payload::Json;
 
 pub use error::{ApiError, ErrorBody};
 
+use crate::domain::access::AccessService;
+use crate::domain::credentials::CredentialService;
 use crate::domain::login::LoginService;
 use crate::domain::tokens::TokenService;
 
@@ -28,6 +32,12 @@ pub struct HttpState {
     pub login: Arc<LoginService>,
     /// Token issuance and validation.
     pub tokens: Arc<TokenService>,
+    /// Client credentials.
+    pub credentials: Arc<CredentialService>,
+    /// Revocation and introspection.
+    pub access: Arc<AccessService>,
+    /// Whether `/oauth2/introspect` requires caller authentication.
+    pub introspection_requires_auth: bool,
     /// Our public base URL, without a trailing slash.
     pub public_url: String,
 }
@@ -49,6 +59,7 @@ pub fn endpoint(
         (
             oauth::OAuthApi::new(state.clone()),
             me::MeApi::new(state.clone()),
+            credentials::CredentialsApi::new(state.clone()),
             discovery::DiscoveryApi::new(state),
         ),
         "tmi-auth",

@@ -1,13 +1,19 @@
 //! `/oauth2/providers`, `/oauth2/authorize`, `/oauth2/callback`, `/oauth2/token`,
-//! `/oauth2/refresh`.
+//! `/oauth2/refresh`, `/oauth2/revoke`, `/oauth2/introspect`.
 
+use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi};
 
 use super::HttpState;
-use super::dto::{ProviderDto, ProvidersDto, RefreshRequestDto, TokenRequestDto, TokenResponseDto};
-use super::error::{ApiError, grant_error};
+use super::client_auth::{bearer, client_credentials};
+use super::dto::{
+    IntrospectRequestDto, IntrospectionDto, ProviderDto, ProvidersDto, RefreshRequestDto,
+    RevokeRequestDto, TokenRequestDto, TokenResponseDto,
+};
+use super::error::{ApiError, caller_error, credential_error, grant_error};
+use crate::domain::access::CallerAuth;
 use crate::domain::login::{AuthorizeParams, CallbackOutcome};
 use crate::domain::tokens::GrantError;
 
@@ -40,6 +46,37 @@ pub enum CallbackResponse {
     /// Redirect to the client callback with our code.
     #[oai(status = 302)]
     Found(#[oai(header = "Location")] String),
+}
+
+/// Revocation body: JSON or form.
+#[derive(ApiRequest)]
+pub enum RevokeBody {
+    /// JSON.
+    Json(Json<RevokeRequestDto>),
+    /// Form.
+    Form(Form<RevokeRequestDto>),
+}
+
+/// The caller of revoke/introspect: a bearer token, else client credentials. Also says whether
+/// HTTP Basic was used (for the 401 challenge).
+fn caller_auth(
+    http: &Request,
+    body_id: Option<&str>,
+    body_secret: Option<&str>,
+) -> Result<(Option<CallerAuth>, bool), ApiError> {
+    if let Some(token) = bearer(http) {
+        return Ok((Some(CallerAuth::Bearer(token)), false));
+    }
+    Ok(match client_credentials(http, body_id, body_secret)? {
+        Some(p) => (
+            Some(CallerAuth::Client {
+                client_id: p.client_id,
+                secret: p.secret,
+            }),
+            p.basic,
+        ),
+        None => (None, false),
+    })
 }
 
 /// Token endpoint body: JSON or form.
@@ -146,12 +183,30 @@ impl OAuthApi {
     )]
     async fn token(
         &self,
+        http: &Request,
         #[oai(name = "idp")] _idp: Query<Option<String>>,
         body: TokenBody,
     ) -> Result<Json<TokenResponseDto>, ApiError> {
         let req = match body {
             TokenBody::Json(Json(req)) | TokenBody::Form(Form(req)) => req,
         };
+        if req.grant_type.as_deref() == Some("client_credentials") {
+            let presented =
+                client_credentials(http, req.client_id.as_deref(), req.client_secret.as_deref())?
+                    .ok_or_else(|| ApiError::invalid_client(false))?;
+            let (access_token, expires_in) = self
+                .state
+                .credentials
+                .grant(&presented.client_id, &presented.secret)
+                .await
+                .map_err(|e| credential_error(e, presented.basic))?;
+            return Ok(Json(TokenResponseDto {
+                access_token,
+                refresh_token: String::new(),
+                token_type: "Bearer".to_owned(),
+                expires_in,
+            }));
+        }
         let result = match req.grant_type.as_deref() {
             None | Some("") => Err(GrantError::InvalidRequest("grant_type is required".into())),
             Some("authorization_code") => {
@@ -175,6 +230,129 @@ impl OAuthApi {
         result
             .map(|pair| Json(pair.into()))
             .map_err(|e| grant_error(e, false))
+    }
+
+    /// Revoke an access or refresh token (RFC 7009). The caller authenticates with a bearer
+    /// token or client credentials and may revoke only its own tokens; the answer is `{}`
+    /// whether or not anything was revoked.
+    #[oai(path = "/oauth2/revoke", method = "post", operation_id = "revokeToken")]
+    async fn revoke(
+        &self,
+        http: &Request,
+        body: RevokeBody,
+    ) -> Result<Json<serde_json::Value>, ApiError> {
+        let req = match body {
+            RevokeBody::Json(Json(req)) | RevokeBody::Form(Form(req)) => req,
+        };
+        let token = match req.token.as_deref() {
+            Some(t) if !t.is_empty() => t,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_request",
+                    "token is required",
+                ));
+            }
+        };
+        if token.len() > 2000 || token.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "token is malformed",
+            ));
+        }
+        let hint_refresh = match req.token_type_hint.as_deref() {
+            None | Some("access_token") => false,
+            Some("refresh_token") => true,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_request",
+                    "token_type_hint must be access_token or refresh_token",
+                ));
+            }
+        };
+        for value in [req.client_id.as_deref(), req.client_secret.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if value.len() > 256 || value.chars().any(char::is_control) {
+                return Err(ApiError::bad_request(
+                    "invalid_request",
+                    "client credentials are malformed",
+                ));
+            }
+        }
+        let (caller, basic) =
+            caller_auth(http, req.client_id.as_deref(), req.client_secret.as_deref())?;
+        let caller = caller.ok_or_else(|| ApiError::invalid_client(basic))?;
+        self.state
+            .access
+            .revoke(caller, token, hint_refresh)
+            .await
+            .map_err(|e| caller_error(e, basic))?;
+        Ok(Json(serde_json::json!({})))
+    }
+
+    /// Introspect a token (RFC 7662). Callers must authenticate (bearer token or HTTP Basic
+    /// client credentials) when `introspection.require_client_auth` is on.
+    #[oai(
+        path = "/oauth2/introspect",
+        method = "post",
+        operation_id = "introspectToken"
+    )]
+    async fn introspect(
+        &self,
+        http: &Request,
+        body: Form<IntrospectRequestDto>,
+    ) -> Result<Json<IntrospectionDto>, ApiError> {
+        let token = match body.0.token.as_deref() {
+            Some(t) if !t.is_empty() => t,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_request",
+                    "token is required",
+                ));
+            }
+        };
+        if token.len() > 1000 || token.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "token is malformed",
+            ));
+        }
+        if body
+            .0
+            .token_type_hint
+            .as_deref()
+            .is_some_and(|h| h.len() > 1000 || h.chars().any(char::is_control))
+        {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "token_type_hint is malformed",
+            ));
+        }
+        if self.state.introspection_requires_auth {
+            let (caller, basic) = caller_auth(http, None, None)?;
+            let caller = caller.ok_or_else(|| ApiError::invalid_client(basic))?;
+            self.state
+                .access
+                .caller(caller)
+                .await
+                .map_err(|e| caller_error(e, basic))?;
+        }
+        let claims = self.state.access.introspect(token).await?;
+        Ok(Json(match claims {
+            None => IntrospectionDto::default(),
+            Some(c) => IntrospectionDto {
+                active: true,
+                sub: Some(c.sub),
+                email: Some(c.email),
+                name: Some(c.name),
+                exp: Some(c.exp),
+                iat: Some(c.iat),
+                iss: Some(c.iss),
+                token_type: Some("Bearer".to_owned()),
+                scope: Some(c.scope),
+            },
+        }))
     }
 
     /// Exchange a refresh token for a new token pair (rotation).

@@ -2,14 +2,18 @@
 //! the same uniqueness, TTL and atomicity rules as the Postgres and Redis adapters. Every
 //! critical section is one `std::sync::Mutex` lock that is never held across an `.await`.
 
+mod backoff;
 mod clock;
+mod credentials;
 mod families;
 mod flows;
 mod keys;
 mod revocation;
 mod users;
 
+pub use backoff::MemoryFailureCounter;
 pub use clock::ManualClock;
+pub use credentials::MemoryClientCredentialRepository;
 pub use families::MemoryRefreshFamilyStore;
 pub use flows::MemoryFlowStore;
 pub use keys::MemoryKeyStore;

@@ -25,6 +25,8 @@ pub enum KeyPurpose {
     AccessTokenSigning,
     /// 256-bit key for PASETO v4.local refresh tokens.
     RefreshTokenEncryption,
+    /// 256-bit pepper keying the HMAC digests of client secrets.
+    SecretPepper,
 }
 
 impl KeyPurpose {
@@ -33,6 +35,7 @@ impl KeyPurpose {
         match self {
             KeyPurpose::AccessTokenSigning => "access_token_signing",
             KeyPurpose::RefreshTokenEncryption => "refresh_token_encryption",
+            KeyPurpose::SecretPepper => "secret_pepper",
         }
     }
 
@@ -41,6 +44,7 @@ impl KeyPurpose {
         match text {
             "access_token_signing" => Some(KeyPurpose::AccessTokenSigning),
             "refresh_token_encryption" => Some(KeyPurpose::RefreshTokenEncryption),
+            "secret_pepper" => Some(KeyPurpose::SecretPepper),
             _ => None,
         }
     }
@@ -87,10 +91,24 @@ impl StoredKey {
 
     /// A refresh-token key; its kid is derived from a digest of the key.
     pub fn refresh(key: [u8; 32], created_at: DateTime<Utc>) -> Self {
+        Self::symmetric("r", KeyPurpose::RefreshTokenEncryption, key, created_at)
+    }
+
+    /// A pepper for client-secret digests; its kid is derived from a digest of the key.
+    pub fn pepper(key: [u8; 32], created_at: DateTime<Utc>) -> Self {
+        Self::symmetric("p", KeyPurpose::SecretPepper, key, created_at)
+    }
+
+    fn symmetric(
+        prefix: &str,
+        purpose: KeyPurpose,
+        key: [u8; 32],
+        created_at: DateTime<Utc>,
+    ) -> Self {
         let digest = Sha256::digest(key);
         Self {
-            kid: format!("r-{}", &b64url(&digest)[..16]),
-            purpose: KeyPurpose::RefreshTokenEncryption,
+            kid: format!("{prefix}-{}", &b64url(&digest)[..16]),
+            purpose,
             secret: SecretKeyBytes(key),
             created_at,
             retired_at: None,
@@ -150,6 +168,7 @@ pub struct KeyRing {
     signing: HashMap<String, Arc<SigningEntry>>,
     refresh_active: (String, SymmetricKey<V4>),
     refresh: HashMap<String, SymmetricKey<V4>>,
+    pepper: [u8; 32],
 }
 
 impl KeyRing {
@@ -174,6 +193,7 @@ impl KeyRing {
                 let key = match purpose {
                     KeyPurpose::AccessTokenSigning => StoredKey::signing(seed, clock.now()),
                     KeyPurpose::RefreshTokenEncryption => StoredKey::refresh(seed, clock.now()),
+                    KeyPurpose::SecretPepper => StoredKey::pepper(seed, clock.now()),
                 };
                 match store.insert(&key).await {
                     Ok(()) | Err(PortError::AlreadyExists) => {}
@@ -194,6 +214,11 @@ impl KeyRing {
         let active_signing = newest(KeyPurpose::AccessTokenSigning).ok_or(KeyError::NoActiveKey)?;
         let active_refresh =
             newest(KeyPurpose::RefreshTokenEncryption).ok_or(KeyError::NoActiveKey)?;
+        let pepper = keys
+            .iter()
+            .filter(|k| k.purpose == KeyPurpose::SecretPepper)
+            .min_by_key(|k| k.created_at)
+            .ok_or(KeyError::NoActiveKey)?;
 
         let mut signing = HashMap::new();
         let mut refresh = HashMap::new();
@@ -202,6 +227,7 @@ impl KeyRing {
                 KeyPurpose::AccessTokenSigning => {
                     signing.insert(key.kid.clone(), Arc::new(SigningEntry::from_stored(key)?));
                 }
+                KeyPurpose::SecretPepper => {}
                 KeyPurpose::RefreshTokenEncryption => {
                     let parsed = SymmetricKey::<V4>::from(&key.secret.0)
                         .map_err(|_| KeyError::Invalid(key.kid.clone()))?;
@@ -220,7 +246,14 @@ impl KeyRing {
             signing,
             refresh_active: (active_refresh.kid.clone(), refresh_key),
             refresh,
+            pepper: pepper.secret.0,
         })
+    }
+
+    /// The pepper for client-secret digests (the oldest one: it never rotates, or every
+    /// stored digest would stop matching).
+    pub fn pepper(&self) -> [u8; 32] {
+        self.pepper
     }
 
     /// The key new access tokens are signed with.

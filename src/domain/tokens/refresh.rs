@@ -58,6 +58,7 @@ mod tests {
         KeyRing::from_keys(&[
             StoredKey::signing([1u8; 32], Utc::now()),
             StoredKey::refresh([refresh_seed; 32], Utc::now()),
+            StoredKey::pepper([9u8; 32], Utc::now()),
         ])
         .expect("ring")
     }

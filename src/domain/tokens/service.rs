@@ -11,8 +11,11 @@ use super::family::{FamilyId, Presentation, RefreshFamily};
 use super::jwt;
 use super::keys::{KeyRing, PublicJwk};
 use super::refresh::{self, RefreshPayload};
+use crate::domain::credentials::ClientCredential;
+use crate::domain::credentials::model::{owner_of_service_subject, service_subject};
 use crate::domain::encoding::random_token;
 use crate::domain::user::User;
+use crate::domain::user::UserId;
 use crate::ports::{
     Clock, IdGenerator, PortError, RefreshFamilyStore, RevocationEntry, RevocationList,
     UserRepository,
@@ -81,6 +84,22 @@ pub struct TokenService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     settings: TokenSettings,
+}
+
+/// Scope of client-credential tokens.
+const CREDENTIAL_SCOPE: &str = "openid profile email";
+
+/// The user a token speaks for: `sub` itself, or the owner in a service-account subject.
+pub fn owner_of(claims: &AccessClaims) -> Option<UserId> {
+    UserId::parse(&claims.sub).or_else(|| owner_of_service_subject(&claims.sub))
+}
+
+/// `[Service Account] <name>`, cut to the contract's 256 characters.
+fn service_name(name: &str) -> String {
+    format!("[Service Account] {name}")
+        .chars()
+        .take(256)
+        .collect()
 }
 
 /// How many times a lost compare-and-set race is retried before giving up.
@@ -230,17 +249,116 @@ impl TokenService {
         Ok(claims)
     }
 
-    /// [`TokenService::authenticate`], then loads the token's user.
+    /// [`TokenService::authenticate`], then loads the token's user (for a client-credential
+    /// token, the credential's owner).
     pub async fn authenticate_user(&self, token: &str) -> Result<(AccessClaims, User), AuthError> {
         let claims = self.authenticate(token).await?;
-        let id =
-            crate::domain::user::UserId::parse(&claims.sub).ok_or(AuthError::UnknownSubject)?;
+        let id = owner_of(&claims).ok_or(AuthError::UnknownSubject)?;
         let user = self
             .users
             .find_by_id(id)
             .await?
             .ok_or(AuthError::UnknownSubject)?;
         Ok((claims, user))
+    }
+
+    /// Issues an access token to a client credential's service account (no refresh token).
+    /// The token never outlives the credential.
+    pub fn issue_for_credential(
+        &self,
+        credential: &ClientCredential,
+        owner: &User,
+    ) -> Result<(String, i64), GrantError> {
+        let now = self.clock.now();
+        let mut exp = now + self.settings.access_ttl;
+        if let Some(limit) = credential.expires_at {
+            exp = exp.min(limit);
+        }
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            sub: service_subject(credential.id, owner.id),
+            exp: exp.timestamp(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            jti: random_token(self.ids.as_ref(), 16),
+            auth_time: now.timestamp(),
+            idp: owner.provider.clone(),
+            email: owner.email.clone(),
+            email_verified: owner.email_verified,
+            name: service_name(&credential.name),
+            groups: Vec::new(),
+            tmi_is_administrator: false,
+            tmi_is_security_reviewer: false,
+            scope: CREDENTIAL_SCOPE.to_owned(),
+            sid: None,
+            client_id: Some(credential.client_id.as_str().to_owned()),
+        };
+        let token = jwt::sign(self.ring.active_signing(), &claims)
+            .map_err(|e| GrantError::Unexpected(e.to_string()))?;
+        Ok((token, (exp - now).num_seconds().max(0)))
+    }
+
+    /// Revokes every access token issued to a client credential, on every replica.
+    pub async fn revoke_credential(&self, client_id: &str) -> Result<(), PortError> {
+        let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
+        self.revocations
+            .revoke(&RevocationEntry::Credential(client_id.to_owned()), until)
+            .await
+    }
+
+    /// RFC 7009 for a token of unknown kind: tries the hinted kind first. Only tokens owned by
+    /// `caller` (the same user) are revoked; anything else is silently ignored. Returns whether
+    /// something was revoked (for logs; the client always sees success).
+    pub async fn revoke_owned(
+        &self,
+        token: &str,
+        hint_refresh: bool,
+        caller: UserId,
+    ) -> Result<bool, PortError> {
+        if hint_refresh {
+            Ok(self.revoke_refresh(token, caller).await?
+                || self.revoke_access(token, caller).await?)
+        } else {
+            Ok(self.revoke_access(token, caller).await?
+                || self.revoke_refresh(token, caller).await?)
+        }
+    }
+
+    async fn revoke_access(&self, token: &str, caller: UserId) -> Result<bool, PortError> {
+        let now = self.clock.now();
+        let Ok(claims) = jwt::verify(
+            &self.ring,
+            token,
+            &self.settings.issuer,
+            &self.settings.audience,
+            now,
+            self.settings.leeway.num_seconds(),
+        ) else {
+            return Ok(false);
+        };
+        if owner_of(&claims) != Some(caller) {
+            return Ok(false);
+        }
+        let until =
+            DateTime::<Utc>::from_timestamp(claims.exp, 0).unwrap_or(now) + self.settings.leeway;
+        self.revocations
+            .revoke(&RevocationEntry::TokenId(claims.jti), until)
+            .await?;
+        Ok(true)
+    }
+
+    async fn revoke_refresh(&self, token: &str, caller: UserId) -> Result<bool, PortError> {
+        let Some((family_id, _)) = refresh::open(&self.ring, token) else {
+            return Ok(false);
+        };
+        match self.families.get(&family_id).await? {
+            Some(family) if family.user_id == caller => {
+                self.revoke_family(&family_id).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn owner(&self, family: &RefreshFamily) -> Result<User, GrantError> {
