@@ -403,6 +403,58 @@ impl Config {
                 return Err(ConfigError::new(key, "must be 1-256 printable characters"));
             }
         }
+        let c = &self.credentials;
+        if !(1..=1000).contains(&c.max_active_per_user) {
+            return Err(ConfigError::new(
+                "credentials.max_active_per_user",
+                "must be between 1 and 1000",
+            ));
+        }
+        for (key, value, min, max) in [
+            (
+                "credentials.backoff_threshold",
+                u64::from(c.backoff_threshold),
+                1,
+                1000,
+            ),
+            (
+                "credentials.backoff_window_secs",
+                c.backoff_window_secs,
+                1,
+                86_400,
+            ),
+            (
+                "credentials.backoff_base_lock_secs",
+                c.backoff_base_lock_secs,
+                1,
+                86_400,
+            ),
+            (
+                "credentials.backoff_max_lock_secs",
+                c.backoff_max_lock_secs,
+                1,
+                86_400,
+            ),
+            (
+                "credentials.last_used_interval_secs",
+                c.last_used_interval_secs,
+                1,
+                86_400,
+            ),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("must be between {min} and {max}"),
+                ));
+            }
+        }
+        if c.backoff_max_lock_secs < c.backoff_base_lock_secs {
+            return Err(ConfigError::new(
+                "credentials.backoff_max_lock_secs",
+                "must not be less than credentials.backoff_base_lock_secs",
+            ));
+        }
         let log_format = self.log.format.unwrap_or(if demo {
             LogFormat::Pretty
         } else {

@@ -20,11 +20,11 @@ pub struct BackoffPolicy {
 }
 
 impl BackoffPolicy {
-    /// How long the counter lives after the `count`-th failure: the window below the threshold,
-    /// then `base_lock * 2^(count - threshold)` capped at `max_lock`.
-    pub fn ttl_after(&self, count: u32) -> Duration {
+    /// The lock after the `count`-th failure: none below the threshold, then
+    /// `base_lock * 2^(count - threshold)` capped at `max_lock`.
+    pub fn lock_after(&self, count: u32) -> Duration {
         if count < self.threshold {
-            return self.window;
+            return Duration::ZERO;
         }
         let doublings = (count - self.threshold).min(20);
         self.base_lock
@@ -38,22 +38,24 @@ impl BackoffPolicy {
 pub struct FailureState {
     /// Failures counted.
     pub count: u32,
-    /// Until the counter is forgotten.
-    pub expires_in: Duration,
+    /// How long the key stays locked (zero when it is not).
+    pub locked_for: Duration,
 }
 
 /// Failure counters keyed by client id.
 #[async_trait]
 pub trait FailureCounter: Send + Sync + 'static {
-    /// Atomically increments the counter of `key` and sets its remaining life to
-    /// `policy.ttl_after(new_count)`; an expired counter starts again at 1.
+    /// Atomically increments the counter of `key` and locks the key for
+    /// `policy.lock_after(new_count)`. The counter is forgotten `max(window, lock)` after its
+    /// last failure; a forgotten counter starts again at 1.
     async fn record_failure(
         &self,
         key: &str,
         policy: &BackoffPolicy,
     ) -> Result<FailureState, PortError>;
 
-    /// The live counter of `key`, or `None` when there is none (never failed, reset, expired).
+    /// The live counter of `key` with its remaining lock, or `None` when there is none (never
+    /// failed, reset, forgotten).
     async fn peek(&self, key: &str) -> Result<Option<FailureState>, PortError>;
 
     /// Forgets the counter of `key`.
@@ -72,11 +74,12 @@ mod tests {
             base_lock: Duration::from_secs(30),
             max_lock: Duration::from_secs(600),
         };
-        assert_eq!(policy.ttl_after(1), Duration::from_secs(900));
-        assert_eq!(policy.ttl_after(5), Duration::from_secs(30));
-        assert_eq!(policy.ttl_after(6), Duration::from_secs(60));
-        assert_eq!(policy.ttl_after(8), Duration::from_secs(240));
-        assert_eq!(policy.ttl_after(10), Duration::from_secs(600));
-        assert_eq!(policy.ttl_after(1000), Duration::from_secs(600));
+        assert_eq!(policy.lock_after(1), Duration::ZERO);
+        assert_eq!(policy.lock_after(4), Duration::ZERO);
+        assert_eq!(policy.lock_after(5), Duration::from_secs(30));
+        assert_eq!(policy.lock_after(6), Duration::from_secs(60));
+        assert_eq!(policy.lock_after(8), Duration::from_secs(240));
+        assert_eq!(policy.lock_after(10), Duration::from_secs(600));
+        assert_eq!(policy.lock_after(1000), Duration::from_secs(600));
     }
 }

@@ -51,6 +51,13 @@ pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
             .count(),
         1
     );
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.purpose == KeyPurpose::SecretPepper)
+            .count(),
+        1
+    );
+    assert_eq!(first.pepper(), second.pepper());
 }
 
 #[tokio::test]

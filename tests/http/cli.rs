@@ -47,11 +47,10 @@ async fn the_binary_serves_on_an_ephemeral_port_and_prints_it() {
             .to_owned();
         assert!(!addr.ends_with(":0"), "the real port is printed: {addr}");
         assert!(first.contains("mode: demo"));
-        let walkthrough: Vec<String> = rx.try_iter().collect();
-        assert!(
-            walkthrough.iter().any(|l| l.contains("login_hint=alice")),
-            "walk-through printed"
-        );
+        let walkthrough_printed =
+            std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(10)).ok())
+                .any(|line| line.contains("login_hint=alice"));
+        assert!(walkthrough_printed, "walk-through printed");
         let health = reqwest::get(format!("http://{addr}/healthz"))
             .await
             .unwrap();

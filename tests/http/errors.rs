@@ -78,7 +78,7 @@ async fn malformed_token_requests_are_400_not_500() {
         (
             "application/json",
             r#"{"grant_type": 5}"#,
-            "unsupported_grant_type",
+            "invalid_request",
         ),
         (
             "application/json",

@@ -4,9 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod credentials;
 mod discovery;
 mod errors;
 mod flow;
 mod refresh;
+mod revocation;
 mod support;
 mod tokens;

@@ -323,14 +323,19 @@ impl Contract {
         if path == "/.well-known/jwks.json" {
             // DECISIONS.md: JWKS keys carry their public members, which the contract's closed
             // key schema would forbid. Everything else about the document is still checked.
-            let items = format!("{schema_pointer}/properties/keys/items");
+            let items = format!("{}/properties/keys/items", schema_pointer);
             if let Some(Value::Object(items)) = root.pointer_mut(&items) {
                 items.remove("additionalProperties");
             }
         }
-        root.as_object_mut()
-            .unwrap()
-            .insert("$ref".into(), Value::String(format!("#{schema_pointer}")));
+        root.as_object_mut().unwrap().insert(
+            "$ref".into(),
+            Value::String(format!(
+                "#{}",
+                // Braces of path templates are not allowed in a URI fragment.
+                schema_pointer.replace('{', "%7B").replace('}', "%7D")
+            )),
+        );
         let validator = jsonschema::options()
             .should_validate_formats(true)
             .build(&root)

@@ -12,6 +12,7 @@ use super::dto::{
 };
 use super::error::{ApiError, credential_error};
 use super::me::BearerAuth;
+use super::strict::opt;
 use crate::domain::user::User;
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -29,14 +30,17 @@ impl CredentialsApi {
         Self { state }
     }
 
-    /// The calling user; client-credential tokens may not manage credentials (403).
-    async fn user(&self, auth: &BearerAuth) -> Result<User, ApiError> {
+    /// The calling user. Client-credential tokens may not manage credentials: 403 where the
+    /// contract documents it (create), 401 elsewhere (list and delete document no 403).
+    async fn user(&self, auth: &BearerAuth, forbidden_documented: bool) -> Result<User, ApiError> {
         let (claims, user) = self.state.tokens.authenticate_user(&auth.0.token).await?;
         if claims.client_id.is_some() {
-            return Err(ApiError::forbidden(
-                "forbidden",
-                "client-credential tokens cannot manage client credentials",
-            ));
+            const WHY: &str = "client-credential tokens cannot manage client credentials";
+            return Err(if forbidden_documented {
+                ApiError::forbidden("forbidden", WHY)
+            } else {
+                ApiError::invalid_token(WHY)
+            });
         }
         Ok(user)
     }
@@ -71,16 +75,16 @@ impl CredentialsApi {
         auth: BearerAuth,
         body: Json<CreateCredentialDto>,
     ) -> Result<Created, ApiError> {
-        let user = self.user(&auth).await?;
+        let user = self.user(&auth, true).await?;
         let body = body.0;
         let issued = self
             .state
             .credentials
             .create(
                 user.id,
-                &body.name,
-                body.description.as_deref(),
-                body.expires_at.as_deref(),
+                body.name.as_str(),
+                opt(&body.description),
+                opt(&body.expires_at),
             )
             .await
             .map_err(|e| credential_error(e, false))?;
@@ -108,7 +112,7 @@ impl CredentialsApi {
         limit: Query<Option<i64>>,
         offset: Query<Option<i64>>,
     ) -> Result<Json<ListCredentialsDto>, ApiError> {
-        let user = self.user(&auth).await?;
+        let user = self.user(&auth, false).await?;
         let page = self
             .state
             .credentials
@@ -146,7 +150,7 @@ impl CredentialsApi {
         operation_id = "deleteCurrentUserClientCredential"
     )]
     async fn delete(&self, auth: BearerAuth, id: Path<String>) -> Result<Deleted, ApiError> {
-        let user = self.user(&auth).await?;
+        let user = self.user(&auth, false).await?;
         self.state
             .credentials
             .delete(user.id, &id.0)

@@ -4,6 +4,7 @@
 use poem_openapi::Object;
 use serde::Deserialize;
 
+use super::strict::StrictString;
 use crate::domain::tokens::TokenPair;
 
 /// `AuthTokenResponse`.
@@ -34,21 +35,21 @@ impl From<TokenPair> for TokenResponseDto {
 #[derive(Debug, Default, Object, Deserialize)]
 pub struct TokenRequestDto {
     /// `authorization_code`, `refresh_token` (or `client_credentials`).
-    pub grant_type: Option<String>,
+    pub grant_type: Option<StrictString>,
     /// Our authorization code.
-    pub code: Option<String>,
+    pub code: Option<StrictString>,
     /// PKCE verifier.
-    pub code_verifier: Option<String>,
+    pub code_verifier: Option<StrictString>,
     /// The client callback the code was delivered to.
-    pub redirect_uri: Option<String>,
+    pub redirect_uri: Option<StrictString>,
     /// Refresh token.
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<StrictString>,
     /// Client id.
-    pub client_id: Option<String>,
+    pub client_id: Option<StrictString>,
     /// Client secret.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<StrictString>,
     /// Ignored.
-    pub state: Option<String>,
+    pub state: Option<StrictString>,
 }
 
 /// `TokenRefreshRequest`.
@@ -56,8 +57,7 @@ pub struct TokenRequestDto {
 #[oai(deny_unknown_fields)]
 pub struct RefreshRequestDto {
     /// The refresh token.
-    #[oai(validator(min_length = 1, max_length = 1000))]
-    pub refresh_token: String,
+    pub refresh_token: StrictString,
 }
 
 /// One entry of `GET /oauth2/providers`.
@@ -237,11 +237,11 @@ pub struct HealthDto {
 #[oai(deny_unknown_fields)]
 pub struct CreateCredentialDto {
     /// Name (1–100 characters).
-    pub name: String,
+    pub name: StrictString,
     /// Description (at most 500 characters).
-    pub description: Option<String>,
+    pub description: Option<StrictString>,
     /// Expiry (RFC 3339, in the future).
-    pub expires_at: Option<String>,
+    pub expires_at: Option<StrictString>,
 }
 
 /// `ClientCredentialResponse` (the only place a secret appears).
@@ -310,13 +310,13 @@ pub struct ListCredentialsDto {
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequestDto {
     /// The token to revoke.
-    pub token: Option<String>,
+    pub token: Option<StrictString>,
     /// `access_token` or `refresh_token`.
-    pub token_type_hint: Option<String>,
+    pub token_type_hint: Option<StrictString>,
     /// Client id (client_secret_post).
-    pub client_id: Option<String>,
+    pub client_id: Option<StrictString>,
     /// Client secret (client_secret_post).
-    pub client_secret: Option<String>,
+    pub client_secret: Option<StrictString>,
 }
 
 /// `TokenIntrospectionRequest` (RFC 7662), form.
@@ -325,9 +325,9 @@ pub struct RevokeRequestDto {
 #[serde(deny_unknown_fields)]
 pub struct IntrospectRequestDto {
     /// The token to introspect.
-    pub token: Option<String>,
+    pub token: Option<StrictString>,
     /// Optional hint (ignored: only access tokens can be active).
-    pub token_type_hint: Option<String>,
+    pub token_type_hint: Option<StrictString>,
 }
 
 /// Introspection response: `active`, plus the contract's fields for active tokens.

@@ -10,6 +10,7 @@ mod error;
 mod me;
 mod middleware;
 mod oauth;
+mod strict;
 
 use std::sync::Arc;
 

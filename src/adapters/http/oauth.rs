@@ -13,6 +13,7 @@ use super::dto::{
     RevokeRequestDto, TokenRequestDto, TokenResponseDto,
 };
 use super::error::{ApiError, caller_error, credential_error, grant_error};
+use super::strict::opt;
 use crate::domain::access::CallerAuth;
 use crate::domain::login::{AuthorizeParams, CallbackOutcome};
 use crate::domain::tokens::GrantError;
@@ -190,10 +191,9 @@ impl OAuthApi {
         let req = match body {
             TokenBody::Json(Json(req)) | TokenBody::Form(Form(req)) => req,
         };
-        if req.grant_type.as_deref() == Some("client_credentials") {
-            let presented =
-                client_credentials(http, req.client_id.as_deref(), req.client_secret.as_deref())?
-                    .ok_or_else(|| ApiError::invalid_client(false))?;
+        if opt(&req.grant_type) == Some("client_credentials") {
+            let presented = client_credentials(http, opt(&req.client_id), opt(&req.client_secret))?
+                .ok_or_else(|| ApiError::invalid_client(false))?;
             let (access_token, expires_in) = self
                 .state
                 .credentials
@@ -207,19 +207,19 @@ impl OAuthApi {
                 expires_in,
             }));
         }
-        let result = match req.grant_type.as_deref() {
+        let result = match opt(&req.grant_type) {
             None | Some("") => Err(GrantError::InvalidRequest("grant_type is required".into())),
             Some("authorization_code") => {
                 self.state
                     .login
                     .redeem_code(
-                        req.code.as_deref(),
-                        req.code_verifier.as_deref(),
-                        req.redirect_uri.as_deref(),
+                        opt(&req.code),
+                        opt(&req.code_verifier),
+                        opt(&req.redirect_uri),
                     )
                     .await
             }
-            Some("refresh_token") => match req.refresh_token.as_deref() {
+            Some("refresh_token") => match opt(&req.refresh_token) {
                 None | Some("") => Err(GrantError::InvalidRequest(
                     "refresh_token is required".into(),
                 )),
@@ -244,7 +244,7 @@ impl OAuthApi {
         let req = match body {
             RevokeBody::Json(Json(req)) | RevokeBody::Form(Form(req)) => req,
         };
-        let token = match req.token.as_deref() {
+        let token = match opt(&req.token) {
             Some(t) if !t.is_empty() => t,
             _ => {
                 return Err(ApiError::bad_request(
@@ -259,7 +259,7 @@ impl OAuthApi {
                 "token is malformed",
             ));
         }
-        let hint_refresh = match req.token_type_hint.as_deref() {
+        let hint_refresh = match opt(&req.token_type_hint) {
             None | Some("access_token") => false,
             Some("refresh_token") => true,
             Some(_) => {
@@ -269,7 +269,7 @@ impl OAuthApi {
                 ));
             }
         };
-        for value in [req.client_id.as_deref(), req.client_secret.as_deref()]
+        for value in [opt(&req.client_id), opt(&req.client_secret)]
             .into_iter()
             .flatten()
         {
@@ -280,8 +280,7 @@ impl OAuthApi {
                 ));
             }
         }
-        let (caller, basic) =
-            caller_auth(http, req.client_id.as_deref(), req.client_secret.as_deref())?;
+        let (caller, basic) = caller_auth(http, opt(&req.client_id), opt(&req.client_secret))?;
         let caller = caller.ok_or_else(|| ApiError::invalid_client(basic))?;
         self.state
             .access
@@ -303,7 +302,7 @@ impl OAuthApi {
         http: &Request,
         body: Form<IntrospectRequestDto>,
     ) -> Result<Json<IntrospectionDto>, ApiError> {
-        let token = match body.0.token.as_deref() {
+        let token = match opt(&body.0.token) {
             Some(t) if !t.is_empty() => t,
             _ => {
                 return Err(ApiError::bad_request(
@@ -318,10 +317,7 @@ impl OAuthApi {
                 "token is malformed",
             ));
         }
-        if body
-            .0
-            .token_type_hint
-            .as_deref()
+        if opt(&body.0.token_type_hint)
             .is_some_and(|h| h.len() > 1000 || h.chars().any(char::is_control))
         {
             return Err(ApiError::bad_request(
@@ -365,9 +361,16 @@ impl OAuthApi {
         &self,
         body: Json<RefreshRequestDto>,
     ) -> Result<Json<TokenResponseDto>, ApiError> {
+        let token = body.0.refresh_token.as_str();
+        if token.is_empty() || token.len() > 1000 || token.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "refresh_token must be 1-1000 printable characters",
+            ));
+        }
         self.state
             .tokens
-            .refresh(&body.0.refresh_token)
+            .refresh(token)
             .await
             .map(|pair| Json(pair.into()))
             .map_err(|e| grant_error(e, true))

@@ -10,12 +10,22 @@ use super::lock;
 use crate::ports::backoff::{BackoffPolicy, FailureCounter, FailureState};
 use crate::ports::{Clock, PortError};
 
-/// Sweep expired counters once the map holds this many.
+/// Sweep forgotten counters once the map holds this many.
 const SWEEP_AT: usize = 10_000;
 
 struct Counter {
     count: u32,
-    expires_at: DateTime<Utc>,
+    locked_until: DateTime<Utc>,
+    forget_at: DateTime<Utc>,
+}
+
+impl Counter {
+    fn state(&self, now: DateTime<Utc>) -> FailureState {
+        FailureState {
+            count: self.count,
+            locked_for: (self.locked_until - now).to_std().unwrap_or_default(),
+        }
+    }
 }
 
 /// Failure counters in a map.
@@ -34,8 +44,8 @@ impl MemoryFailureCounter {
     }
 }
 
-fn remaining(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
-    (expires_at - now).to_std().unwrap_or_default()
+fn chrono(d: std::time::Duration) -> Result<chrono::Duration, PortError> {
+    chrono::Duration::from_std(d).map_err(|e| PortError::Unexpected(e.to_string()))
 }
 
 #[async_trait]
@@ -48,23 +58,21 @@ impl FailureCounter for MemoryFailureCounter {
         let now = self.clock.now();
         let mut counters = lock(&self.counters);
         if counters.len() >= SWEEP_AT {
-            counters.retain(|_, c| c.expires_at > now);
+            counters.retain(|_, c| c.forget_at > now);
         }
         let counter = counters.entry(key.to_owned()).or_insert(Counter {
             count: 0,
-            expires_at: now,
+            locked_until: now,
+            forget_at: now,
         });
-        if counter.expires_at <= now {
+        if counter.forget_at <= now {
             counter.count = 0;
         }
         counter.count = counter.count.saturating_add(1);
-        let ttl = chrono::Duration::from_std(policy.ttl_after(counter.count))
-            .map_err(|e| PortError::Unexpected(e.to_string()))?;
-        counter.expires_at = now + ttl;
-        Ok(FailureState {
-            count: counter.count,
-            expires_in: remaining(counter.expires_at, now),
-        })
+        let lock_for = policy.lock_after(counter.count);
+        counter.locked_until = now + chrono(lock_for)?;
+        counter.forget_at = now + chrono(policy.window.max(lock_for))?;
+        Ok(counter.state(now))
     }
 
     async fn peek(&self, key: &str) -> Result<Option<FailureState>, PortError> {
@@ -72,11 +80,8 @@ impl FailureCounter for MemoryFailureCounter {
         let counters = lock(&self.counters);
         Ok(counters
             .get(key)
-            .filter(|c| c.expires_at > now)
-            .map(|c| FailureState {
-                count: c.count,
-                expires_in: remaining(c.expires_at, now),
-            }))
+            .filter(|c| c.forget_at > now)
+            .map(|c| c.state(now)))
     }
 
     async fn reset(&self, key: &str) -> Result<(), PortError> {

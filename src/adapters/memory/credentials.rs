@@ -109,10 +109,10 @@ impl ClientCredentialRepository for MemoryClientCredentialRepository {
     async fn record_last_used(&self, uses: &[(Uuid, DateTime<Utc>)]) -> Result<(), PortError> {
         let mut inner = lock(&self.inner);
         for (id, at) in uses {
-            if let Some(c) = inner.by_id.get_mut(id) {
-                if c.last_used_at.is_none_or(|stored| stored < *at) {
-                    c.last_used_at = Some(*at);
-                }
+            if let Some(c) = inner.by_id.get_mut(id)
+                && c.last_used_at.is_none_or(|stored| stored < *at)
+            {
+                c.last_used_at = Some(*at);
             }
         }
         Ok(())

@@ -235,12 +235,12 @@ impl CredentialService {
         secret: &SecretString,
     ) -> Result<(ClientCredential, User), CredentialError> {
         let key = backoff_key(client_id);
-        if let Some(state) = self.failures.peek(&key).await? {
-            if state.count >= self.settings.backoff.threshold {
-                return Err(CredentialError::TooManyAttempts {
-                    retry_after_secs: state.expires_in.as_secs().max(1),
-                });
-            }
+        let previous = self.failures.peek(&key).await?;
+        if let Some(state) = previous.filter(|s| !s.locked_for.is_zero()) {
+            let secs = state.locked_for.as_secs() + u64::from(state.locked_for.subsec_nanos() > 0);
+            return Err(CredentialError::TooManyAttempts {
+                retry_after_secs: secs.max(1),
+            });
         }
         let now = self.clock.now();
         let stored = match ClientId::parse(client_id) {
@@ -260,7 +260,7 @@ impl CredentialService {
         };
         match (stored, owner) {
             (Some(credential), Some(owner)) => {
-                if self.failures.peek(&key).await?.is_some() {
+                if previous.is_some() {
                     self.failures.reset(&key).await?;
                 }
                 self.note_use(credential.id, now);

@@ -182,6 +182,7 @@ impl KeyRing {
         for purpose in [
             KeyPurpose::AccessTokenSigning,
             KeyPurpose::RefreshTokenEncryption,
+            KeyPurpose::SecretPepper,
         ] {
             let keys = store.list().await?;
             let has_active = keys

@@ -316,13 +316,23 @@ impl TokenService {
         hint_refresh: bool,
         caller: UserId,
     ) -> Result<bool, PortError> {
-        if hint_refresh {
-            Ok(self.revoke_refresh(token, caller).await?
-                || self.revoke_access(token, caller).await?)
+        let refresh_first = [true, false];
+        let access_first = [false, true];
+        for is_refresh in if hint_refresh {
+            refresh_first
         } else {
-            Ok(self.revoke_access(token, caller).await?
-                || self.revoke_refresh(token, caller).await?)
+            access_first
+        } {
+            let revoked = if is_refresh {
+                self.revoke_refresh(token, caller).await?
+            } else {
+                self.revoke_access(token, caller).await?
+            };
+            if revoked {
+                return Ok(true);
+            }
         }
+        Ok(false)
     }
 
     async fn revoke_access(&self, token: &str, caller: UserId) -> Result<bool, PortError> {

@@ -1,0 +1,554 @@
+//! Client credentials: `/me/client_credentials` and the `client_credentials` grant.
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const PATH: &str = "/me/client_credentials";
+
+async fn create(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url(PATH))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn created(app: &TestApp, token: &str, name: &str) -> Value {
+    let resp = create(app, token, json!({ "name": name })).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    json_checked(resp, "post", PATH).await
+}
+
+async fn grant_post(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
+    app.token_form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+    ])
+    .await
+}
+
+async fn grant_basic(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn id_secret(cred: &Value) -> (String, String) {
+    (
+        cred["client_id"].as_str().unwrap().to_owned(),
+        cred["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn create_list_and_delete_a_credential() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let resp = create(
+        &app,
+        &alice.access_token,
+        json!({"name": "CI", "description": "pipeline", "expires_at": "2027-06-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let cred = json_checked(resp, "post", PATH).await;
+    let client_id = cred["client_id"].as_str().unwrap();
+    assert!(
+        client_id.starts_with("tmi_cc_") && client_id.len() == 7 + 22,
+        "{client_id}"
+    );
+    assert_eq!(cred["client_secret"].as_str().unwrap().len(), 43);
+    assert_eq!(cred["expires_at"], "2027-06-01T00:00:00Z");
+
+    let list = json_checked(app.get_bearer(PATH, &alice.access_token).await, "get", PATH).await;
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["limit"], 20);
+    assert_eq!(list["offset"], 0);
+    let item = &list["credentials"][0];
+    assert_eq!(item["client_id"], cred["client_id"]);
+    assert_eq!(item["is_active"], true);
+    assert!(
+        !list
+            .to_string()
+            .contains(cred["client_secret"].as_str().unwrap()),
+        "never a secret"
+    );
+    assert!(item.get("client_secret").is_none());
+
+    let id = cred["id"].as_str().unwrap();
+    let del = app
+        .client
+        .delete(app.url(&format!("{PATH}/{id}")))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    let again = app
+        .client
+        .delete(app.url(&format!("{PATH}/{id}")))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
+    expect_error(
+        again,
+        "delete",
+        "/me/client_credentials/{id}",
+        404,
+        "not_found",
+    )
+    .await;
+    let list = json_checked(app.get_bearer(PATH, &alice.access_token).await, "get", PATH).await;
+    assert_eq!(list["total"], 0);
+}
+
+#[tokio::test]
+async fn creation_validates_every_field() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let cases = [
+        json!({}),
+        json!({"name": ""}),
+        json!({"name": "   "}),
+        json!({"name": "a".repeat(101)}),
+        json!({"name": "bad\u{0007}name"}),
+        json!({"name": "ok", "description": "d".repeat(501)}),
+        json!({"name": "ok", "expires_at": "next tuesday"}),
+        json!({"name": "ok", "expires_at": "2020-01-01T00:00:00Z"}),
+        json!({"name": "ok", "unknown": 1}),
+        json!({"name": 42}),
+    ];
+    for body in cases {
+        let resp = create(&app, &alice.access_token, body.clone()).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+        expect_error(resp, "post", PATH, 400, "invalid_request").await;
+    }
+    let ok = create(
+        &app,
+        &alice.access_token,
+        json!({"name": "a".repeat(100), "description": "d".repeat(500)}),
+    )
+    .await;
+    assert_eq!(ok.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn the_quota_limits_active_credentials() {
+    let mut config = tmi_auth::app::Config::demo_ephemeral();
+    config.credentials.max_active_per_user = 2;
+    let app = spawn_with(config).await;
+    let alice = app.login("alice").await;
+    created(&app, &alice.access_token, "one").await;
+    created(&app, &alice.access_token, "two").await;
+    let third = create(&app, &alice.access_token, json!({"name": "three"})).await;
+    expect_error(third, "post", PATH, 403, "quota_exceeded").await;
+    // Another user has a quota of their own.
+    let bob = app.login("bob").await;
+    created(&app, &bob.access_token, "bobs").await;
+}
+
+#[tokio::test]
+async fn listing_is_newest_first_and_paginated() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    for name in ["c1", "c2", "c3"] {
+        created(&app, &alice.access_token, name).await;
+        app.clock.advance(Duration::seconds(1));
+    }
+    let page = json_checked(
+        app.get_bearer(&format!("{PATH}?limit=2"), &alice.access_token)
+            .await,
+        "get",
+        PATH,
+    )
+    .await;
+    let names: Vec<&str> = page["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["c3", "c2"]);
+    assert_eq!(page["total"], 3);
+    let page = json_checked(
+        app.get_bearer(&format!("{PATH}?limit=2&offset=2"), &alice.access_token)
+            .await,
+        "get",
+        PATH,
+    )
+    .await;
+    assert_eq!(page["credentials"][0]["name"], "c1");
+    assert_eq!(page["offset"], 2);
+    for bad in ["limit=0", "limit=101", "limit=-1", "offset=-1", "limit=abc"] {
+        let resp = app
+            .get_bearer(&format!("{PATH}?{bad}"), &alice.access_token)
+            .await;
+        expect_error(resp, "get", PATH, 400, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn credentials_are_private_to_their_owner() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let bob = app.login("bob").await;
+    let cred = created(&app, &alice.access_token, "alices").await;
+    let list = json_checked(app.get_bearer(PATH, &bob.access_token).await, "get", PATH).await;
+    assert_eq!(list["total"], 0);
+    let id = cred["id"].as_str().unwrap();
+    let resp = app
+        .client
+        .delete(app.url(&format!("{PATH}/{id}")))
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await
+        .unwrap();
+    let theirs = expect_error(
+        resp,
+        "delete",
+        "/me/client_credentials/{id}",
+        404,
+        "not_found",
+    )
+    .await;
+    let unknown = app
+        .client
+        .delete(app.url(&format!("{PATH}/{}", uuid::Uuid::new_v4())))
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await
+        .unwrap();
+    let unknown = expect_error(
+        unknown,
+        "delete",
+        "/me/client_credentials/{id}",
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(theirs, unknown, "someone else's and unknown look the same");
+    let malformed = app
+        .client
+        .delete(app.url(&format!("{PATH}/not-a-uuid")))
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await
+        .unwrap();
+    expect_error(
+        malformed,
+        "delete",
+        "/me/client_credentials/{id}",
+        400,
+        "invalid_request",
+    )
+    .await;
+    // Alice's credential still works.
+    let (client_id, secret) = id_secret(&cred);
+    assert_eq!(
+        grant_post(&app, &client_id, &secret).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn credential_endpoints_require_a_user_token() {
+    let app = spawn().await;
+    let resp = app.client.get(app.url(PATH)).send().await.unwrap();
+    expect_error(resp, "get", PATH, 401, "unauthorized").await;
+    let alice = app.login("alice").await;
+    let (client_id, secret) = id_secret(&created(&app, &alice.access_token, "svc").await);
+    let body = json_checked(
+        grant_post(&app, &client_id, &secret).await,
+        "post",
+        "/oauth2/token",
+    )
+    .await;
+    let service_token = body["access_token"].as_str().unwrap();
+    let resp = create(&app, service_token, json!({"name": "nested"})).await;
+    expect_error(resp, "post", PATH, 403, "forbidden").await;
+    expect_error(
+        app.get_bearer(PATH, service_token).await,
+        "get",
+        PATH,
+        401,
+        "unauthorized",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_grant_works_with_post_and_basic_authentication() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let cred = created(&app, &alice.access_token, "Deploy Bot").await;
+    let (client_id, secret) = id_secret(&cred);
+    for resp in [
+        grant_post(&app, &client_id, &secret).await,
+        grant_basic(&app, &client_id, &secret).await,
+    ] {
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = json_checked(resp, "post", "/oauth2/token").await;
+        assert_eq!(body["refresh_token"], "");
+        assert_eq!(body["token_type"], "Bearer");
+        let token = body["access_token"].as_str().unwrap();
+        let me = json_checked(app.get_bearer("/me", token).await, "get", "/me").await;
+        assert_eq!(
+            me["provider_id"], "alice",
+            "a service token speaks for its owner"
+        );
+        let info = json_checked(
+            app.client
+                .post(app.url("/oauth2/introspect"))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap(),
+            "post",
+            "/oauth2/introspect",
+        )
+        .await;
+        assert_eq!(info["active"], true);
+        assert_eq!(info["name"], "[Service Account] Deploy Bot");
+        assert!(
+            info["sub"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("sa:{}:", cred["id"].as_str().unwrap()))
+        );
+    }
+    // JSON body too.
+    let resp = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .json(&json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Both methods at once is refused.
+    let both = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn unknown_wrong_expired_and_deleted_credentials_fail_identically() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let (good_id, good_secret) = id_secret(&created(&app, &alice.access_token, "good").await);
+    let expiring = create(
+        &app,
+        &alice.access_token,
+        json!({"name": "expiring", "expires_at": "2026-11-27T13:00:00Z"}),
+    )
+    .await;
+    let (exp_id, exp_secret) = id_secret(&json_checked(expiring, "post", PATH).await);
+    let deleted = created(&app, &alice.access_token, "deleted").await;
+    let (del_id, del_secret) = id_secret(&deleted);
+    let del = app
+        .client
+        .delete(app.url(&format!("{PATH}/{}", deleted["id"].as_str().unwrap())))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    app.clock.advance(Duration::hours(2));
+
+    let attempts = [
+        grant_post(&app, "tmi_cc_AAAAAAAAAAAAAAAAAAAAAA", &good_secret).await,
+        grant_post(&app, &good_id, "wrong-secret").await,
+        grant_post(&app, &exp_id, &exp_secret).await,
+        grant_post(&app, &del_id, &del_secret).await,
+        grant_post(&app, "garbage", "garbage").await,
+        grant_basic(&app, &good_id, "wrong-secret").await,
+        app.token_form(&[("grant_type", "client_credentials")])
+            .await,
+    ];
+    let mut bodies = Vec::new();
+    for resp in attempts {
+        assert!(
+            resp.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = resp.json().await.unwrap();
+        contract().check("post", "/oauth2/token", 400, &body); // the Error schema
+        bodies.push(body);
+    }
+    assert!(
+        bodies.iter().all(|b| *b == bodies[0]),
+        "identical bodies: {bodies:?}"
+    );
+    assert_eq!(bodies[0]["error"], "invalid_client");
+    // The good credential still works (the wrong-secret failures are below the threshold).
+    assert_eq!(
+        grant_post(&app, &good_id, &good_secret).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn backoff_engages_after_repeated_failures_and_clears() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let (client_id, secret) = id_secret(&created(&app, &alice.access_token, "target").await);
+    for _ in 0..5 {
+        assert_eq!(
+            grant_post(&app, &client_id, "wrong").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Locked: even the right secret waits.
+    let locked = grant_post(&app, &client_id, &secret).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry), "retry after {retry}");
+    expect_error(locked, "post", "/oauth2/token", 429, "rate_limit_exceeded").await;
+
+    app.clock.advance(Duration::seconds(31));
+    assert_eq!(
+        grant_post(&app, &client_id, &secret).await.status(),
+        StatusCode::OK
+    );
+    // Success reset the counter: the next failure is an ordinary 401, not a lock.
+    assert_eq!(
+        grant_post(&app, &client_id, "wrong").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        grant_post(&app, &client_id, &secret).await.status(),
+        StatusCode::OK
+    );
+
+    // Locks grow: five failures, wait out 30 s, one more failure locks for 60 s.
+    for _ in 0..5 {
+        grant_post(&app, &client_id, "wrong").await;
+    }
+    app.clock.advance(Duration::seconds(31));
+    assert_eq!(
+        grant_post(&app, &client_id, "wrong").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.clock.advance(Duration::seconds(31));
+    let locked = grant_post(&app, &client_id, &secret).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn deleting_a_credential_revokes_its_tokens_at_once() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let cred = created(&app, &alice.access_token, "short-lived").await;
+    let (client_id, secret) = id_secret(&cred);
+    let body: Value = grant_basic(&app, &client_id, &secret)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get_bearer("/me", &token).await.status(), StatusCode::OK);
+    let del = app
+        .client
+        .delete(app.url(&format!("{PATH}/{}", cred["id"].as_str().unwrap())))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    expect_error(
+        app.get_bearer("/me", &token).await,
+        "get",
+        "/me",
+        401,
+        "unauthorized",
+    )
+    .await;
+    let info = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_checked(info, "post", "/oauth2/introspect").await,
+        json!({"active": false})
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_grants_with_one_credential_all_succeed() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let (client_id, secret) = id_secret(&created(&app, &alice.access_token, "busy").await);
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let client = app.client.clone();
+        let url = app.url("/oauth2/token");
+        let (id, secret) = (client_id.clone(), secret.clone());
+        tasks.push(tokio::spawn(async move {
+            let resp = client
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &id),
+                    ("client_secret", &secret),
+                ])
+                .send()
+                .await
+                .unwrap();
+            resp.status()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn a_credential_token_never_outlives_the_credential() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let resp = create(
+        &app,
+        &alice.access_token,
+        json!({"name": "brief", "expires_at": "2026-11-27T12:05:00Z"}),
+    )
+    .await;
+    let (client_id, secret) = id_secret(&json_checked(resp, "post", PATH).await);
+    let body = json_checked(
+        grant_post(&app, &client_id, &secret).await,
+        "post",
+        "/oauth2/token",
+    )
+    .await;
+    assert_eq!(body["expires_in"], 300);
+}
