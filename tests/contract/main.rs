@@ -4,6 +4,8 @@
 //! Also: the layering rule (domain and ports import no infrastructure).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod backoff;
+mod credentials;
 mod families;
 mod flows;
 mod keys;

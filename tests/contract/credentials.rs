@@ -1,0 +1,191 @@
+//! `ClientCredentialRepository` contract.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use tmi_auth::adapters::memory::MemoryClientCredentialRepository;
+use tmi_auth::domain::credentials::{ClientCredential, ClientId};
+use tmi_auth::domain::user::UserId;
+use tmi_auth::ports::PortError;
+use tmi_auth::ports::credentials::{ClientCredentialRepository, QuotaInsert};
+use uuid::Uuid;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn owner(n: u128) -> UserId {
+    UserId::from_uuid(Uuid::from_u128(n))
+}
+
+fn credential(n: u128, owner: UserId, created: DateTime<Utc>) -> ClientCredential {
+    ClientCredential {
+        id: Uuid::from_u128(1000 + n),
+        owner,
+        client_id: ClientId::parse(&format!("tmi_cc_{:0>22}", n)).unwrap(),
+        secret_digest: [n as u8; 32],
+        name: format!("cred {n}"),
+        description: None,
+        created_at: created,
+        modified_at: created,
+        expires_at: None,
+        last_used_at: None,
+    }
+}
+
+pub async fn insert_find_and_uniqueness(repo: Arc<dyn ClientCredentialRepository>) {
+    let c = credential(1, owner(1), t0());
+    assert_eq!(
+        repo.insert_within_quota(&c, 10, t0()).await.unwrap(),
+        QuotaInsert::Inserted
+    );
+    assert_eq!(
+        repo.find_by_client_id(c.client_id.as_str()).await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(
+        repo.find_by_client_id("tmi_cc_0000000000000000000099")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        repo.insert_within_quota(&c, 10, t0()).await,
+        Err(PortError::AlreadyExists)
+    ));
+    let mut same_client_id = credential(2, owner(1), t0());
+    same_client_id.client_id = c.client_id.clone();
+    assert!(matches!(
+        repo.insert_within_quota(&same_client_id, 10, t0()).await,
+        Err(PortError::AlreadyExists)
+    ));
+}
+
+pub async fn the_quota_counts_only_active_credentials_of_the_owner(
+    repo: Arc<dyn ClientCredentialRepository>,
+) {
+    let alice = owner(10);
+    let mut expired = credential(10, alice, t0());
+    expired.expires_at = Some(t0() + Duration::hours(1));
+    repo.insert_within_quota(&expired, 2, t0()).await.unwrap();
+    repo.insert_within_quota(&credential(11, alice, t0()), 2, t0())
+        .await
+        .unwrap();
+    let later = t0() + Duration::hours(2);
+    // The expired one no longer counts; someone else's never did.
+    repo.insert_within_quota(&credential(12, owner(11), later), 2, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.insert_within_quota(&credential(13, alice, later), 2, later)
+            .await
+            .unwrap(),
+        QuotaInsert::Inserted
+    );
+    assert_eq!(
+        repo.insert_within_quota(&credential(14, alice, later), 2, later)
+            .await
+            .unwrap(),
+        QuotaInsert::QuotaExceeded
+    );
+    assert_eq!(
+        repo.find_by_client_id(credential(14, alice, later).client_id.as_str())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn concurrent_inserts_respect_the_quota(repo: Arc<dyn ClientCredentialRepository>) {
+    let bob = owner(20);
+    let mut tasks = Vec::new();
+    for n in 0..16u128 {
+        let repo = repo.clone();
+        tasks.push(tokio::spawn(async move {
+            repo.insert_within_quota(&credential(200 + n, bob, t0()), 3, t0())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut inserted = 0;
+    for task in tasks {
+        inserted += usize::from(task.await.unwrap() == QuotaInsert::Inserted);
+    }
+    assert_eq!(inserted, 3);
+}
+
+pub async fn listing_is_newest_first_with_totals(repo: Arc<dyn ClientCredentialRepository>) {
+    let carol = owner(30);
+    for n in 0..5u128 {
+        let c = credential(300 + n, carol, t0() + Duration::minutes(n as i64));
+        repo.insert_within_quota(&c, 10, t0()).await.unwrap();
+    }
+    let page = repo.list_by_owner(carol, 2, 1).await.unwrap();
+    assert_eq!(page.total, 5);
+    let names: Vec<&str> = page.items.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["cred 303", "cred 302"]);
+    assert!(
+        repo.list_by_owner(carol, 10, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(repo.list_by_owner(owner(31), 10, 0).await.unwrap().total, 0);
+}
+
+pub async fn delete_is_owner_only_and_reports_not_found_alike(
+    repo: Arc<dyn ClientCredentialRepository>,
+) {
+    let dave = owner(40);
+    let c = credential(40, dave, t0());
+    repo.insert_within_quota(&c, 10, t0()).await.unwrap();
+    assert!(matches!(
+        repo.delete(owner(41), c.id).await,
+        Err(PortError::NotFound)
+    ));
+    assert!(matches!(
+        repo.delete(dave, Uuid::from_u128(4040)).await,
+        Err(PortError::NotFound)
+    ));
+    assert_eq!(repo.delete(dave, c.id).await.unwrap(), c);
+    assert_eq!(
+        repo.find_by_client_id(c.client_id.as_str()).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        repo.delete(dave, c.id).await,
+        Err(PortError::NotFound)
+    ));
+}
+
+pub async fn last_used_only_moves_forward(repo: Arc<dyn ClientCredentialRepository>) {
+    let erin = owner(50);
+    let c = credential(50, erin, t0());
+    repo.insert_within_quota(&c, 10, t0()).await.unwrap();
+    let later = t0() + Duration::minutes(5);
+    repo.record_last_used(&[(c.id, later), (Uuid::from_u128(5050), later)])
+        .await
+        .unwrap();
+    repo.record_last_used(&[(c.id, t0() + Duration::minutes(1))])
+        .await
+        .unwrap();
+    let stored = repo
+        .find_by_client_id(c.client_id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.last_used_at, Some(later));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_credential_repository_honours_the_contract() {
+    let repo: Arc<dyn ClientCredentialRepository> =
+        Arc::new(MemoryClientCredentialRepository::new());
+    insert_find_and_uniqueness(repo.clone()).await;
+    the_quota_counts_only_active_credentials_of_the_owner(repo.clone()).await;
+    concurrent_inserts_respect_the_quota(repo.clone()).await;
+    listing_is_newest_first_with_totals(repo.clone()).await;
+    delete_is_owner_only_and_reports_not_found_alike(repo.clone()).await;
+    last_used_only_moves_forward(repo).await;
+}
