@@ -27,7 +27,9 @@ fn introspect(Form(form): Form<HashMap<String, String>>) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18090".to_owned());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18090".to_owned());
     let app = Route::new()
         .at("/oauth2/token", post(token))
         .at("/oauth2/introspect", post(introspect));

@@ -16,12 +16,13 @@ use super::config::{Config, Mode, Resolved};
 use crate::adapters::builtin::TmiProvider;
 use crate::adapters::http::{self, HttpSettings, HttpState};
 use crate::adapters::memory::{
-    MemoryClientCredentialRepository, MemoryFailureCounter, MemoryFlowStore, MemoryKeyStore,
-    MemoryRefreshFamilyStore, MemoryRevocationList, MemoryUserRepository,
+    MemoryClientCredentialRepository, MemoryFailureCounter, MemoryFlowStore, MemoryGroupRepository,
+    MemoryKeyStore, MemoryRefreshFamilyStore, MemoryRevocationList, MemoryUserRepository,
 };
 use crate::adapters::system::{OsRandomIds, SystemClock};
 use crate::domain::access::AccessService;
 use crate::domain::credentials::{CredentialService, CredentialSettings};
+use crate::domain::groups::GroupService;
 use crate::domain::login::{LoginService, LoginSettings};
 use crate::domain::providers::Providers;
 use crate::domain::tokens::keys::{KeyRing, StoredKey};
@@ -77,12 +78,21 @@ impl Application {
         );
         let users = Arc::new(MemoryUserRepository::new());
         let pepper = ring.pepper();
+        let groups = Arc::new(GroupService::new(
+            Arc::new(MemoryGroupRepository::new()),
+            users.clone(),
+            clock.clone(),
+            ids.clone(),
+            resolved.seed.clone(),
+        ));
+        groups.install().await.context("groups configuration")?;
 
         let tokens = Arc::new(TokenService::new(
             ring,
             Arc::new(MemoryRefreshFamilyStore::new()),
             Arc::new(MemoryRevocationList::new(clock.clone())),
             users.clone(),
+            groups.clone(),
             clock.clone(),
             ids.clone(),
             token_settings(&config, &public_url),
@@ -102,6 +112,7 @@ impl Application {
             providers(&config, &resolved, ids.clone()),
             Arc::new(MemoryFlowStore::new(clock.clone())),
             users,
+            groups.clone(),
             tokens.clone(),
             clock,
             ids,
@@ -112,6 +123,7 @@ impl Application {
                 login,
                 tokens,
                 credentials: credentials.clone(),
+                groups,
                 access,
                 introspection_requires_auth: resolved.introspection_requires_auth,
                 public_url: public_url.clone(),
@@ -235,6 +247,7 @@ fn providers(config: &Config, resolved: &Resolved, ids: Arc<dyn IdGenerator>) ->
             },
             ids,
             tmi.groups.clone(),
+            tmi.email_verified,
         )));
     }
     providers

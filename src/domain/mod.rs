@@ -5,6 +5,7 @@
 pub mod access;
 pub mod credentials;
 pub mod encoding;
+pub mod groups;
 pub mod login;
 pub mod pkce;
 pub mod providers;

@@ -26,12 +26,24 @@ pub struct TmiProvider {
     info: ProviderInfo,
     ids: Arc<dyn IdGenerator>,
     groups: Vec<String>,
+    email_verified: bool,
 }
 
 impl TmiProvider {
-    /// A provider presenting itself with `info`, asserting `groups` for every user.
-    pub fn new(info: ProviderInfo, ids: Arc<dyn IdGenerator>, groups: Vec<String>) -> Self {
-        Self { info, ids, groups }
+    /// A provider presenting itself with `info`, asserting `groups` for every user, and
+    /// vouching for the e-mail addresses it makes up when `email_verified`.
+    pub fn new(
+        info: ProviderInfo,
+        ids: Arc<dyn IdGenerator>,
+        groups: Vec<String>,
+        email_verified: bool,
+    ) -> Self {
+        Self {
+            info,
+            ids,
+            groups,
+            email_verified,
+        }
     }
 }
 
@@ -68,7 +80,7 @@ impl IdentityProvider for TmiProvider {
             Some(hint) => UpstreamIdentity {
                 subject: hint.as_str().to_owned(),
                 email: Some(format!("{}@tmi.local", hint.as_str())),
-                email_verified: false,
+                email_verified: self.email_verified,
                 name: Some(hint.display_name()),
                 groups: self.groups.clone(),
             },
@@ -79,7 +91,7 @@ impl IdentityProvider for TmiProvider {
                 UpstreamIdentity {
                     subject: format!("testuser-{number:08}"),
                     email: Some(format!("testuser-{number:08}@tmi.local")),
-                    email_verified: false,
+                    email_verified: self.email_verified,
                     name: Some(format!("Test User {number:08}")),
                     groups: self.groups.clone(),
                 }

@@ -360,3 +360,79 @@ pub struct IntrospectionDto {
     #[oai(skip_serializing_if_is_none)]
     pub scope: Option<String>,
 }
+
+/// `MyGroupListResponse`.
+#[derive(Debug, Object)]
+pub struct MyGroupsDto {
+    /// Direct memberships.
+    pub groups: Vec<GroupMembershipDto>,
+    /// How many.
+    pub total: i64,
+}
+
+/// `GroupMember`: audit fields (`added_by_*`, `notes`) are always null here.
+#[derive(Debug, Object)]
+pub struct GroupMemberDto {
+    /// Membership record id.
+    pub id: String,
+    /// The group.
+    pub group_internal_uuid: String,
+    /// `user` or `group`.
+    pub subject_type: String,
+    /// User member: id.
+    pub user_internal_uuid: Option<String>,
+    /// User member: e-mail.
+    pub user_email: Option<String>,
+    /// User member: name.
+    pub user_name: Option<String>,
+    /// User member: provider.
+    pub user_provider: Option<String>,
+    /// User member: provider subject.
+    pub user_provider_user_id: Option<String>,
+    /// Group member: id.
+    pub member_group_internal_uuid: Option<String>,
+    /// Group member: name.
+    pub member_group_name: Option<String>,
+    /// When added.
+    pub added_at: String,
+    /// Redacted.
+    pub added_by_internal_uuid: Option<String>,
+    /// Redacted.
+    pub added_by_email: Option<String>,
+    /// Redacted.
+    pub notes: Option<String>,
+}
+
+/// `GroupMemberListResponse`.
+#[derive(Debug, Object)]
+pub struct GroupMembersDto {
+    /// This page.
+    pub members: Vec<GroupMemberDto>,
+    /// The group's total.
+    pub total: i64,
+    /// Limit applied.
+    pub limit: i64,
+    /// Offset applied.
+    pub offset: i64,
+}
+
+/// One group of a provider.
+#[derive(Debug, Object)]
+pub struct ProviderGroupDto {
+    /// Group name.
+    pub name: String,
+    /// Display name.
+    #[oai(skip_serializing_if_is_none)]
+    pub display_name: Option<String>,
+    /// Whether threat-model authorizations use it (not tracked here: always false).
+    pub used_in_authorizations: bool,
+}
+
+/// `GET /oauth2/providers/{idp}/groups`.
+#[derive(Debug, Object)]
+pub struct ProviderGroupsDto {
+    /// Provider id.
+    pub idp: String,
+    /// Groups recorded for it.
+    pub groups: Vec<ProviderGroupDto>,
+}

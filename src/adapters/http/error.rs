@@ -8,6 +8,7 @@ use poem_openapi::{ApiResponse, Object};
 
 use crate::domain::access::CallerError;
 use crate::domain::credentials::CredentialError;
+use crate::domain::groups::GroupError;
 use crate::domain::login::LoginError;
 use crate::domain::tokens::{AuthError, GrantError};
 
@@ -103,6 +104,11 @@ impl ApiError {
             ),
             retry_after_secs,
         )
+    }
+
+    /// 404.
+    pub fn not_found(description: &str) -> Self {
+        ApiError::NotFound(body("not_found", description))
     }
 
     /// 403.
@@ -205,6 +211,17 @@ pub fn credential_error(err: CredentialError, basic: bool) -> ApiError {
         }
         CredentialError::Unavailable(detail) => ApiError::unavailable(&detail),
         CredentialError::Unexpected(detail) => ApiError::internal(&detail),
+    }
+}
+
+/// Maps a group failure.
+pub fn group_error(err: GroupError) -> ApiError {
+    match err {
+        GroupError::InvalidRequest(msg) => ApiError::bad_request("invalid_request", msg),
+        GroupError::NotFound => ApiError::not_found("group not found"),
+        GroupError::Forbidden => ApiError::forbidden("forbidden", "not a member of this group"),
+        GroupError::Unavailable(detail) => ApiError::unavailable(&detail),
+        GroupError::Config(detail) | GroupError::Unexpected(detail) => ApiError::internal(&detail),
     }
 }
 

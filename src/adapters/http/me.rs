@@ -6,8 +6,10 @@ use poem_openapi::{OpenApi, SecurityScheme};
 
 use super::HttpState;
 use super::dto::{MeDto, UserInfoDto};
-use super::error::ApiError;
+use super::error::{ApiError, group_error};
+use super::groups::membership_dtos;
 use crate::domain::user::is_plausible_email;
+use crate::ports::PortError;
 
 /// JWT bearer authentication (RFC 6750).
 #[derive(SecurityScheme)]
@@ -32,15 +34,23 @@ impl MeApi {
     #[oai(path = "/me", method = "get", operation_id = "getCurrentUserProfile")]
     async fn me(&self, auth: BearerAuth) -> Result<Json<MeDto>, ApiError> {
         let (claims, user) = self.state.tokens.authenticate_user(&auth.0.token).await?;
+        let map = |e: PortError| group_error(e.into());
+        let entitlements = self
+            .state
+            .groups
+            .entitlements(user.id, &claims.idp, &claims.groups)
+            .await
+            .map_err(map)?;
+        let groups = self.state.groups.my_groups(user.id).await.map_err(map)?;
         Ok(Json(MeDto {
             principal_type: "user".to_owned(),
             provider: user.provider,
             provider_id: user.provider_user_id,
             display_name: user.name,
             email: user.email,
-            is_admin: claims.tmi_is_administrator,
-            is_security_reviewer: claims.tmi_is_security_reviewer,
-            groups: Vec::new(),
+            is_admin: entitlements.is_admin,
+            is_security_reviewer: entitlements.is_security_reviewer,
+            groups: membership_dtos(groups),
         }))
     }
 

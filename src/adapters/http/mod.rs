@@ -7,6 +7,7 @@ mod credentials;
 mod discovery;
 mod dto;
 mod error;
+mod groups;
 mod me;
 mod middleware;
 mod oauth;
@@ -23,6 +24,7 @@ pub use error::{ApiError, ErrorBody};
 
 use crate::domain::access::AccessService;
 use crate::domain::credentials::CredentialService;
+use crate::domain::groups::GroupService;
 use crate::domain::login::LoginService;
 use crate::domain::tokens::TokenService;
 
@@ -35,6 +37,8 @@ pub struct HttpState {
     pub tokens: Arc<TokenService>,
     /// Client credentials.
     pub credentials: Arc<CredentialService>,
+    /// Groups.
+    pub groups: Arc<GroupService>,
     /// Revocation and introspection.
     pub access: Arc<AccessService>,
     /// Whether `/oauth2/introspect` requires caller authentication.
@@ -61,6 +65,7 @@ pub fn endpoint(
             oauth::OAuthApi::new(state.clone()),
             me::MeApi::new(state.clone()),
             credentials::CredentialsApi::new(state.clone()),
+            groups::GroupsApi::new(state.clone()),
             discovery::DiscoveryApi::new(state),
         ),
         "tmi-auth",

@@ -14,6 +14,7 @@ use super::params::{
 };
 use super::records::{IssuedCode, PendingLogin, RedeemedCode};
 use crate::domain::encoding::{digest_key, random_token};
+use crate::domain::groups::{GroupError, GroupService};
 use crate::domain::pkce::{CodeChallenge, CodeVerifier};
 use crate::domain::providers::Providers;
 use crate::domain::tokens::family::FamilyId;
@@ -56,6 +57,7 @@ pub struct LoginService {
     providers: Providers,
     flows: Arc<dyn FlowStore>,
     users: Arc<dyn UserRepository>,
+    groups: Arc<GroupService>,
     tokens: Arc<TokenService>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
@@ -64,10 +66,12 @@ pub struct LoginService {
 
 impl LoginService {
     /// Wires the service.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         providers: Providers,
         flows: Arc<dyn FlowStore>,
         users: Arc<dyn UserRepository>,
+        groups: Arc<GroupService>,
         tokens: Arc<TokenService>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
@@ -77,6 +81,7 @@ impl LoginService {
             providers,
             flows,
             users,
+            groups,
             tokens,
             clock,
             ids,
@@ -268,6 +273,14 @@ impl LoginService {
             &identity,
         )
         .await?;
+        let groups = self
+            .groups
+            .on_login(&user, &pending.idp, &identity.groups)
+            .await
+            .map_err(|e| match e {
+                GroupError::Unavailable(m) => LoginError::Unavailable(m),
+                other => LoginError::Unexpected(other.to_string()),
+            })?;
         let now = self.clock.now();
         tracing::info!(idp = %pending.idp, user = %user.id, "login succeeded");
 
@@ -279,7 +292,7 @@ impl LoginService {
                     idp: pending.idp,
                     scope: pending.scope,
                     auth_time: now,
-                    groups: identity.groups,
+                    groups: groups.clone(),
                 })
                 .await
                 .map_err(|e| match e {
@@ -294,7 +307,7 @@ impl LoginService {
             user_id: user.id.as_uuid(),
             idp: pending.idp,
             scope: pending.scope,
-            groups: identity.groups,
+            groups: groups.clone(),
             code_challenge: pending.code_challenge,
             client_callback: Some(client_callback.clone()),
             auth_time: now.timestamp(),

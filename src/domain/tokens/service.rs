@@ -14,6 +14,7 @@ use super::refresh::{self, RefreshPayload};
 use crate::domain::credentials::ClientCredential;
 use crate::domain::credentials::model::{owner_of_service_subject, service_subject};
 use crate::domain::encoding::random_token;
+use crate::domain::groups::GroupService;
 use crate::domain::user::User;
 use crate::domain::user::UserId;
 use crate::ports::{
@@ -81,6 +82,7 @@ pub struct TokenService {
     families: Arc<dyn RefreshFamilyStore>,
     revocations: Arc<dyn RevocationList>,
     users: Arc<dyn UserRepository>,
+    groups: Arc<GroupService>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     settings: TokenSettings,
@@ -107,11 +109,13 @@ const MAX_CAS_ATTEMPTS: usize = 5;
 
 impl TokenService {
     /// Wires the service.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         ring: Arc<KeyRing>,
         families: Arc<dyn RefreshFamilyStore>,
         revocations: Arc<dyn RevocationList>,
         users: Arc<dyn UserRepository>,
+        groups: Arc<GroupService>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
         settings: TokenSettings,
@@ -121,6 +125,7 @@ impl TokenService {
             families,
             revocations,
             users,
+            groups,
             clock,
             ids,
             settings,
@@ -157,6 +162,7 @@ impl TokenService {
         };
         self.families.insert(&family).await?;
         self.pair(&session.user, &family, family.current_seq, now)
+            .await
     }
 
     /// Redeems a refresh token: rotation, grace retry, or reuse detection (which revokes the
@@ -182,7 +188,7 @@ impl TokenService {
                     {
                         Ok(true) => {
                             let user = self.owner(&next).await?;
-                            return self.pair(&user, &next, next.current_seq, now);
+                            return self.pair(&user, &next, next.current_seq, now).await;
                         }
                         // Someone else rotated first; decide again on the fresh record.
                         Ok(false) => continue,
@@ -192,7 +198,7 @@ impl TokenService {
                 }
                 Presentation::GraceRetry => {
                     let user = self.owner(&family).await?;
-                    return self.pair(&user, &family, family.current_seq, now);
+                    return self.pair(&user, &family, family.current_seq, now).await;
                 }
                 Presentation::Reuse => {
                     tracing::warn!(
@@ -383,7 +389,7 @@ impl TokenService {
         }
     }
 
-    fn pair(
+    async fn pair(
         &self,
         user: &User,
         family: &RefreshFamily,
@@ -391,6 +397,10 @@ impl TokenService {
         now: DateTime<Utc>,
     ) -> Result<TokenPair, GrantError> {
         let expires_in = self.settings.access_ttl.num_seconds();
+        let entitlements = self
+            .groups
+            .entitlements(user.id, &family.idp, &family.groups)
+            .await?;
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
@@ -405,8 +415,8 @@ impl TokenService {
             email_verified: user.email_verified,
             name: user.name.clone(),
             groups: family.groups.clone(),
-            tmi_is_administrator: false,
-            tmi_is_security_reviewer: false,
+            tmi_is_administrator: entitlements.is_admin,
+            tmi_is_security_reviewer: entitlements.is_security_reviewer,
             scope: family.scope.clone(),
             sid: Some(family.id.as_str().to_owned()),
             client_id: None,
