@@ -6,7 +6,6 @@
 //! `exp`/`nbf` are checked against our injected clock, not the system time.
 
 use chrono::{DateTime, Utc};
-use ed25519_dalek::Signer;
 use jsonwebtoken::{Algorithm, Validation};
 
 use super::claims::AccessClaims;
@@ -26,7 +25,7 @@ pub fn sign(key: &SigningEntry, claims: &AccessClaims) -> Result<String, serde_j
     token.push_str(&b64url(&payload));
     let signature = key.signer.sign(token.as_bytes());
     token.push('.');
-    token.push_str(&b64url(&signature.to_bytes()));
+    token.push_str(&b64url(signature.as_ref()));
     Ok(token)
 }
 
@@ -58,7 +57,16 @@ pub fn verify(
     validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
     let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
         .map_err(|_| AuthError::Invalid)?;
-    let claims = data.claims;
+    check_times(&data.claims, now, leeway_secs)?;
+    Ok(data.claims)
+}
+
+/// `exp` and `nbf` against `now`, with `leeway_secs` either way.
+pub fn check_times(
+    claims: &AccessClaims,
+    now: DateTime<Utc>,
+    leeway_secs: i64,
+) -> Result<(), AuthError> {
     let now = now.timestamp();
     if claims.exp + leeway_secs <= now {
         return Err(AuthError::Expired);
@@ -66,5 +74,52 @@ pub fn verify(
     if claims.nbf - leeway_secs > now {
         return Err(AuthError::Invalid);
     }
-    Ok(claims)
+    Ok(())
+}
+
+/// Tokens whose signature, algorithm, key, issuer and audience were already verified, with
+/// their claims, so a token presented again (a resource server introspecting it, a client
+/// calling `/me`) skips the signature check. Expiry and revocation are still checked on every
+/// use. Keyed by the whole token; bounded.
+///
+/// Invariant: keys are only ever added to the ring while this cache lives; a ring that drops a
+/// key must come with a new cache.
+pub struct VerifiedTokens {
+    map: std::sync::Mutex<std::collections::HashMap<Box<str>, std::sync::Arc<AccessClaims>>>,
+    capacity: usize,
+}
+
+impl VerifiedTokens {
+    /// An empty cache holding at most `capacity` tokens.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            map: std::sync::Mutex::new(std::collections::HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The claims of an already verified token.
+    pub fn get(&self, token: &str) -> Option<std::sync::Arc<AccessClaims>> {
+        let map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(token).cloned()
+    }
+
+    /// Remembers a verified token. When full, forgets expired tokens, or everything.
+    pub fn insert(&self, token: &str, claims: std::sync::Arc<AccessClaims>, now: DateTime<Utc>) {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= self.capacity {
+            let now = now.timestamp();
+            map.retain(|_, c| c.exp > now);
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+        }
+        map.insert(token.into(), claims);
+    }
 }

@@ -86,7 +86,11 @@ pub struct TokenService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     settings: TokenSettings,
+    verified: jwt::VerifiedTokens,
 }
+
+/// How many verified tokens are remembered.
+const VERIFIED_CACHE_CAPACITY: usize = 50_000;
 
 /// Scope of client-credential tokens.
 const CREDENTIAL_SCOPE: &str = "openid profile email";
@@ -129,6 +133,7 @@ impl TokenService {
             clock,
             ids,
             settings,
+            verified: jwt::VerifiedTokens::new(VERIFIED_CACHE_CAPACITY),
         }
     }
 
@@ -234,14 +239,26 @@ impl TokenService {
     /// Validates a bearer access token: signature, algorithm, kid, iss, aud, exp, nbf, and
     /// the revocation list (failing closed when it cannot be read).
     pub async fn authenticate(&self, token: &str) -> Result<AccessClaims, AuthError> {
-        let claims = jwt::verify(
-            &self.ring,
-            token,
-            &self.settings.issuer,
-            &self.settings.audience,
-            self.clock.now(),
-            self.settings.leeway.num_seconds(),
-        )?;
+        let now = self.clock.now();
+        let leeway = self.settings.leeway.num_seconds();
+        let claims = match self.verified.get(token) {
+            Some(claims) => {
+                jwt::check_times(&claims, now, leeway)?;
+                AccessClaims::clone(&claims)
+            }
+            None => {
+                let claims = jwt::verify(
+                    &self.ring,
+                    token,
+                    &self.settings.issuer,
+                    &self.settings.audience,
+                    now,
+                    leeway,
+                )?;
+                self.verified.insert(token, Arc::new(claims.clone()), now);
+                claims
+            }
+        };
         let mut entries = vec![RevocationEntry::TokenId(claims.jti.clone())];
         if let Some(sid) = &claims.sid {
             entries.push(RevocationEntry::Family(sid.clone()));
