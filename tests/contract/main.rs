@@ -8,6 +8,7 @@ mod backoff;
 mod credentials;
 mod families;
 mod flows;
+mod groups;
 mod keys;
 mod layering;
 mod revocation;

@@ -8,6 +8,7 @@ mod credentials;
 mod discovery;
 mod errors;
 mod flow;
+mod groups;
 mod refresh;
 mod revocation;
 mod support;
