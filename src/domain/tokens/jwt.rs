@@ -6,6 +6,7 @@
 //! `exp`/`nbf` are checked against our injected clock, not the system time.
 
 use chrono::{DateTime, Utc};
+use ed25519_dalek::Signer;
 use jsonwebtoken::{Algorithm, Validation};
 
 use super::claims::AccessClaims;
@@ -25,7 +26,7 @@ pub fn sign(key: &SigningEntry, claims: &AccessClaims) -> Result<String, serde_j
     token.push_str(&b64url(&payload));
     let signature = key.signer.sign(token.as_bytes());
     token.push('.');
-    token.push_str(&b64url(signature.as_ref()));
+    token.push_str(&b64url(&signature.to_bytes()));
     Ok(token)
 }
 

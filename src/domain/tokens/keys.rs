@@ -126,9 +126,8 @@ fn jwk_thumbprint(x: &str) -> String {
 pub struct SigningEntry {
     /// Key id.
     pub kid: String,
-    /// The Ed25519 key (ring's implementation: about twice as fast to sign with as the
-    /// portable one, and signing is on every token's path).
-    pub signer: ring::signature::Ed25519KeyPair,
+    /// The Ed25519 key, parsed once (signing is on every token's path).
+    pub signer: SigningKey,
     /// The base64url JWT header for this key, computed once.
     pub header_b64: String,
     /// Base64url public key (`x` of the JWK).
@@ -139,9 +138,8 @@ pub struct SigningEntry {
 
 impl SigningEntry {
     fn from_stored(key: &StoredKey) -> Result<Self, KeyError> {
-        let signer = ring::signature::Ed25519KeyPair::from_seed_unchecked(&key.secret.0)
-            .map_err(|_| KeyError::Invalid(key.kid.clone()))?;
-        let public_x = b64url(ring::signature::KeyPair::public_key(&signer).as_ref());
+        let signer = SigningKey::from_bytes(&key.secret.0);
+        let public_x = b64url(signer.verifying_key().as_bytes());
         let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": key.kid});
         let decoding = jsonwebtoken::DecodingKey::from_ed_components(&public_x)
             .map_err(|_| KeyError::Invalid(key.kid.clone()))?;
