@@ -12,16 +12,26 @@ use crate::ports::{Clock, FlowKind, FlowStore, PortError};
 
 /// Most entries kept at once; a full store refuses new flows rather than growing unbounded.
 const MAX_ENTRIES: usize = 1_000_000;
+/// Smallest size at which expired entries are swept.
+const MIN_SWEEP: usize = 4096;
 
 struct Entry {
     value: Vec<u8>,
     expires_at: DateTime<Utc>,
 }
 
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<(FlowKind, String), Entry>,
+    /// Size at which the next sweep of expired entries happens (doubles after each sweep, so
+    /// sweeping stays amortised O(1) per write).
+    next_sweep: usize,
+}
+
 /// Flow records in a map, expired lazily and swept on writes.
 pub struct MemoryFlowStore {
     clock: Arc<dyn Clock>,
-    entries: Mutex<HashMap<(FlowKind, String), Entry>>,
+    inner: Mutex<Inner>,
 }
 
 impl MemoryFlowStore {
@@ -29,7 +39,10 @@ impl MemoryFlowStore {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             clock,
-            entries: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                next_sweep: MIN_SWEEP,
+            }),
         }
     }
 }
@@ -46,10 +59,12 @@ impl FlowStore for MemoryFlowStore {
         let now = self.clock.now();
         let ttl =
             chrono::Duration::from_std(ttl).map_err(|e| PortError::Unexpected(e.to_string()))?;
-        let mut entries = lock(&self.entries);
-        if entries.len() >= MAX_ENTRIES / 2 {
-            entries.retain(|_, e| e.expires_at > now);
+        let mut inner = lock(&self.inner);
+        if inner.entries.len() >= inner.next_sweep {
+            inner.entries.retain(|_, e| e.expires_at > now);
+            inner.next_sweep = (inner.entries.len() * 2).max(MIN_SWEEP);
         }
+        let entries = &mut inner.entries;
         if entries.len() >= MAX_ENTRIES {
             return Err(PortError::Unavailable("flow store is full".into()));
         }
@@ -69,14 +84,15 @@ impl FlowStore for MemoryFlowStore {
 
     async fn take(&self, kind: FlowKind, key: &str) -> Result<Option<Vec<u8>>, PortError> {
         let now = self.clock.now();
-        let entry = lock(&self.entries).remove(&(kind, key.to_owned()));
+        let entry = lock(&self.inner).entries.remove(&(kind, key.to_owned()));
         Ok(entry.filter(|e| e.expires_at > now).map(|e| e.value))
     }
 
     async fn get(&self, kind: FlowKind, key: &str) -> Result<Option<Vec<u8>>, PortError> {
         let now = self.clock.now();
-        let entries = lock(&self.entries);
-        Ok(entries
+        let inner = lock(&self.inner);
+        Ok(inner
+            .entries
             .get(&(kind, key.to_owned()))
             .filter(|e| e.expires_at > now)
             .map(|e| e.value.clone()))
