@@ -350,3 +350,49 @@ async fn production_mode_without_callback_token_response_requires_a_client_callb
         .await;
     expect_error(resp, "get", "/oauth2/authorize", 400, "invalid_request").await;
 }
+
+#[tokio::test]
+async fn a_standard_oauth_client_using_redirect_uri_completes_the_flow() {
+    let app = spawn().await;
+    let resp = app
+        .authorize(&[
+            ("response_type", "code"),
+            ("client_id", "any-public-client"),
+            ("redirect_uri", CALLBACK),
+            ("scope", "openid email"),
+            ("state", "xyz"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("nonce", "n-0S6_WzA2Mj"),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let back = app.client.get(location(&resp)).send().await.unwrap();
+    let back = location(&back);
+    assert!(back.starts_with(CALLBACK), "{back}");
+    let query = query_of(&back);
+    assert_eq!(query["state"], "xyz");
+    let resp = app
+        .token_form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &query["code"]),
+            ("redirect_uri", CALLBACK),
+            ("client_id", "any-public-client"),
+            ("code_verifier", VERIFIER),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    json_checked(resp, "post", "/oauth2/token").await;
+
+    // Disagreeing callbacks are refused.
+    let resp = app
+        .authorize(&[
+            ("redirect_uri", CALLBACK),
+            ("client_callback", "http://localhost:9/other"),
+            ("scope", "openid"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .await;
+    expect_error(resp, "get", "/oauth2/authorize", 400, "invalid_request").await;
+}

@@ -138,6 +138,7 @@ impl OAuthApi {
         code_challenge: Query<Option<String>>,
         code_challenge_method: Query<Option<String>>,
         response_type: Query<Option<String>>,
+        redirect_uri: Query<Option<String>>,
     ) -> Result<RedirectResponse, ApiError> {
         let params = AuthorizeParams {
             idp: idp.0,
@@ -148,6 +149,7 @@ impl OAuthApi {
             code_challenge: code_challenge.0,
             code_challenge_method: code_challenge_method.0,
             response_type: response_type.0,
+            redirect_uri: redirect_uri.0,
         };
         let location = self.state.login.authorize(params).await?;
         Ok(RedirectResponse::Found(location))

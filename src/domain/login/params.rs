@@ -19,6 +19,8 @@ pub struct AuthorizeParams {
     pub code_challenge_method: Option<String>,
     /// `response_type` (not in the contract; `code` when present).
     pub response_type: Option<String>,
+    /// `redirect_uri` (not in the contract): standard OAuth clients' name for `client_callback`.
+    pub redirect_uri: Option<String>,
 }
 
 /// Scopes we grant; others are ignored.

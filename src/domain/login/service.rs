@@ -164,8 +164,20 @@ impl LoginService {
                     .ok_or_else(|| invalid("login_hint must be 3-20 characters of [a-zA-Z0-9-]"))?,
             ),
         };
-        let client_callback = match params.client_callback.as_deref() {
-            None | Some("") => None,
+        // Standard OAuth clients send `redirect_uri`; TMI clients send `client_callback`. Both
+        // name the same thing and face the same allow-list; they must agree when both are sent.
+        let callback = match (
+            params.client_callback.as_deref().filter(|c| !c.is_empty()),
+            params.redirect_uri.as_deref().filter(|r| !r.is_empty()),
+        ) {
+            (Some(c), Some(r)) if c.trim() != r.trim() => {
+                return Err(invalid("client_callback and redirect_uri differ"));
+            }
+            (Some(c), _) => Some(c),
+            (None, r) => r,
+        };
+        let client_callback = match callback {
+            None => None,
             Some(raw) => Some(
                 self.settings
                     .allow_list
