@@ -8,4 +8,5 @@
 pub mod builtin;
 pub mod http;
 pub mod memory;
+pub mod postgres;
 pub mod system;

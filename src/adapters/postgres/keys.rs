@@ -1,0 +1,79 @@
+//! Key material in PostgreSQL, shared by every replica.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+
+use super::map_err;
+use crate::domain::tokens::keys::{KeyPurpose, SecretKeyBytes, StoredKey};
+use crate::ports::{KeyStore, PortError};
+
+/// `signing_keys` table.
+pub struct PostgresKeyStore {
+    pool: PgPool,
+}
+
+impl PostgresKeyStore {
+    /// Wraps a pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(FromRow)]
+struct Row {
+    kid: String,
+    purpose: String,
+    secret: Vec<u8>,
+    created_at: DateTime<Utc>,
+    retired_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+impl KeyStore for PostgresKeyStore {
+    async fn list(&self) -> Result<Vec<StoredKey>, PortError> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT kid, purpose, secret, created_at, retired_at FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.into_iter()
+            .map(|r| {
+                let purpose = KeyPurpose::parse(&r.purpose).ok_or_else(|| {
+                    PortError::Unexpected(format!("key {} has unknown purpose", r.kid))
+                })?;
+                let secret: [u8; 32] = r
+                    .secret
+                    .try_into()
+                    .map_err(|_| PortError::Unexpected("stored key is not 32 bytes".into()))?;
+                Ok(StoredKey {
+                    kid: r.kid,
+                    purpose,
+                    secret: SecretKeyBytes(secret),
+                    created_at: r.created_at,
+                    retired_at: r.retired_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert(&self, key: &StoredKey) -> Result<(), PortError> {
+        let done = sqlx::query(
+            "INSERT INTO signing_keys (kid, purpose, secret, created_at, retired_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kid) DO NOTHING",
+        )
+        .bind(&key.kid)
+        .bind(key.purpose.as_str())
+        .bind(key.secret.0.as_slice())
+        .bind(key.created_at)
+        .bind(key.retired_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(PortError::AlreadyExists);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! PostgreSQL adapters (sqlx, runtime queries: the build needs no database). Integrity rules
+//! live in constraints (`migrations/`); single-use and rotation rules are single atomic
+//! statements or short transactions, so replicas racing on one row produce one winner.
+
+/// `format!` for SQL assembled from constant column lists (never from input).
+macro_rules! sql {
+    ($($arg:tt)*) => {
+        sqlx::AssertSqlSafe(format!($($arg)*))
+    };
+}
+pub(crate) use sql;
+
+mod credentials;
+mod families;
+mod groups;
+mod keys;
+mod users;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use credentials::PostgresClientCredentialRepository;
+pub use families::PostgresRefreshFamilyStore;
+pub use groups::PostgresGroupRepository;
+pub use keys::PostgresKeyStore;
+pub use users::PostgresUserRepository;
+
+use crate::ports::PortError;
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct PostgresSettings {
+    /// `postgres://…` URL.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection.
+    pub acquire_timeout: Duration,
+    /// Server-side statement timeout.
+    pub statement_timeout: Duration,
+    /// Schema to use (tests use a fresh one each); `None` for the server default.
+    pub schema: Option<String>,
+}
+
+/// Opens a pool and checks the server answers.
+pub async fn connect(settings: &PostgresSettings) -> Result<PgPool, PortError> {
+    let options: PgConnectOptions = settings
+        .url
+        .parse()
+        .map_err(|e: sqlx::Error| PortError::Unexpected(format!("bad database URL: {e}")))?;
+    if let Some(schema) = &settings.schema {
+        let ok = !schema.is_empty()
+            && schema.len() <= 63
+            && schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !ok {
+            return Err(PortError::Unexpected(
+                "schema must be [a-z0-9_]{1,63}".into(),
+            ));
+        }
+    }
+    let statement_timeout_ms = settings.statement_timeout.as_millis();
+    let schema = settings.schema.clone();
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            let schema = schema.clone();
+            Box::pin(async move {
+                sqlx::query(sql!("SET statement_timeout = {statement_timeout_ms}"))
+                    .execute(&mut *conn)
+                    .await?;
+                if let Some(schema) = schema {
+                    sqlx::query(sql!("SET search_path TO \"{schema}\""))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(map_err)?;
+    Ok(pool)
+}
+
+/// Applies the embedded migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), PortError> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| PortError::Unavailable(format!("migration failed: {e}")))
+}
+
+/// Translates a driver error into the port's vocabulary.
+pub(crate) fn map_err(err: sqlx::Error) -> PortError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => PortError::AlreadyExists,
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => PortError::NotFound,
+        sqlx::Error::Database(db) if db.is_check_violation() => PortError::Conflict,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => PortError::Unavailable(err.to_string()),
+        _ => PortError::Unexpected(err.to_string()),
+    }
+}
