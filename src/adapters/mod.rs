@@ -9,4 +9,5 @@ pub mod builtin;
 pub mod http;
 pub mod memory;
 pub mod postgres;
+pub mod redis;
 pub mod system;

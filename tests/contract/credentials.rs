@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tmi_auth::adapters::memory::MemoryClientCredentialRepository;
+use tmi_auth::adapters::postgres::PostgresClientCredentialRepository;
 use tmi_auth::domain::credentials::{ClientCredential, ClientId};
 use tmi_auth::domain::user::UserId;
 use tmi_auth::ports::PortError;
@@ -188,4 +189,21 @@ async fn memory_credential_repository_honours_the_contract() {
     listing_is_newest_first_with_totals(repo.clone()).await;
     delete_is_owner_only_and_reports_not_found_alike(repo.clone()).await;
     last_used_only_moves_forward(repo).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_credential_repository_honours_the_contract() {
+    let Some(pg) = crate::live::postgres("client credentials").await else {
+        return;
+    };
+    crate::live::seed_users(&pg.pool, [1, 10, 11, 20, 30, 40, 50]).await;
+    let repo: Arc<dyn ClientCredentialRepository> =
+        Arc::new(PostgresClientCredentialRepository::new(pg.pool.clone()));
+    insert_find_and_uniqueness(repo.clone()).await;
+    the_quota_counts_only_active_credentials_of_the_owner(repo.clone()).await;
+    concurrent_inserts_respect_the_quota(repo.clone()).await;
+    listing_is_newest_first_with_totals(repo.clone()).await;
+    delete_is_owner_only_and_reports_not_found_alike(repo.clone()).await;
+    last_used_only_moves_forward(repo).await;
+    pg.cleanup().await;
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use tmi_auth::adapters::memory::MemoryRefreshFamilyStore;
+use tmi_auth::adapters::postgres::PostgresRefreshFamilyStore;
 use tmi_auth::domain::tokens::family::{FamilyId, RefreshFamily};
 use tmi_auth::domain::user::UserId;
 use tmi_auth::ports::{PortError, RefreshFamilyStore};
@@ -105,4 +106,19 @@ async fn memory_family_store_honours_the_contract() {
     compare_and_set_advances_only_from_the_expected_sequence(store.clone()).await;
     revoked_families_refuse_compare_and_set(store.clone()).await;
     racing_rotations_have_one_winner(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_family_store_honours_the_contract() {
+    let Some(pg) = crate::live::postgres("refresh families").await else {
+        return;
+    };
+    crate::live::seed_users(&pg.pool, [7]).await;
+    let store: Arc<dyn RefreshFamilyStore> =
+        Arc::new(PostgresRefreshFamilyStore::new(pg.pool.clone()));
+    insert_then_get_round_trips(store.clone()).await;
+    compare_and_set_advances_only_from_the_expected_sequence(store.clone()).await;
+    revoked_families_refuse_compare_and_set(store.clone()).await;
+    racing_rotations_have_one_winner(store).await;
+    pg.cleanup().await;
 }

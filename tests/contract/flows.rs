@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tmi_auth::adapters::memory::MemoryFlowStore;
+use tmi_auth::adapters::redis::RedisFlowStore;
 use tmi_auth::ports::{FlowKind, FlowStore, PortError};
 
 use crate::{Advance, manual_time};
@@ -73,12 +74,12 @@ pub async fn put_refuses_a_live_duplicate_and_kinds_are_separate(store: Arc<dyn 
 
 pub async fn entries_expire_after_their_ttl(store: Arc<dyn FlowStore>, advance: Advance) {
     store
-        .put(FlowKind::Code, "k3", b"v".to_vec(), Duration::from_secs(60))
+        .put(FlowKind::Code, "k3", b"v".to_vec(), Duration::from_secs(2))
         .await
         .unwrap();
-    advance(chrono::Duration::seconds(59));
+    advance(chrono::Duration::milliseconds(1000));
     assert!(store.get(FlowKind::Code, "k3").await.unwrap().is_some());
-    advance(chrono::Duration::seconds(2));
+    advance(chrono::Duration::milliseconds(1500));
     assert_eq!(store.get(FlowKind::Code, "k3").await.unwrap(), None);
     assert_eq!(store.take(FlowKind::Code, "k3").await.unwrap(), None);
     // An expired key can be reused.
@@ -118,12 +119,28 @@ pub async fn concurrent_takes_have_exactly_one_winner(store: Arc<dyn FlowStore>)
     assert_eq!(winners, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_flow_store_honours_the_contract() {
-    let (clock, advance) = manual_time();
-    let store: Arc<dyn FlowStore> = Arc::new(MemoryFlowStore::new(clock));
+async fn run_all(store: Arc<dyn FlowStore>, advance: Advance) {
     take_returns_the_value_exactly_once(store.clone()).await;
     put_refuses_a_live_duplicate_and_kinds_are_separate(store.clone()).await;
     entries_expire_after_their_ttl(store.clone(), advance).await;
     concurrent_takes_have_exactly_one_winner(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_flow_store_honours_the_contract() {
+    let (clock, advance) = manual_time();
+    run_all(Arc::new(MemoryFlowStore::new(clock)), advance).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_flow_store_honours_the_contract() {
+    let Some(redis) = crate::live::redis("flows").await else {
+        return;
+    };
+    run_all(
+        Arc::new(RedisFlowStore::new(redis.handle.clone())),
+        crate::live::real_time(),
+    )
+    .await;
+    redis.cleanup().await;
 }

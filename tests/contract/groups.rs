@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use tmi_auth::adapters::memory::MemoryGroupRepository;
+use tmi_auth::adapters::postgres::PostgresGroupRepository;
 use tmi_auth::domain::groups::{EVERYONE, Group, GroupId, Member, Membership};
 use tmi_auth::domain::user::UserId;
 use tmi_auth::ports::{GroupRepository, PortError};
@@ -250,4 +251,33 @@ async fn memory_group_repository_honours_the_contract() {
     a_diamond_and_extra_groups_count(fresh()).await;
     add_if_empty_has_one_winner(fresh()).await;
     members_are_newest_first_and_paged(fresh()).await;
+}
+
+type Suite =
+    fn(Arc<dyn GroupRepository>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_group_repository_honours_the_contract() {
+    let users: Vec<u128> = [1u128, 2]
+        .into_iter()
+        .chain(100..116)
+        .chain(200..205)
+        .map(|n| 0x2000 + n)
+        .collect();
+    let suites: [Suite; 6] = [
+        |r| Box::pin(ensure_group_is_idempotent_by_provider_and_name(r)),
+        |r| Box::pin(add_member_enforces_existence_uniqueness_and_acyclicity(r)),
+        |r| Box::pin(effective_membership_is_transitive_through_a_depth_five_chain(r)),
+        |r| Box::pin(a_diamond_and_extra_groups_count(r)),
+        |r| Box::pin(add_if_empty_has_one_winner(r)),
+        |r| Box::pin(members_are_newest_first_and_paged(r)),
+    ];
+    for suite in suites {
+        let Some(pg) = crate::live::postgres("groups").await else {
+            return;
+        };
+        crate::live::seed_users(&pg.pool, users.clone()).await;
+        suite(Arc::new(PostgresGroupRepository::new(pg.pool.clone()))).await;
+        pg.cleanup().await;
+    }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use tmi_auth::adapters::memory::MemoryKeyStore;
+use tmi_auth::adapters::postgres::PostgresKeyStore;
 use tmi_auth::adapters::system::OsRandomIds;
 use tmi_auth::domain::tokens::keys::{KeyPurpose, KeyRing, StoredKey};
 use tmi_auth::ports::{KeyStore, PortError};
@@ -64,4 +65,18 @@ pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
 async fn memory_key_store_honours_the_contract() {
     keys_round_trip_and_kids_are_unique(Arc::new(MemoryKeyStore::new())).await;
     the_ring_creates_missing_keys_once(Arc::new(MemoryKeyStore::new())).await;
+}
+
+#[tokio::test]
+async fn postgres_key_store_honours_the_contract() {
+    let Some(pg) = crate::live::postgres("keys").await else {
+        return;
+    };
+    keys_round_trip_and_kids_are_unique(Arc::new(PostgresKeyStore::new(pg.pool.clone()))).await;
+    pg.cleanup().await;
+    let Some(pg) = crate::live::postgres("keys").await else {
+        return;
+    };
+    the_ring_creates_missing_keys_once(Arc::new(PostgresKeyStore::new(pg.pool.clone()))).await;
+    pg.cleanup().await;
 }

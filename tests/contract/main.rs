@@ -11,6 +11,7 @@ mod flows;
 mod groups;
 mod keys;
 mod layering;
+mod live;
 mod revocation;
 mod users;
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use tmi_auth::adapters::memory::MemoryUserRepository;
+use tmi_auth::adapters::postgres::PostgresUserRepository;
 use tmi_auth::domain::user::{User, UserId};
 use tmi_auth::ports::{PortError, UserRepository};
 
@@ -87,4 +88,16 @@ async fn memory_user_repository_honours_the_contract() {
     users_are_found_by_id_and_identity(Arc::new(MemoryUserRepository::new())).await;
     identities_and_ids_are_unique(Arc::new(MemoryUserRepository::new())).await;
     update_profile_changes_only_profile_fields(Arc::new(MemoryUserRepository::new())).await;
+}
+
+#[tokio::test]
+async fn postgres_user_repository_honours_the_contract() {
+    let Some(pg) = crate::live::postgres("users").await else {
+        return;
+    };
+    let repo: Arc<dyn UserRepository> = Arc::new(PostgresUserRepository::new(pg.pool.clone()));
+    users_are_found_by_id_and_identity(repo.clone()).await;
+    identities_and_ids_are_unique(repo.clone()).await;
+    update_profile_changes_only_profile_fields(repo).await;
+    pg.cleanup().await;
 }

@@ -8,7 +8,6 @@ macro_rules! sql {
         sqlx::AssertSqlSafe(format!($($arg)*))
     };
 }
-pub(crate) use sql;
 
 mod credentials;
 mod families;
