@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use super::config::{Config, ConfigError};
 use super::{banner, telemetry};
-use crate::app::startup::Application;
+use crate::app::startup::{Application, connect_postgres};
 
 /// Exit code for configuration errors.
 pub const EXIT_CONFIG: u8 = 2;
@@ -32,6 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service (the default).
     Serve,
+    /// Apply the database migrations to `database.url` and exit.
+    Migrate,
 }
 
 /// Parses the command line and runs; the process exit code.
@@ -39,6 +41,32 @@ pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config, cli.listen).await,
+        Command::Migrate => migrate(cli.config).await,
+    }
+}
+
+async fn migrate(config_file: Option<PathBuf>) -> ExitCode {
+    let config = match Config::load(config_file.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("tmi-auth: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if config.database.url.is_none() {
+        eprintln!("tmi-auth: invalid configuration at `database.url`: is required by migrate");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    match connect_postgres(&config, true).await {
+        Ok(pool) => {
+            pool.close().await;
+            println!("tmi-auth: migrations applied");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("tmi-auth: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

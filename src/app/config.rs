@@ -53,6 +53,14 @@ pub enum Mode {
 pub struct Config {
     /// `demo` (default) or `production`.
     pub mode: Mode,
+    /// Where users, credentials, groups, refresh families and keys live.
+    pub storage: StorageKind,
+    /// Where the revocation list, login flows and backoff counters live.
+    pub cache: CacheKind,
+    /// PostgreSQL, for `storage = "postgres"`.
+    pub database: DatabaseConfig,
+    /// Redis, for `cache = "redis"`.
+    pub redis: RedisConfig,
     /// Listener and HTTP settings.
     pub server: ServerConfig,
     /// Token lifetimes and keys.
@@ -69,6 +77,84 @@ pub struct Config {
     pub groups: GroupsConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// Storage backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// In the process (lost at exit).
+    #[default]
+    Memory,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// Cache backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheKind {
+    /// In the process (one replica only).
+    #[default]
+    Memory,
+    /// Redis.
+    Redis,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://user@host:port/db`.
+    pub url: Option<String>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection.
+    pub acquire_timeout_secs: u64,
+    /// Server-side statement timeout in seconds.
+    pub statement_timeout_secs: u64,
+    /// Apply migrations when `serve` starts.
+    pub auto_migrate: bool,
+    /// Schema to use (`[a-z0-9_]`), instead of the server's default search path.
+    pub schema: Option<String>,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+            statement_timeout_secs: 10,
+            auto_migrate: true,
+            schema: None,
+        }
+    }
+}
+
+/// `[redis]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://host:port`.
+    pub url: Option<String>,
+    /// Prefix of every key.
+    pub key_prefix: String,
+    /// Milliseconds one command may take.
+    pub response_timeout_ms: u64,
+    /// Milliseconds a (re)connection may take.
+    pub connection_timeout_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "tmi-auth:".to_owned(),
+            response_timeout_ms: 1000,
+            connection_timeout_ms: 2000,
+        }
+    }
 }
 
 /// `[server]`.
@@ -367,6 +453,50 @@ impl Config {
     /// Checks every value and derives the settings that depend on the mode.
     pub fn resolve(&self) -> Result<Resolved, ConfigError> {
         let demo = self.mode == Mode::Demo;
+        if demo && self.storage != StorageKind::Memory {
+            return Err(ConfigError::new(
+                "storage",
+                "demo mode keeps everything in memory; set mode = \"production\"",
+            ));
+        }
+        if demo && self.cache != CacheKind::Memory {
+            return Err(ConfigError::new(
+                "cache",
+                "demo mode keeps everything in memory; set mode = \"production\"",
+            ));
+        }
+        if self.storage == StorageKind::Postgres
+            && self.database.url.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(ConfigError::new(
+                "database.url",
+                "is required when storage = \"postgres\"",
+            ));
+        }
+        if self.cache == CacheKind::Redis && self.redis.url.as_deref().is_none_or(str::is_empty) {
+            return Err(ConfigError::new(
+                "redis.url",
+                "is required when cache = \"redis\"",
+            ));
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be between 1 and 1000",
+            ));
+        }
+        if self.redis.key_prefix.len() > 100
+            || self
+                .redis
+                .key_prefix
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ConfigError::new(
+                "redis.key_prefix",
+                "must be at most 100 printable characters without spaces",
+            ));
+        }
         let listen: SocketAddr = self.server.listen.parse().map_err(|_| {
             ConfigError::new("server.listen", "expected an address like 127.0.0.1:8080")
         })?;

@@ -12,12 +12,16 @@ use ed25519_dalek::pkcs8::DecodePrivateKey;
 use poem::Server;
 use poem::listener::TcpAcceptor;
 
-use super::config::{Config, Mode, Resolved};
+use super::config::{CacheKind, Config, Mode, Resolved, StorageKind};
 use crate::adapters::builtin::TmiProvider;
 use crate::adapters::http::{self, HttpSettings, HttpState};
 use crate::adapters::memory::{
     MemoryClientCredentialRepository, MemoryFailureCounter, MemoryFlowStore, MemoryGroupRepository,
     MemoryKeyStore, MemoryRefreshFamilyStore, MemoryRevocationList, MemoryUserRepository,
+};
+use crate::adapters::postgres::{self, PostgresSettings};
+use crate::adapters::redis::{
+    RedisFailureCounter, RedisFlowStore, RedisHandle, RedisRevocationList, RedisSettings,
 };
 use crate::adapters::system::{OsRandomIds, SystemClock};
 use crate::domain::access::AccessService;
@@ -28,7 +32,10 @@ use crate::domain::providers::Providers;
 use crate::domain::tokens::keys::{KeyRing, StoredKey};
 use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::ports::identity_provider::ProviderInfo;
-use crate::ports::{BackoffPolicy, Clock, IdGenerator, KeyStore, PortError};
+use crate::ports::{
+    BackoffPolicy, ClientCredentialRepository, Clock, FailureCounter, FlowStore, GroupRepository,
+    IdGenerator, KeyStore, PortError, RefreshFamilyStore, RevocationList, UserRepository,
+};
 
 /// Replacements for the defaults, used by tests (a manual clock, for instance).
 #[derive(Default, Clone)]
@@ -69,17 +76,19 @@ impl Application {
 
         let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let ids: Arc<dyn IdGenerator> = Arc::new(OsRandomIds);
-        let keys = Arc::new(MemoryKeyStore::new());
+        let storage = open_storage(&config).await?;
+        let cache = open_cache(&config, clock.clone()).await?;
+        let keys = storage.keys.clone();
         install_configured_keys(&config, keys.as_ref(), clock.as_ref()).await?;
         let ring = Arc::new(
             KeyRing::load_or_create(keys.as_ref(), clock.as_ref(), ids.as_ref())
                 .await
                 .context("loading signing keys")?,
         );
-        let users = Arc::new(MemoryUserRepository::new());
+        let users = storage.users.clone();
         let pepper = ring.pepper();
         let groups = Arc::new(GroupService::new(
-            Arc::new(MemoryGroupRepository::new()),
+            storage.groups.clone(),
             users.clone(),
             clock.clone(),
             ids.clone(),
@@ -89,8 +98,8 @@ impl Application {
 
         let tokens = Arc::new(TokenService::new(
             ring,
-            Arc::new(MemoryRefreshFamilyStore::new()),
-            Arc::new(MemoryRevocationList::new(clock.clone())),
+            storage.families.clone(),
+            cache.revocations.clone(),
             users.clone(),
             groups.clone(),
             clock.clone(),
@@ -98,8 +107,8 @@ impl Application {
             token_settings(&config, &public_url),
         ));
         let credentials = Arc::new(CredentialService::new(
-            Arc::new(MemoryClientCredentialRepository::new()),
-            Arc::new(MemoryFailureCounter::new(clock.clone())),
+            storage.credentials.clone(),
+            cache.failures.clone(),
             users.clone(),
             tokens.clone(),
             clock.clone(),
@@ -110,7 +119,7 @@ impl Application {
         let access = Arc::new(AccessService::new(tokens.clone(), credentials.clone()));
         let login = Arc::new(LoginService::new(
             providers(&config, &resolved, ids.clone()),
-            Arc::new(MemoryFlowStore::new(clock.clone())),
+            cache.flows.clone(),
             users,
             groups.clone(),
             tokens.clone(),
@@ -179,6 +188,105 @@ impl Application {
         }
         result
     }
+}
+
+/// The storage-backed ports.
+struct Storage {
+    users: Arc<dyn UserRepository>,
+    keys: Arc<dyn KeyStore>,
+    families: Arc<dyn RefreshFamilyStore>,
+    credentials: Arc<dyn ClientCredentialRepository>,
+    groups: Arc<dyn GroupRepository>,
+}
+
+/// The cache-backed ports.
+struct Cache {
+    flows: Arc<dyn FlowStore>,
+    revocations: Arc<dyn RevocationList>,
+    failures: Arc<dyn FailureCounter>,
+}
+
+/// The PostgreSQL settings from configuration.
+pub fn postgres_settings(config: &Config) -> anyhow::Result<PostgresSettings> {
+    let d = &config.database;
+    Ok(PostgresSettings {
+        url: d
+            .url
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("database.url is not set"))?,
+        max_connections: d.max_connections,
+        acquire_timeout: Duration::from_secs(d.acquire_timeout_secs),
+        statement_timeout: Duration::from_secs(d.statement_timeout_secs),
+        schema: d.schema.clone(),
+    })
+}
+
+/// Connects to PostgreSQL (failing fast with a clear message) and applies the migrations.
+pub async fn connect_postgres(config: &Config, migrate: bool) -> anyhow::Result<sqlx::PgPool> {
+    let settings = postgres_settings(config)?;
+    let pool = postgres::connect(&settings)
+        .await
+        .map_err(|e| anyhow::anyhow!("database.url: cannot reach PostgreSQL: {e}"))?;
+    if migrate {
+        postgres::migrate(&pool)
+            .await
+            .context("applying database migrations")?;
+    }
+    Ok(pool)
+}
+
+async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
+    Ok(match config.storage {
+        StorageKind::Memory => Storage {
+            users: Arc::new(MemoryUserRepository::new()),
+            keys: Arc::new(MemoryKeyStore::new()),
+            families: Arc::new(MemoryRefreshFamilyStore::new()),
+            credentials: Arc::new(MemoryClientCredentialRepository::new()),
+            groups: Arc::new(MemoryGroupRepository::new()),
+        },
+        StorageKind::Postgres => {
+            let pool = connect_postgres(config, config.database.auto_migrate).await?;
+            Storage {
+                users: Arc::new(postgres::PostgresUserRepository::new(pool.clone())),
+                keys: Arc::new(postgres::PostgresKeyStore::new(pool.clone())),
+                families: Arc::new(postgres::PostgresRefreshFamilyStore::new(pool.clone())),
+                credentials: Arc::new(postgres::PostgresClientCredentialRepository::new(
+                    pool.clone(),
+                )),
+                groups: Arc::new(postgres::PostgresGroupRepository::new(pool)),
+            }
+        }
+    })
+}
+
+async fn open_cache(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Cache> {
+    Ok(match config.cache {
+        CacheKind::Memory => Cache {
+            flows: Arc::new(MemoryFlowStore::new(clock.clone())),
+            revocations: Arc::new(MemoryRevocationList::new(clock.clone())),
+            failures: Arc::new(MemoryFailureCounter::new(clock)),
+        },
+        CacheKind::Redis => {
+            let r = &config.redis;
+            let settings = RedisSettings {
+                url: r
+                    .url
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("redis.url is not set"))?,
+                key_prefix: r.key_prefix.clone(),
+                response_timeout: Duration::from_millis(r.response_timeout_ms),
+                connection_timeout: Duration::from_millis(r.connection_timeout_ms),
+            };
+            let handle = RedisHandle::connect(&settings)
+                .await
+                .map_err(|e| anyhow::anyhow!("redis.url: cannot reach Redis: {e}"))?;
+            Cache {
+                flows: Arc::new(RedisFlowStore::new(handle.clone())),
+                revocations: Arc::new(RedisRevocationList::new(handle.clone())),
+                failures: Arc::new(RedisFailureCounter::new(handle)),
+            }
+        }
+    })
 }
 
 /// How often noted client-credential uses are written in a batch.

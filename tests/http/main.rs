@@ -10,6 +10,7 @@ mod errors;
 mod flow;
 mod groups;
 mod refresh;
+mod replicas;
 mod revocation;
 mod support;
 mod tokens;

@@ -1,0 +1,270 @@
+//! Several replicas on one PostgreSQL and one Redis: no state in the process. Each replica is a
+//! full `Application` with its own listener; they share a fresh schema and key prefix. Skips
+//! loudly without `TMI_AUTH_TEST_DATABASE_URL` / `TMI_AUTH_TEST_REDIS_URL`; fails under `CI`.
+
+use rand::Rng;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tmi_auth::app::config::{CacheKind, StorageKind};
+use tmi_auth::app::{Application, Config, Mode};
+
+use crate::support::*;
+
+struct Cluster {
+    replicas: Vec<String>,
+    client: reqwest::Client,
+    schema: String,
+    admin: sqlx::PgPool,
+}
+
+fn env(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            assert!(std::env::var_os("CI").is_none(), "{var} must be set in CI");
+            eprintln!("!!! SKIPPING replica scenarios: {var} is not set !!!");
+            None
+        }
+    }
+}
+
+async fn cluster(n: usize) -> Option<Cluster> {
+    let db = env("TMI_AUTH_TEST_DATABASE_URL")?;
+    let redis = env("TMI_AUTH_TEST_REDIS_URL")?;
+    let suffix: u64 = rand::thread_rng().r#gen();
+    let schema = format!("r_{suffix:016x}");
+    let admin = sqlx::PgPool::connect(&db).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let mut replicas = Vec::new();
+    for _ in 0..n {
+        let mut config = Config::demo_ephemeral();
+        config.mode = Mode::Production;
+        config.storage = StorageKind::Postgres;
+        config.cache = CacheKind::Redis;
+        config.database.url = Some(db.clone());
+        config.database.schema = Some(schema.clone());
+        config.redis.url = Some(redis.clone());
+        config.redis.key_prefix = format!("tmi-auth-replicas:{suffix:016x}:");
+        config.server.public_url = Some("http://auth.test.invalid".into());
+        config.providers.tmi.enabled = Some(true);
+        config.oauth.default_idp = Some("tmi".into());
+        config.oauth.client_callback_allow_list = Some(vec!["http://localhost:*".into()]);
+        let app = Application::build(config).await.expect("replica starts");
+        replicas.push(format!("http://{}", app.local_addr()));
+        tokio::spawn(app.run_until_stopped());
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Some(Cluster {
+        replicas,
+        client,
+        schema,
+        admin,
+    })
+}
+
+impl Cluster {
+    /// `url` (from any replica or the public URL) re-pointed at replica `i`.
+    fn on(&self, i: usize, url: &str) -> String {
+        let parsed = url::Url::parse(url).unwrap();
+        let mut path = parsed.path().to_owned();
+        if let Some(q) = parsed.query() {
+            path = format!("{path}?{q}");
+        }
+        format!("{}{path}", self.replicas[i])
+    }
+
+    async fn login(&self, hint: &str, a: usize, b: usize, c: usize) -> Tokens {
+        let resp = self
+            .client
+            .get(format!("{}/oauth2/authorize", self.replicas[a]))
+            .query(&[
+                ("login_hint", hint),
+                ("scope", "openid"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("client_callback", CALLBACK),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        let resp = self
+            .client
+            .get(self.on(b, &location(&resp)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::FOUND,
+            "callback on another replica"
+        );
+        let code = query_of(&location(&resp))["code"].clone();
+        let resp = self
+            .client
+            .post(format!("{}/oauth2/token", self.replicas[c]))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "token on a third replica");
+        tokens_of(&resp.json().await.unwrap())
+    }
+
+    async fn me(&self, i: usize, token: &str) -> StatusCode {
+        self.client
+            .get(format!("{}/me", self.replicas[i]))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    async fn cleanup(self) {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{}\" CASCADE",
+            self.schema
+        )))
+        .execute(&self.admin)
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_spans_three_replicas_and_revocation_reaches_all() {
+    let Some(cluster) = cluster(3).await else {
+        return;
+    };
+    let alice = cluster.login("alice", 0, 1, 2).await;
+    for i in 0..3 {
+        assert_eq!(
+            cluster.me(i, &alice.access_token).await,
+            StatusCode::OK,
+            "replica {i} accepts the token"
+        );
+    }
+    let resp = cluster
+        .client
+        .post(format!("{}/oauth2/revoke", cluster.replicas[0]))
+        .bearer_auth(&alice.access_token)
+        .form(&[("token", alice.access_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        cluster.me(1, &alice.access_token).await,
+        StatusCode::UNAUTHORIZED,
+        "revoked on A, rejected on B"
+    );
+    assert_eq!(
+        cluster.me(2, &alice.access_token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    cluster.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_credential_on_one_replica_rejects_its_tokens_on_another() {
+    let Some(cluster) = cluster(2).await else {
+        return;
+    };
+    let bob = cluster.login("bob", 0, 0, 0).await;
+    let cred: Value = cluster
+        .client
+        .post(format!("{}/me/client_credentials", cluster.replicas[1]))
+        .bearer_auth(&bob.access_token)
+        .json(&json!({"name": "replicated"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, secret) = (
+        cred["client_id"].as_str().unwrap(),
+        cred["client_secret"].as_str().unwrap(),
+    );
+    let body: Value = cluster
+        .client
+        .post(format!("{}/oauth2/token", cluster.replicas[0]))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(cluster.me(1, &token).await, StatusCode::OK);
+    let del = cluster
+        .client
+        .delete(format!(
+            "{}/me/client_credentials/{}",
+            cluster.replicas[0],
+            cred["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    assert_eq!(cluster.me(1, &token).await, StatusCode::UNAUTHORIZED);
+    cluster.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_refreshes_across_replicas_rotate_exactly_once() {
+    let Some(cluster) = cluster(2).await else {
+        return;
+    };
+    let carol = cluster.login("carol", 0, 1, 0).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let client = cluster.client.clone();
+        let url = format!("{}/oauth2/refresh", cluster.replicas[i % 2]);
+        let token = carol.refresh_token.clone();
+        tasks.push(tokio::spawn(async move {
+            let resp = client
+                .post(url)
+                .json(&json!({"refresh_token": token}))
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut successes = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        // Within the grace window every concurrent presentation of the current token succeeds.
+        assert_eq!(status, StatusCode::OK, "{body}");
+        successes.push(body["refresh_token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(successes.len(), 50);
+    let (seq,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT current_seq FROM \"{}\".refresh_families",
+        cluster.schema
+    )))
+    .fetch_one(&cluster.admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        seq, 1,
+        "exactly one rotation won; the others were grace retries"
+    );
+    cluster.cleanup().await;
+}
