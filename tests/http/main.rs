@@ -9,6 +9,7 @@ mod discovery;
 mod errors;
 mod flow;
 mod groups;
+mod outage;
 mod refresh;
 mod replicas;
 mod revocation;

@@ -1,0 +1,19 @@
+# Multi-stage build: compile with the Rust toolchain, run on a small Debian image as non-root.
+# (Not exercised by CI: the development machines have no Docker engine.)
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+RUN cargo build --release --locked --bin tmi-auth
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home tmi
+COPY --from=build /src/target/release/tmi-auth /usr/local/bin/tmi-auth
+USER tmi
+EXPOSE 8080
+HEALTHCHECK CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 || exit 1"]
+ENTRYPOINT ["tmi-auth"]
+CMD ["serve"]

@@ -1,0 +1,103 @@
+//! A Redis outage: protected endpoints answer 503 (never 200: token validation fails closed
+//! when the revocation list cannot be read) and recover when Redis returns, without a restart.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tmi_auth::app::config::CacheKind;
+use tmi_auth::app::{Application, Config, Mode};
+
+use crate::support::*;
+
+fn start_redis(port: u16) -> Child {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts")
+}
+
+async fn wait_for_redis(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("redis-server did not come up on {port}");
+}
+
+struct Killer(Child);
+impl Drop for Killer {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_gives_503_and_recovers() {
+    if Command::new("redis-server").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "redis-server must be installed in CI");
+        eprintln!("!!! SKIPPING outage scenario: redis-server is not installed !!!");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let redis = Killer(start_redis(port));
+    wait_for_redis(port).await;
+
+    let mut config = Config::demo_ephemeral();
+    config.mode = Mode::Production;
+    config.cache = CacheKind::Redis;
+    config.redis.url = Some(format!("redis://127.0.0.1:{port}"));
+    config.server.public_url = Some("http://auth.test.invalid".into());
+    config.providers.tmi.enabled = Some(true);
+    config.oauth.default_idp = Some("tmi".into());
+    config.oauth.client_callback_allow_list = Some(vec!["http://localhost:*".into()]);
+    let app = Application::build(config).await.expect("starts with Redis up");
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    // Log in (the flow records live in Redis).
+    let resp = client
+        .get(format!("{base}/oauth2/authorize"))
+        .query(&[("scope", "openid"), ("code_challenge", CHALLENGE), ("code_challenge_method", "S256"), ("client_callback", CALLBACK)])
+        .send()
+        .await
+        .unwrap();
+    let upstream = url::Url::parse(&location(&resp)).unwrap();
+    let callback = format!("{base}{}?{}", upstream.path(), upstream.query().unwrap());
+    let resp = client.get(callback).send().await.unwrap();
+    let code = query_of(&location(&resp))["code"].clone();
+    let resp = client
+        .post(format!("{base}/oauth2/token"))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", VERIFIER)])
+        .send()
+        .await
+        .unwrap();
+    let token = tokens_of(&resp.json().await.unwrap()).access_token;
+    let me = || client.get(format!("{base}/me")).bearer_auth(&token).send();
+    assert_eq!(me().await.unwrap().status(), StatusCode::OK);
+
+    drop(redis);
+    let down = me().await.unwrap();
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE, "fails closed");
+    assert!(down.headers().contains_key("retry-after"));
+    let body: serde_json::Value = down.json().await.unwrap();
+    assert_eq!(body["error"], "service_unavailable");
+
+    let _redis = Killer(start_redis(port));
+    wait_for_redis(port).await;
+    let mut recovered = false;
+    for _ in 0..50 {
+        if me().await.unwrap().status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(recovered, "recovers without a restart once Redis is back");
+}
