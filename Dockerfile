@@ -14,6 +14,5 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /src/target/release/tmi-auth /usr/local/bin/tmi-auth
 USER tmi
 EXPOSE 8080
-HEALTHCHECK CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 || exit 1"]
 ENTRYPOINT ["tmi-auth"]
 CMD ["serve"]
