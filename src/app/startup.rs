@@ -53,6 +53,7 @@ pub struct Application {
     shutdown_grace: Duration,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
     credentials: Arc<CredentialService>,
+    tokens: Arc<TokenService>,
 }
 
 impl Application {
@@ -80,11 +81,15 @@ impl Application {
         let cache = open_cache(&config, clock.clone()).await?;
         let keys = storage.keys.clone();
         install_configured_keys(&config, keys.as_ref(), clock.as_ref()).await?;
-        let ring = Arc::new(
-            KeyRing::load_or_create(keys.as_ref(), clock.as_ref(), ids.as_ref())
-                .await
-                .context("loading signing keys")?,
-        );
+        let token_settings = token_settings(&config, &public_url);
+        let ring = KeyRing::load_or_create(
+            keys.as_ref(),
+            clock.as_ref(),
+            ids.as_ref(),
+            token_settings.access_ttl + token_settings.leeway,
+        )
+        .await
+        .context("loading signing keys")?;
         let users = storage.users.clone();
         let pepper = ring.pepper();
         let groups = Arc::new(GroupService::new(
@@ -98,13 +103,14 @@ impl Application {
 
         let tokens = Arc::new(TokenService::new(
             ring,
+            keys,
             storage.families.clone(),
             cache.revocations.clone(),
             users.clone(),
             groups.clone(),
             clock.clone(),
             ids.clone(),
-            token_settings(&config, &public_url),
+            token_settings,
         ));
         let credentials = Arc::new(CredentialService::new(
             storage.credentials.clone(),
@@ -127,6 +133,7 @@ impl Application {
             ids,
             login_settings(&config, &resolved, &public_url),
         ));
+        let tokens_for_reload = tokens.clone();
         let endpoint = http::endpoint(
             HttpState {
                 login,
@@ -149,6 +156,7 @@ impl Application {
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
             endpoint: poem::EndpointExt::boxed(endpoint),
             credentials,
+            tokens: tokens_for_reload,
         })
     }
 
@@ -170,12 +178,21 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish within the grace period.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let credentials = self.credentials.clone();
+        let tokens = self.tokens.clone();
         let flusher = tokio::spawn(async move {
             let mut tick = tokio::time::interval(LAST_USED_FLUSH);
+            let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
+                ticks += 1;
                 if let Err(err) = credentials.flush_last_used().await {
                     tracing::warn!(error = %err, "could not record client-credential use");
+                }
+                // Pick up keys rotated by another replica or the CLI about once a minute.
+                if ticks % 6 == 0 {
+                    if let Err(err) = tokens.reload_keys().await {
+                        tracing::warn!(error = %err, "could not reload keys");
+                    }
                 }
             }
         });

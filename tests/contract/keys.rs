@@ -6,8 +6,8 @@ use chrono::{TimeZone, Utc};
 use tmi_auth::adapters::memory::MemoryKeyStore;
 use tmi_auth::adapters::postgres::PostgresKeyStore;
 use tmi_auth::adapters::system::OsRandomIds;
-use tmi_auth::domain::tokens::keys::{KeyPurpose, KeyRing, StoredKey};
-use tmi_auth::ports::{KeyStore, PortError};
+use tmi_auth::domain::tokens::keys::{KeyPurpose, KeyRing, StoredKey, rotate_signing_key};
+use tmi_auth::ports::{Clock, KeyStore, PortError};
 
 use crate::manual_time;
 
@@ -28,12 +28,22 @@ pub async fn keys_round_trip_and_kids_are_unique(store: Arc<dyn KeyStore>) {
 pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
     let (clock, _) = manual_time();
     let ids = OsRandomIds;
-    let first = KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids)
-        .await
-        .unwrap();
-    let second = KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids)
-        .await
-        .unwrap();
+    let first = KeyRing::load_or_create(
+        store.as_ref(),
+        clock.as_ref(),
+        &ids,
+        chrono::Duration::minutes(15),
+    )
+    .await
+    .unwrap();
+    let second = KeyRing::load_or_create(
+        store.as_ref(),
+        clock.as_ref(),
+        &ids,
+        chrono::Duration::minutes(15),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         first.active_signing().kid,
         second.active_signing().kid,
@@ -78,5 +88,79 @@ async fn postgres_key_store_honours_the_contract() {
         return;
     };
     the_ring_creates_missing_keys_once(Arc::new(PostgresKeyStore::new(pg.pool.clone()))).await;
+    pg.cleanup().await;
+}
+
+pub async fn rotation_retires_older_keys_and_keeps_the_newest(store: Arc<dyn KeyStore>) {
+    let (clock, _) = manual_time();
+    let ids = OsRandomIds;
+    let first = rotate_signing_key(store.as_ref(), clock.as_ref(), &ids)
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::seconds(1));
+    // Two replicas rotate at the same moment.
+    let (a, b) = tokio::join!(
+        rotate_signing_key(store.as_ref(), clock.as_ref(), &ids),
+        rotate_signing_key(store.as_ref(), clock.as_ref(), &ids)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let keys = store.list().await.unwrap();
+    let active: Vec<&StoredKey> = keys
+        .iter()
+        .filter(|k| k.purpose == KeyPurpose::AccessTokenSigning && k.retired_at.is_none())
+        .collect();
+    assert_eq!(
+        active.len(),
+        1,
+        "exactly one active signing key: {active:?}"
+    );
+    let newest = if (a.created_at, &a.kid) > (b.created_at, &b.kid) {
+        &a
+    } else {
+        &b
+    };
+    assert_eq!(active[0].kid, newest.kid);
+    let retired_first = keys.iter().find(|k| k.kid == first.kid).unwrap();
+    assert!(retired_first.retired_at.is_some());
+    // The ring verifies with every key still within retention, and drops the rest.
+    let ring = KeyRing::from_keys_at(
+        &keys_with_refresh(&keys),
+        clock.now(),
+        chrono::Duration::minutes(15),
+    )
+    .unwrap();
+    assert_eq!(ring.active_signing().kid, newest.kid);
+    assert!(ring.signing_key(&first.kid).is_some());
+    let later = clock.now() + chrono::Duration::minutes(16);
+    let ring = KeyRing::from_keys_at(
+        &keys_with_refresh(&keys),
+        later,
+        chrono::Duration::minutes(15),
+    )
+    .unwrap();
+    assert!(
+        ring.signing_key(&first.kid).is_none(),
+        "expired retired keys are dropped"
+    );
+}
+
+fn keys_with_refresh(keys: &[StoredKey]) -> Vec<StoredKey> {
+    let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let mut all = keys.to_vec();
+    all.push(StoredKey::refresh([3u8; 32], t));
+    all.push(StoredKey::pepper([4u8; 32], t));
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_honours_the_contract() {
+    rotation_retires_older_keys_and_keeps_the_newest(Arc::new(MemoryKeyStore::new())).await;
+    let Some(pg) = crate::live::postgres("key rotation").await else {
+        return;
+    };
+    rotation_retires_older_keys_and_keeps_the_newest(Arc::new(PostgresKeyStore::new(
+        pg.pool.clone(),
+    )))
+    .await;
     pg.cleanup().await;
 }

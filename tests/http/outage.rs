@@ -12,7 +12,16 @@ use crate::support::*;
 
 fn start_redis(port: u16) -> Child {
     Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -21,7 +30,10 @@ fn start_redis(port: u16) -> Child {
 
 async fn wait_for_redis(port: u16) {
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -39,12 +51,23 @@ impl Drop for Killer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_outage_gives_503_and_recovers() {
-    if Command::new("redis-server").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "redis-server must be installed in CI");
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server must be installed in CI"
+        );
         eprintln!("!!! SKIPPING outage scenario: redis-server is not installed !!!");
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let redis = Killer(start_redis(port));
     wait_for_redis(port).await;
 
@@ -56,15 +79,25 @@ async fn a_redis_outage_gives_503_and_recovers() {
     config.providers.tmi.enabled = Some(true);
     config.oauth.default_idp = Some("tmi".into());
     config.oauth.client_callback_allow_list = Some(vec!["http://localhost:*".into()]);
-    let app = Application::build(config).await.expect("starts with Redis up");
+    let app = Application::build(config)
+        .await
+        .expect("starts with Redis up");
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
 
     // Log in (the flow records live in Redis).
     let resp = client
         .get(format!("{base}/oauth2/authorize"))
-        .query(&[("scope", "openid"), ("code_challenge", CHALLENGE), ("code_challenge_method", "S256"), ("client_callback", CALLBACK)])
+        .query(&[
+            ("scope", "openid"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("client_callback", CALLBACK),
+        ])
         .send()
         .await
         .unwrap();
@@ -74,7 +107,11 @@ async fn a_redis_outage_gives_503_and_recovers() {
     let code = query_of(&location(&resp))["code"].clone();
     let resp = client
         .post(format!("{base}/oauth2/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", VERIFIER)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+        ])
         .send()
         .await
         .unwrap();
@@ -84,7 +121,11 @@ async fn a_redis_outage_gives_503_and_recovers() {
 
     drop(redis);
     let down = me().await.unwrap();
-    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE, "fails closed");
+    assert_eq!(
+        down.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "fails closed"
+    );
     assert!(down.headers().contains_key("retry-after"));
     let body: serde_json::Value = down.json().await.unwrap();
     assert_eq!(body["error"], "service_unavailable");

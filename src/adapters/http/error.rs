@@ -186,9 +186,10 @@ pub fn grant_error(err: GrantError, refresh_endpoint: bool) -> ApiError {
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
-            AuthError::Malformed | AuthError::Invalid | AuthError::UnknownSubject => {
-                ApiError::invalid_token("the access token is invalid")
-            }
+            AuthError::Malformed
+            | AuthError::Invalid
+            | AuthError::UnknownKey
+            | AuthError::UnknownSubject => ApiError::invalid_token("the access token is invalid"),
             AuthError::Expired => ApiError::invalid_token("the access token has expired"),
             AuthError::Revoked => ApiError::invalid_token("the access token has been revoked"),
             AuthError::Unavailable(detail) => ApiError::unavailable(&detail),

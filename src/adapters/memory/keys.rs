@@ -3,6 +3,7 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::lock;
 use crate::domain::tokens::keys::StoredKey;
@@ -33,6 +34,17 @@ impl KeyStore for MemoryKeyStore {
             return Err(PortError::AlreadyExists);
         }
         keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn retire_older(&self, newer: &StoredKey, at: DateTime<Utc>) -> Result<(), PortError> {
+        let mut keys = lock(&self.keys);
+        for key in keys.iter_mut() {
+            let older = (key.created_at, &key.kid) < (newer.created_at, &newer.kid);
+            if key.purpose == newer.purpose && older && key.retired_at.is_none() {
+                key.retired_at = Some(at);
+            }
+        }
         Ok(())
     }
 }

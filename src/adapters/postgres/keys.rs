@@ -76,4 +76,19 @@ impl KeyStore for PostgresKeyStore {
         }
         Ok(())
     }
+
+    async fn retire_older(&self, newer: &StoredKey, at: DateTime<Utc>) -> Result<(), PortError> {
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $4 WHERE purpose = $1 AND retired_at IS NULL \
+             AND (created_at, kid) < ($2, $3)",
+        )
+        .bind(newer.purpose.as_str())
+        .bind(newer.created_at)
+        .bind(&newer.kid)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
 }

@@ -56,6 +56,9 @@ pub enum AuthError {
     /// issuer or audience is not ours.
     #[error("invalid token")]
     Invalid,
+    /// The token names a key this replica does not know (yet).
+    #[error("unknown key")]
+    UnknownKey,
     /// The token has expired (or is not valid yet).
     #[error("token expired")]
     Expired,

@@ -48,7 +48,7 @@ pub fn verify(
         return Err(AuthError::Invalid);
     }
     let kid = header.kid.ok_or(AuthError::Invalid)?;
-    let key = ring.signing_key(&kid).ok_or(AuthError::Invalid)?;
+    let key = ring.signing_key(&kid).ok_or(AuthError::UnknownKey)?;
 
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.validate_exp = false;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::SigningKey;
 use pasetors::keys::SymmetricKey;
 use pasetors::version4::V4;
@@ -178,6 +178,7 @@ impl KeyRing {
         store: &dyn KeyStore,
         clock: &dyn Clock,
         ids: &dyn IdGenerator,
+        retention: Duration,
     ) -> Result<Self, KeyError> {
         for purpose in [
             KeyPurpose::AccessTokenSigning,
@@ -202,7 +203,25 @@ impl KeyRing {
                 }
             }
         }
-        Self::from_keys(&store.list().await?)
+        Self::from_keys_at(&store.list().await?, clock.now(), retention)
+    }
+
+    /// [`KeyRing::from_keys`], leaving out signing keys retired more than `retention` before
+    /// `now` (every token they signed has expired by then).
+    pub fn from_keys_at(
+        keys: &[StoredKey],
+        now: DateTime<Utc>,
+        retention: Duration,
+    ) -> Result<Self, KeyError> {
+        let live: Vec<StoredKey> = keys
+            .iter()
+            .filter(|k| {
+                k.purpose != KeyPurpose::AccessTokenSigning
+                    || k.retired_at.is_none_or(|at| at + retention > now)
+            })
+            .cloned()
+            .collect();
+        Self::from_keys(&live)
     }
 
     /// Builds a ring from stored keys: the newest non-retired key of each purpose is active.
@@ -290,6 +309,22 @@ impl KeyRing {
         keys.sort_by_key(|k| (k.kid != self.active.kid, k.kid.clone()));
         keys
     }
+}
+
+/// Creates a new signing key and retires the older ones (they keep verifying until their
+/// tokens expire). Safe when replicas rotate at the same moment: the newest key stays active.
+pub async fn rotate_signing_key(
+    store: &dyn KeyStore,
+    clock: &dyn Clock,
+    ids: &dyn IdGenerator,
+) -> Result<StoredKey, KeyError> {
+    let mut seed = [0u8; 32];
+    ids.fill_random(&mut seed);
+    let now = clock.now();
+    let key = StoredKey::signing(seed, now);
+    store.insert(&key).await?;
+    store.retire_older(&key, now).await?;
+    Ok(key)
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! The token service: issues access/refresh pairs for a login, rotates refresh families,
 //! authenticates bearer tokens and revokes families.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::claims::AccessClaims;
-use super::error::{AuthError, GrantError};
+use super::error::{AuthError, GrantError, KeyError};
 use super::family::{FamilyId, Presentation, RefreshFamily};
 use super::jwt;
 use super::keys::{KeyRing, PublicJwk};
@@ -18,7 +18,7 @@ use crate::domain::groups::GroupService;
 use crate::domain::user::User;
 use crate::domain::user::UserId;
 use crate::ports::{
-    Clock, IdGenerator, PortError, RefreshFamilyStore, RevocationEntry, RevocationList,
+    Clock, IdGenerator, KeyStore, PortError, RefreshFamilyStore, RevocationEntry, RevocationList,
     UserRepository,
 };
 
@@ -78,7 +78,9 @@ impl std::fmt::Debug for TokenPair {
 
 /// Issues, rotates, validates and revokes our tokens.
 pub struct TokenService {
-    ring: Arc<KeyRing>,
+    ring: RwLock<Arc<KeyRing>>,
+    keys: Arc<dyn KeyStore>,
+    last_reload: Mutex<Option<DateTime<Utc>>>,
     families: Arc<dyn RefreshFamilyStore>,
     revocations: Arc<dyn RevocationList>,
     users: Arc<dyn UserRepository>,
@@ -88,6 +90,9 @@ pub struct TokenService {
     settings: TokenSettings,
     verified: jwt::VerifiedTokens,
 }
+
+/// Least time between two key reloads triggered by unknown key ids.
+const KEY_RELOAD_MIN_SECS: i64 = 5;
 
 /// How many verified tokens are remembered.
 const VERIFIED_CACHE_CAPACITY: usize = 50_000;
@@ -115,7 +120,8 @@ impl TokenService {
     /// Wires the service.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        ring: Arc<KeyRing>,
+        ring: KeyRing,
+        keys: Arc<dyn KeyStore>,
         families: Arc<dyn RefreshFamilyStore>,
         revocations: Arc<dyn RevocationList>,
         users: Arc<dyn UserRepository>,
@@ -125,7 +131,9 @@ impl TokenService {
         settings: TokenSettings,
     ) -> Self {
         Self {
-            ring,
+            ring: RwLock::new(Arc::new(ring)),
+            keys,
+            last_reload: Mutex::new(None),
             families,
             revocations,
             users,
@@ -137,6 +145,48 @@ impl TokenService {
         }
     }
 
+    /// The key ring in use.
+    fn ring(&self) -> Arc<KeyRing> {
+        self.ring
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reloads the keys from the key store (new keys rotated in by another replica or the CLI
+    /// start verifying here, and the newest becomes the signing key).
+    pub async fn reload_keys(&self) -> Result<(), KeyError> {
+        let now = self.clock.now();
+        let retention = self.settings.access_ttl + self.settings.leeway;
+        let ring = KeyRing::from_keys_at(&self.keys.list().await?, now, retention)?;
+        *self.ring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+        *self
+            .last_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(now);
+        Ok(())
+    }
+
+    /// Reloads the keys unless that happened in the last few seconds; whether it reloaded.
+    async fn reload_if_due(&self) -> bool {
+        let now = self.clock.now();
+        let due = self
+            .last_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none_or(|at| now - at >= Duration::seconds(KEY_RELOAD_MIN_SECS));
+        if !due {
+            return false;
+        }
+        match self.reload_keys().await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not reload keys");
+                false
+            }
+        }
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &TokenSettings {
         &self.settings
@@ -144,7 +194,7 @@ impl TokenService {
 
     /// Public keys for the JWKS.
     pub fn public_keys(&self) -> Vec<PublicJwk> {
-        self.ring.public_keys()
+        self.ring().public_keys()
     }
 
     /// Starts a new refresh family for a login and issues its first pair.
@@ -175,8 +225,12 @@ impl TokenService {
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, token: &str) -> Result<TokenPair, GrantError> {
         const INVALID: &str = "the refresh token is invalid, expired or revoked";
-        let (family_id, payload) =
-            refresh::open(&self.ring, token).ok_or(GrantError::InvalidGrant(INVALID))?;
+        let opened = match refresh::open(&self.ring(), token) {
+            Some(opened) => Some(opened),
+            None if self.reload_if_due().await => refresh::open(&self.ring(), token),
+            None => None,
+        };
+        let (family_id, payload) = opened.ok_or(GrantError::InvalidGrant(INVALID))?;
         for _ in 0..MAX_CAS_ATTEMPTS {
             let now = self.clock.now();
             let family = self
@@ -247,14 +301,22 @@ impl TokenService {
                 AccessClaims::clone(&claims)
             }
             None => {
-                let claims = jwt::verify(
-                    &self.ring,
-                    token,
-                    &self.settings.issuer,
-                    &self.settings.audience,
-                    now,
-                    leeway,
-                )?;
+                let verify = |ring: &KeyRing| {
+                    jwt::verify(
+                        ring,
+                        token,
+                        &self.settings.issuer,
+                        &self.settings.audience,
+                        now,
+                        leeway,
+                    )
+                };
+                let claims = match verify(&self.ring()) {
+                    Err(AuthError::UnknownKey) if self.reload_if_due().await => {
+                        verify(&self.ring())?
+                    }
+                    other => other?,
+                };
                 self.verified.insert(token, Arc::new(claims.clone()), now);
                 claims
             }
@@ -317,7 +379,7 @@ impl TokenService {
             sid: None,
             client_id: Some(credential.client_id.as_str().to_owned()),
         };
-        let token = jwt::sign(self.ring.active_signing(), &claims)
+        let token = jwt::sign(self.ring().active_signing(), &claims)
             .map_err(|e| GrantError::Unexpected(e.to_string()))?;
         Ok((token, (exp - now).num_seconds().max(0)))
     }
@@ -361,7 +423,7 @@ impl TokenService {
     async fn revoke_access(&self, token: &str, caller: UserId) -> Result<bool, PortError> {
         let now = self.clock.now();
         let Ok(claims) = jwt::verify(
-            &self.ring,
+            &self.ring(),
             token,
             &self.settings.issuer,
             &self.settings.audience,
@@ -382,7 +444,7 @@ impl TokenService {
     }
 
     async fn revoke_refresh(&self, token: &str, caller: UserId) -> Result<bool, PortError> {
-        let Some((family_id, _)) = refresh::open(&self.ring, token) else {
+        let Some((family_id, _)) = refresh::open(&self.ring(), token) else {
             return Ok(false);
         };
         match self.families.get(&family_id).await? {
@@ -438,10 +500,10 @@ impl TokenService {
             sid: Some(family.id.as_str().to_owned()),
             client_id: None,
         };
-        let access_token = jwt::sign(self.ring.active_signing(), &claims)
+        let access_token = jwt::sign(self.ring().active_signing(), &claims)
             .map_err(|e| GrantError::Unexpected(e.to_string()))?;
         let refresh_token = refresh::seal(
-            &self.ring,
+            &self.ring(),
             &RefreshPayload {
                 fam: family.id.as_str().to_owned(),
                 seq,
