@@ -189,10 +189,10 @@ impl Application {
                     tracing::warn!(error = %err, "could not record client-credential use");
                 }
                 // Pick up keys rotated by another replica or the CLI about once a minute.
-                if ticks % 6 == 0 {
-                    if let Err(err) = tokens.reload_keys().await {
-                        tracing::warn!(error = %err, "could not reload keys");
-                    }
+                if ticks.is_multiple_of(6)
+                    && let Err(err) = tokens.reload_keys().await
+                {
+                    tracing::warn!(error = %err, "could not reload keys");
                 }
             }
         });
