@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use super::admin::{self, AdminsCommand, CredentialsCommand, GroupsCommand, KeysCommand};
 use super::config::{Config, ConfigError};
 use super::{banner, telemetry};
 use crate::app::startup::{Application, connect_postgres};
@@ -34,6 +35,18 @@ pub enum Command {
     Serve,
     /// Apply the database migrations to `database.url` and exit.
     Migrate,
+    /// Signing keys in the configured storage.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// TMI-managed groups in the configured storage.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
+    /// Administrators in the configured storage.
+    #[command(subcommand)]
+    Admins(AdminsCommand),
+    /// Client credentials in the configured storage.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
 }
 
 /// Parses the command line and runs; the process exit code.
@@ -42,6 +55,55 @@ pub async fn run() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config, cli.listen).await,
         Command::Migrate => migrate(cli.config).await,
+        Command::Keys(c) => {
+            manage(cli.config, |config| {
+                Box::pin(async move { admin::keys(&config, c).await })
+            })
+            .await
+        }
+        Command::Groups(c) => {
+            manage(cli.config, |config| {
+                Box::pin(async move { admin::groups(&config, c).await })
+            })
+            .await
+        }
+        Command::Admins(c) => {
+            manage(cli.config, |config| {
+                Box::pin(async move { admin::admins(&config, c).await })
+            })
+            .await
+        }
+        Command::Credentials(c) => {
+            manage(cli.config, |config| {
+                Box::pin(async move { admin::credentials(&config, c).await })
+            })
+            .await
+        }
+    }
+}
+
+type Job = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>>>>;
+
+/// Runs a management command: configuration errors exit 2, failures 1, each as one line.
+async fn manage(config_file: Option<PathBuf>, job: impl FnOnce(Config) -> Job) -> ExitCode {
+    let config = match Config::load(config_file.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("tmi-auth: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(err) = config.resolve() {
+        eprintln!("tmi-auth: {err}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    match job(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let line = format!("{err:#}").replace('\n', " ");
+            eprintln!("tmi-auth: {line}");
+            ExitCode::FAILURE
+        }
     }
 }
 

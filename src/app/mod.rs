@@ -1,6 +1,7 @@
 //! The application shell: configuration, wiring, telemetry and the command line. `anyhow` is
 //! allowed here and nowhere else.
 
+pub mod admin;
 pub mod banner;
 pub mod cli;
 pub mod config;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod cli_storage;
 mod credentials;
 mod discovery;
 mod errors;

@@ -1,0 +1,129 @@
+//! The management commands, run as the real binary against PostgreSQL. Skips loudly without
+//! `TMI_AUTH_TEST_DATABASE_URL`; fails under `CI`.
+
+use std::process::Command;
+
+use rand::Rng;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tmi-auth");
+
+struct Db {
+    url: String,
+    schema: String,
+}
+
+impl Db {
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = Command::new(BIN);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("TMI_AUTH__") {
+                cmd.env_remove(key);
+            }
+        }
+        let out = cmd
+            .args(args)
+            .env("TMI_AUTH__MODE", "production")
+            .env("TMI_AUTH__SERVER__PUBLIC_URL", "https://auth.example.com")
+            .env("TMI_AUTH__STORAGE", "postgres")
+            .env("TMI_AUTH__DATABASE__URL", &self.url)
+            .env("TMI_AUTH__DATABASE__SCHEMA", &self.schema)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "{args:?} failed: {err}");
+        out
+    }
+
+    fn fails(&self, args: &[&str], expect: &str) {
+        let (code, _, err) = self.run(args);
+        assert_eq!(code, 1, "{args:?} should fail: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn management_commands_work_against_postgres() {
+    let Ok(url) = std::env::var("TMI_AUTH_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "TMI_AUTH_TEST_DATABASE_URL must be set in CI"
+        );
+        eprintln!("!!! SKIPPING CLI storage scenario: TMI_AUTH_TEST_DATABASE_URL is not set !!!");
+        return;
+    };
+    let suffix: u64 = rand::thread_rng().r#gen();
+    let schema = format!("c_{suffix:016x}");
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let db = Db {
+        url,
+        schema: schema.clone(),
+    };
+
+    assert!(db.ok(&["migrate"]).contains("migrations applied"));
+    db.ok(&["keys", "rotate"]);
+    db.ok(&["keys", "rotate"]);
+    let keys = db.ok(&["keys", "list"]);
+    let signing: Vec<&str> = keys
+        .lines()
+        .filter(|l| l.contains("access_token_signing"))
+        .collect();
+    assert_eq!(signing.len(), 2, "{keys}");
+    assert_eq!(
+        signing.iter().filter(|l| l.ends_with("active")).count(),
+        1,
+        "{keys}"
+    );
+
+    db.ok(&[
+        "groups",
+        "create",
+        "platform",
+        "--display-name",
+        "Platform Team",
+    ]);
+    db.fails(&["groups", "create", "platform"], "exists");
+    db.ok(&["groups", "create", "sre"]);
+    assert!(db.ok(&["groups", "list"]).contains("platform"));
+    db.ok(&["groups", "add-member", "platform", "--group", "sre"]);
+    db.fails(
+        &["groups", "add-member", "sre", "--group", "platform"],
+        "cycle",
+    );
+    assert!(
+        db.ok(&["groups", "members", "platform"])
+            .contains("group\tsre")
+    );
+    db.ok(&["admins", "add", "--group", "platform"]);
+    assert!(db.ok(&["admins", "list"]).contains("group\tplatform"));
+    db.fails(&["admins", "add", "--user", "tmi:nobody"], "no user");
+    db.fails(&["admins", "add", "--group", "nope"], "no group");
+    db.ok(&["admins", "remove", "--group", "platform"]);
+    assert!(!db.ok(&["admins", "list"]).contains("platform"));
+    db.ok(&["groups", "remove-member", "platform", "--group", "sre"]);
+    db.fails(&["credentials", "list", "--user", "tmi:nobody"], "no user");
+    db.fails(
+        &["credentials", "revoke", "tmi_cc_AAAAAAAAAAAAAAAAAAAAAA"],
+        "no client credential",
+    );
+
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}
