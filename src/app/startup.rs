@@ -37,6 +37,17 @@ use crate::ports::{
     IdGenerator, KeyStore, PortError, RefreshFamilyStore, RevocationList, UserRepository,
 };
 
+/// See [`Application::key_reloader`].
+#[derive(Clone)]
+pub struct KeyReloader(Arc<TokenService>);
+
+impl KeyReloader {
+    /// Reloads the keys now.
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        self.0.reload_keys().await.context("reloading keys")
+    }
+}
+
 /// Replacements for the defaults, used by tests (a manual clock, for instance).
 #[derive(Default, Clone)]
 pub struct Overrides {
@@ -168,6 +179,12 @@ impl Application {
     /// The public base URL in use.
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// A handle that makes this instance reload its keys from the key store now (instead of
+    /// within the minute), e.g. right after `tmi-auth keys rotate`.
+    pub fn key_reloader(&self) -> KeyReloader {
+        KeyReloader(self.tokens.clone())
     }
 
     /// The mode in use.

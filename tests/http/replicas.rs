@@ -12,6 +12,7 @@ use crate::support::*;
 
 struct Cluster {
     replicas: Vec<String>,
+    reloaders: Vec<tmi_auth::app::startup::KeyReloader>,
     client: reqwest::Client,
     schema: String,
     admin: sqlx::PgPool,
@@ -39,6 +40,7 @@ async fn cluster(n: usize) -> Option<Cluster> {
         .await
         .unwrap();
     let mut replicas = Vec::new();
+    let mut reloaders = Vec::new();
     for _ in 0..n {
         let mut config = Config::demo_ephemeral();
         config.mode = Mode::Production;
@@ -54,6 +56,7 @@ async fn cluster(n: usize) -> Option<Cluster> {
         config.oauth.client_callback_allow_list = Some(vec!["http://localhost:*".into()]);
         let app = Application::build(config).await.expect("replica starts");
         replicas.push(format!("http://{}", app.local_addr()));
+        reloaders.push(app.key_reloader());
         tokio::spawn(app.run_until_stopped());
     }
     let client = reqwest::Client::builder()
@@ -62,6 +65,7 @@ async fn cluster(n: usize) -> Option<Cluster> {
         .unwrap();
     Some(Cluster {
         replicas,
+        reloaders,
         client,
         schema,
         admin,
@@ -265,6 +269,72 @@ async fn parallel_refreshes_across_replicas_rotate_exactly_once() {
     assert_eq!(
         seq, 1,
         "exactly one rotation won; the others were grace retries"
+    );
+    cluster.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotated_for_one_replica_verifies_on_another() {
+    let Some(cluster) = cluster(2).await else {
+        return;
+    };
+    let before = cluster.login("dave", 0, 0, 0).await;
+    let old_kid = jsonwebtoken::decode_header(&before.access_token)
+        .unwrap()
+        .kid
+        .unwrap();
+
+    // What `tmi-auth keys rotate` does, on the shared database; A reloads at once.
+    let settings = tmi_auth::adapters::postgres::PostgresSettings {
+        url: std::env::var("TMI_AUTH_TEST_DATABASE_URL").unwrap(),
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_secs(5),
+        schema: Some(cluster.schema.clone()),
+    };
+    let pool = tmi_auth::adapters::postgres::connect(&settings)
+        .await
+        .unwrap();
+    let store = tmi_auth::adapters::postgres::PostgresKeyStore::new(pool);
+    let new_key = tmi_auth::domain::tokens::keys::rotate_signing_key(
+        &store,
+        &tmi_auth::adapters::system::SystemClock,
+        &tmi_auth::adapters::system::OsRandomIds,
+    )
+    .await
+    .unwrap();
+    cluster.reloaders[0].reload().await.unwrap();
+
+    let after = cluster.login("dave", 0, 0, 0).await;
+    let new_kid = jsonwebtoken::decode_header(&after.access_token)
+        .unwrap()
+        .kid
+        .unwrap();
+    assert_eq!(new_kid, new_key.kid, "A signs with the rotated key");
+    assert_ne!(new_kid, old_kid);
+    // B has not reloaded: it meets an unknown kid, reloads, and accepts the token.
+    assert_eq!(cluster.me(1, &after.access_token).await, StatusCode::OK);
+    // Tokens signed by the old key keep verifying until they expire.
+    assert_eq!(cluster.me(1, &before.access_token).await, StatusCode::OK);
+    assert_eq!(cluster.me(0, &before.access_token).await, StatusCode::OK);
+    let jwks: Value = cluster
+        .client
+        .get(format!("{}/.well-known/jwks.json", cluster.replicas[1]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
+        "{kids:?}"
     );
     cluster.cleanup().await;
 }
