@@ -1,5 +1,6 @@
 //! The command line: `tmi-auth [serve] [--listen ADDR] [--config FILE]`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -155,10 +156,9 @@ async fn serve(config_file: Option<PathBuf>, listen: Option<String>) -> ExitCode
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    println!(
-        "{}",
-        banner::render(app.local_addr(), app.public_url(), app.mode())
-    );
+    // A closed stdout must not stop the service: ignore write errors.
+    let banner = banner::render(app.local_addr(), app.public_url(), app.mode());
+    let _ = writeln!(std::io::stdout(), "{banner}");
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
