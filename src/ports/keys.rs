@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::PortError;
-use crate::domain::tokens::keys::StoredKey;
+use crate::domain::tokens::keys::{KeyPurpose, StoredKey};
 
 /// Persistent key material.
 #[async_trait]
@@ -17,8 +17,13 @@ pub trait KeyStore: Send + Sync + 'static {
     /// and store nothing in that case.
     async fn insert(&self, key: &StoredKey) -> Result<(), PortError>;
 
-    /// Marks retired, at `at`, every not yet retired key of `newer.purpose` that is older than
-    /// `newer` (by `created_at`, then `kid`). Keys already retired keep their time. Safe when
-    /// several replicas rotate at once: the newest key of all stays active.
-    async fn retire_older(&self, newer: &StoredKey, at: DateTime<Utc>) -> Result<(), PortError>;
+    /// Marks retired, at `at`, every not yet retired key of `purpose` except the newest one
+    /// (by `created_at`, then `kid`). Keys already retired keep their time. Safe when several
+    /// replicas rotate at once: whatever the interleaving, once every rotation has run this,
+    /// exactly the newest key of all is active.
+    async fn retire_all_but_newest(
+        &self,
+        purpose: KeyPurpose,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError>;
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::lock;
-use crate::domain::tokens::keys::StoredKey;
+use crate::domain::tokens::keys::{KeyPurpose, StoredKey};
 use crate::ports::{KeyStore, PortError};
 
 /// Keys in a vector, oldest first.
@@ -37,11 +37,23 @@ impl KeyStore for MemoryKeyStore {
         Ok(())
     }
 
-    async fn retire_older(&self, newer: &StoredKey, at: DateTime<Utc>) -> Result<(), PortError> {
+    async fn retire_all_but_newest(
+        &self,
+        purpose: KeyPurpose,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
         let mut keys = lock(&self.keys);
+        let newest = keys
+            .iter()
+            .filter(|k| k.purpose == purpose)
+            .map(|k| (k.created_at, k.kid.clone()))
+            .max();
+        let Some(newest) = newest else { return Ok(()) };
         for key in keys.iter_mut() {
-            let older = (key.created_at, &key.kid) < (newer.created_at, &newer.kid);
-            if key.purpose == newer.purpose && older && key.retired_at.is_none() {
+            if key.purpose == purpose
+                && key.retired_at.is_none()
+                && (key.created_at, key.kid.clone()) < newest
+            {
                 key.retired_at = Some(at);
             }
         }

@@ -77,14 +77,17 @@ impl KeyStore for PostgresKeyStore {
         Ok(())
     }
 
-    async fn retire_older(&self, newer: &StoredKey, at: DateTime<Utc>) -> Result<(), PortError> {
+    async fn retire_all_but_newest(
+        &self,
+        purpose: KeyPurpose,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
         sqlx::query(
-            "UPDATE signing_keys SET retired_at = $4 WHERE purpose = $1 AND retired_at IS NULL \
-             AND (created_at, kid) < ($2, $3)",
+            "UPDATE signing_keys SET retired_at = $2 WHERE purpose = $1 AND retired_at IS NULL \
+             AND (created_at, kid) < (SELECT created_at, kid FROM signing_keys WHERE purpose = $1 \
+             ORDER BY created_at DESC, kid DESC LIMIT 1)",
         )
-        .bind(newer.purpose.as_str())
-        .bind(newer.created_at)
-        .bind(&newer.kid)
+        .bind(purpose.as_str())
         .bind(at)
         .execute(&self.pool)
         .await

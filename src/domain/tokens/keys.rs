@@ -122,6 +122,9 @@ fn jwk_thumbprint(x: &str) -> String {
     b64url(&Sha256::digest(canonical.as_bytes()))
 }
 
+/// Kid of the pepper created automatically on first start.
+pub const INITIAL_PEPPER_KID: &str = "p-initial";
+
 /// A parsed signing key, ready to sign and verify.
 pub struct SigningEntry {
     /// Key id.
@@ -195,7 +198,12 @@ impl KeyRing {
                 let key = match purpose {
                     KeyPurpose::AccessTokenSigning => StoredKey::signing(seed, clock.now()),
                     KeyPurpose::RefreshTokenEncryption => StoredKey::refresh(seed, clock.now()),
-                    KeyPurpose::SecretPepper => StoredKey::pepper(seed, clock.now()),
+                    // A fixed kid: replicas starting together race on one row, so they
+                    // can never end up with different peppers.
+                    KeyPurpose::SecretPepper => StoredKey {
+                        kid: INITIAL_PEPPER_KID.to_owned(),
+                        ..StoredKey::pepper(seed, clock.now())
+                    },
                 };
                 match store.insert(&key).await {
                     Ok(()) | Err(PortError::AlreadyExists) => {}
@@ -323,7 +331,9 @@ pub async fn rotate_signing_key(
     let now = clock.now();
     let key = StoredKey::signing(seed, now);
     store.insert(&key).await?;
-    store.retire_older(&key, now).await?;
+    store
+        .retire_all_but_newest(KeyPurpose::AccessTokenSigning, now)
+        .await?;
     Ok(key)
 }
 
