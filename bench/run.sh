@@ -20,7 +20,7 @@ TMP=$(mktemp -d)
 cleanup() { kill "${SERVER_PID:-}" "${REF_PID:-}" 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-RUST_LOG=warn ./target/release/tmi-auth --listen 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+TMI_AUTH__RATE_LIMITS__ENABLED=false RUST_LOG=warn ./target/release/tmi-auth --listen 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 SERVER_PID=$!
 for _ in $(seq 1 50); do grep -q 'listening on' "$TMP/out" 2>/dev/null && break; sleep 0.1; done
 B=$(sed -n 's/^tmi-auth listening on \(http:\/\/[^ ]*\).*/\1/p' "$TMP/out")

@@ -9,10 +9,12 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
+use crate::adapters::http::rate_limit::{Cidr, RateLimitSettings};
 use crate::domain::groups::seed::SeedGroup;
 use crate::domain::groups::{MemberRef, SeedPlan, SeedRule, UserMatcher};
 use crate::domain::login::CallbackAllowList;
 use crate::domain::login::params::is_valid_provider_id;
+use crate::ports::Limit;
 
 /// Environment prefix; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "TMI_AUTH__";
@@ -75,6 +77,8 @@ pub struct Config {
     pub introspection: IntrospectionConfig,
     /// Groups, memberships and administrators.
     pub groups: GroupsConfig,
+    /// Rate limits per route class.
+    pub rate_limits: RateLimitsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -169,6 +173,8 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// Seconds in-flight requests get to finish at shutdown.
     pub shutdown_grace_secs: u64,
+    /// Proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -178,6 +184,7 @@ impl Default for ServerConfig {
             public_url: None,
             body_limit_bytes: 256 * 1024,
             shutdown_grace_secs: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -318,6 +325,37 @@ pub struct MemberSpec {
     pub notes: Option<String>,
 }
 
+/// `[rate_limits]`: requests per minute per route class.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    /// Off entirely when false.
+    pub enabled: bool,
+    /// `/oauth2/authorize`, `/oauth2/callback`: per client IP.
+    pub login_per_minute: u32,
+    /// `/oauth2/token`, `/oauth2/refresh`: per client IP, and per `client_id`.
+    pub token_per_minute: u32,
+    /// `/oauth2/introspect`, `/oauth2/revoke`: per caller.
+    pub caller_per_minute: u32,
+    /// `/.well-known/*`: per client IP.
+    pub discovery_per_minute: u32,
+    /// Other API routes: per client IP.
+    pub api_per_minute: u32,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            login_per_minute: 100,
+            token_per_minute: 300,
+            caller_per_minute: 1200,
+            discovery_per_minute: 300,
+            api_per_minute: 600,
+        }
+    }
+}
+
 /// `[introspection]`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -413,6 +451,8 @@ pub struct Resolved {
     pub introspection_requires_auth: bool,
     /// Groups to seed.
     pub seed: SeedPlan,
+    /// Rate limits.
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Config {
@@ -656,6 +696,41 @@ impl Config {
             log_format,
             introspection_requires_auth: self.introspection.require_client_auth.unwrap_or(!demo),
             seed: self.groups.seed_plan()?,
+            rate_limits: self.rate_limit_settings()?,
+        })
+    }
+}
+
+impl Config {
+    fn rate_limit_settings(&self) -> Result<RateLimitSettings, ConfigError> {
+        let mut trusted = Vec::new();
+        for (i, entry) in self.server.trusted_proxies.iter().enumerate() {
+            trusted.push(Cidr::parse(entry.trim()).ok_or_else(|| {
+                ConfigError::new(
+                    &format!("server.trusted_proxies[{i}]"),
+                    "expected an address or CIDR",
+                )
+            })?);
+        }
+        let r = &self.rate_limits;
+        let per_minute = |key: &str, n: u32| {
+            if (1..=1_000_000).contains(&n) {
+                Ok(Limit {
+                    limit: n,
+                    window: std::time::Duration::from_secs(60),
+                })
+            } else {
+                Err(ConfigError::new(key, "must be between 1 and 1000000"))
+            }
+        };
+        Ok(RateLimitSettings {
+            enabled: r.enabled,
+            trusted_proxies: trusted,
+            login: per_minute("rate_limits.login_per_minute", r.login_per_minute)?,
+            token: per_minute("rate_limits.token_per_minute", r.token_per_minute)?,
+            caller: per_minute("rate_limits.caller_per_minute", r.caller_per_minute)?,
+            discovery: per_minute("rate_limits.discovery_per_minute", r.discovery_per_minute)?,
+            api: per_minute("rate_limits.api_per_minute", r.api_per_minute)?,
         })
     }
 }

@@ -17,11 +17,13 @@ use crate::adapters::builtin::TmiProvider;
 use crate::adapters::http::{self, HttpSettings, HttpState};
 use crate::adapters::memory::{
     MemoryClientCredentialRepository, MemoryFailureCounter, MemoryFlowStore, MemoryGroupRepository,
-    MemoryKeyStore, MemoryRefreshFamilyStore, MemoryRevocationList, MemoryUserRepository,
+    MemoryKeyStore, MemoryRateLimiter, MemoryRefreshFamilyStore, MemoryRevocationList,
+    MemoryUserRepository,
 };
 use crate::adapters::postgres::{self, PostgresSettings};
 use crate::adapters::redis::{
-    RedisFailureCounter, RedisFlowStore, RedisHandle, RedisRevocationList, RedisSettings,
+    RedisFailureCounter, RedisFlowStore, RedisHandle, RedisRateLimiter, RedisRevocationList,
+    RedisSettings,
 };
 use crate::adapters::system::{OsRandomIds, SystemClock};
 use crate::domain::access::AccessService;
@@ -34,7 +36,8 @@ use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::ports::identity_provider::ProviderInfo;
 use crate::ports::{
     BackoffPolicy, ClientCredentialRepository, Clock, FailureCounter, FlowStore, GroupRepository,
-    IdGenerator, KeyStore, PortError, RefreshFamilyStore, RevocationList, UserRepository,
+    IdGenerator, KeyStore, PortError, RateLimiter, RefreshFamilyStore, RevocationList,
+    UserRepository,
 };
 
 /// See [`Application::key_reloader`].
@@ -156,6 +159,8 @@ impl Application {
                 public_url: public_url.clone(),
             },
             HttpSettings {
+                rate_limits: resolved.rate_limits.clone(),
+                limiter: cache.limiter.clone(),
                 body_limit_bytes: config.server.body_limit_bytes,
             },
         );
@@ -235,6 +240,7 @@ struct Storage {
 
 /// The cache-backed ports.
 struct Cache {
+    limiter: Arc<dyn RateLimiter>,
     flows: Arc<dyn FlowStore>,
     revocations: Arc<dyn RevocationList>,
     failures: Arc<dyn FailureCounter>,
@@ -296,6 +302,7 @@ async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
 async fn open_cache(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Cache> {
     Ok(match config.cache {
         CacheKind::Memory => Cache {
+            limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
             flows: Arc::new(MemoryFlowStore::new(clock.clone())),
             revocations: Arc::new(MemoryRevocationList::new(clock.clone())),
             failures: Arc::new(MemoryFailureCounter::new(clock)),
@@ -315,6 +322,7 @@ async fn open_cache(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ca
                 .await
                 .map_err(|e| anyhow::anyhow!("redis.url: cannot reach Redis: {e}"))?;
             Cache {
+                limiter: Arc::new(RedisRateLimiter::new(handle.clone())),
                 flows: Arc::new(RedisFlowStore::new(handle.clone())),
                 revocations: Arc::new(RedisRevocationList::new(handle.clone())),
                 failures: Arc::new(RedisFailureCounter::new(handle)),

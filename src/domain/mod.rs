@@ -9,5 +9,6 @@ pub mod groups;
 pub mod login;
 pub mod pkce;
 pub mod providers;
+pub mod rate;
 pub mod tokens;
 pub mod user;

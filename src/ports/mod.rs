@@ -15,6 +15,7 @@ pub mod groups;
 pub mod identity_provider;
 pub mod ids;
 pub mod keys;
+pub mod rate_limit;
 pub mod revocation;
 pub mod users;
 
@@ -28,5 +29,6 @@ pub use groups::GroupRepository;
 pub use identity_provider::IdentityProvider;
 pub use ids::IdGenerator;
 pub use keys::KeyStore;
+pub use rate_limit::{Limit, RateDecision, RateLimiter};
 pub use revocation::{RevocationEntry, RevocationList};
 pub use users::UserRepository;

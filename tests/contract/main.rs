@@ -12,6 +12,7 @@ mod groups;
 mod keys;
 mod layering;
 mod live;
+mod rate_limit;
 mod revocation;
 mod users;
 

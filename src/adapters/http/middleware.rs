@@ -4,14 +4,31 @@
 use poem::http::StatusCode;
 use poem::http::header::{self, HeaderValue};
 use poem::web::headers::{ContentLength, HeaderMapExt};
+use std::sync::Arc;
+
 use poem::{Endpoint, IntoResponse, Request, Response};
 
-/// Buffers the body up to `limit` bytes (413 beyond it) and sets security headers.
+use super::rate_limit::{self, RateLimitSettings};
+use crate::ports::RateLimiter;
+
+/// What the hygiene middleware needs.
+pub struct Hygiene {
+    /// Largest body in bytes.
+    pub body_limit: usize,
+    /// Rate limits.
+    pub rate: RateLimitSettings,
+    /// Where rate-limit state lives.
+    pub limiter: Arc<dyn RateLimiter>,
+}
+
+/// Buffers the body up to the limit (413 beyond it), applies the rate limits, and sets
+/// security headers.
 pub async fn hygiene<E: Endpoint>(
-    ep: std::sync::Arc<E>,
+    ep: Arc<E>,
     mut req: Request,
-    limit: usize,
+    ctx: Arc<Hygiene>,
 ) -> poem::Result<Response> {
+    let limit = ctx.body_limit;
     let too_large = || too_large_response(limit);
     if req
         .headers()
@@ -21,8 +38,15 @@ pub async fn hygiene<E: Endpoint>(
         return Ok(too_large());
     }
     let body = req.take_body();
-    match body.into_bytes_limit(limit).await {
-        Ok(bytes) => req.set_body(bytes),
+    let decision = match body.into_bytes_limit(limit).await {
+        Ok(bytes) => {
+            let decision = match rate_limit::check(&req, &bytes, &ctx.limiter, &ctx.rate).await {
+                Ok(decision) => decision,
+                Err(limited) => return Ok(limited),
+            };
+            req.set_body(bytes);
+            decision
+        }
         Err(poem::error::ReadBodyError::PayloadTooLarge) => return Ok(too_large()),
         Err(_) => {
             return Ok(json(
@@ -31,9 +55,12 @@ pub async fn hygiene<E: Endpoint>(
                 "the request body could not be read",
             ));
         }
-    }
+    };
     let cacheable = req.uri().path().starts_with("/.well-known/");
     let mut resp = ep.call(req).await?.into_response();
+    if let Some(decision) = &decision {
+        rate_limit::add_headers(&mut resp, decision);
+    }
     let headers = resp.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -11,6 +11,7 @@ mod groups;
 mod me;
 mod middleware;
 mod oauth;
+pub mod rate_limit;
 mod strict;
 
 use std::sync::Arc;
@@ -48,10 +49,14 @@ pub struct HttpState {
 }
 
 /// HTTP-level settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Rate limits per route class.
+    pub rate_limits: rate_limit::RateLimitSettings,
+    /// Where rate-limit state lives.
+    pub limiter: Arc<dyn crate::ports::RateLimiter>,
 }
 
 /// Builds the complete endpoint: API, docs, health, error rendering and hygiene middleware.
@@ -60,6 +65,11 @@ pub fn endpoint(
     settings: HttpSettings,
 ) -> impl Endpoint<Output = poem::Response> + 'static {
     let public_url = state.public_url.clone();
+    let hygiene = Arc::new(middleware::Hygiene {
+        body_limit: settings.body_limit_bytes,
+        rate: settings.rate_limits,
+        limiter: settings.limiter,
+    });
     let api = OpenApiService::new(
         (
             oauth::OAuthApi::new(state.clone()),
@@ -82,7 +92,7 @@ pub fn endpoint(
         .nest("/", api)
         .with(CatchPanic::new().with_handler(middleware::panic_response))
         .catch_all_error(error::render_uncaught)
-        .around(move |ep, req| middleware::hygiene(ep, req, settings.body_limit_bytes))
+        .around(move |ep, req| middleware::hygiene(ep, req, hygiene.clone()))
 }
 
 #[handler]

@@ -9,6 +9,7 @@ mod families;
 mod flows;
 mod groups;
 mod keys;
+mod rate_limit;
 mod revocation;
 mod users;
 
@@ -19,6 +20,7 @@ pub use families::MemoryRefreshFamilyStore;
 pub use flows::MemoryFlowStore;
 pub use groups::MemoryGroupRepository;
 pub use keys::MemoryKeyStore;
+pub use rate_limit::MemoryRateLimiter;
 pub use revocation::MemoryRevocationList;
 pub use users::MemoryUserRepository;
 

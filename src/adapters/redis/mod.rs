@@ -5,6 +5,7 @@
 
 mod backoff;
 mod flows;
+mod rate_limit;
 mod revocation;
 
 use std::time::Duration;
@@ -13,6 +14,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use backoff::RedisFailureCounter;
 pub use flows::RedisFlowStore;
+pub use rate_limit::RedisRateLimiter;
 pub use revocation::RedisRevocationList;
 
 use crate::ports::PortError;

@@ -1,0 +1,283 @@
+//! Rate limiting per route class, keyed on the right things: the client IP (the socket peer,
+//! or the first untrusted address of `X-Forwarded-For` when the peer is a configured trusted
+//! proxy), the `client_id` at the token endpoint (from HTTP Basic or the body), and the caller at
+//! introspection and revocation. Answers 429 with `Retry-After`; every limited response carries
+//! `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (epoch seconds).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use poem::http::StatusCode;
+use poem::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use poem::{Request, Response};
+
+use crate::domain::encoding::digest_key;
+use crate::ports::{Limit, RateDecision, RateLimiter};
+
+/// A network in CIDR form (or a single address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `10.0.0.0/8`, `::1/128` or a plain address.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, p.parse::<u8>().ok()?),
+            None => {
+                let a = text.parse::<IpAddr>().ok()?;
+                (a, if a.is_ipv4() { 32 } else { 128 })
+            }
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(Self { addr, prefix })
+    }
+
+    /// Whether `ip` lies in this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        match (canonical(self.addr), ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Limits per route class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// Off entirely when false.
+    pub enabled: bool,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// `/oauth2/authorize`, `/oauth2/callback`: per client IP.
+    pub login: Limit,
+    /// `/oauth2/token`, `/oauth2/refresh`: per client IP and per `client_id`.
+    pub token: Limit,
+    /// `/oauth2/introspect`, `/oauth2/revoke`: per caller.
+    pub caller: Limit,
+    /// `/.well-known/*`: per client IP.
+    pub discovery: Limit,
+    /// Everything else under the API: per client IP.
+    pub api: Limit,
+}
+
+/// The client's IP: the socket peer, unless the peer is a trusted proxy; then the rightmost
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(req: &Request, trusted: &[Cidr]) -> Option<IpAddr> {
+    let peer = req
+        .remote_addr()
+        .as_socket_addr()
+        .map(|a| canonical(a.ip()))?;
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let forwarded = req.headers().get_all("x-forwarded-for");
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in forwarded {
+        for part in value.to_str().unwrap_or("").split(',') {
+            if let Ok(ip) = part.trim().parse::<IpAddr>() {
+                hops.push(canonical(ip));
+            }
+        }
+    }
+    Some(
+        hops.into_iter()
+            .rev()
+            .find(|ip| !is_trusted(*ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// `client_id` presented at the token endpoint: HTTP Basic first, then the body.
+fn client_id(req: &Request, body: &[u8]) -> Option<String> {
+    if let Some((scheme, value)) = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        && scheme.eq_ignore_ascii_case("basic")
+    {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        return text.split_once(':').map(|(id, _)| id.to_owned());
+    }
+    let json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if json {
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        return value.get("client_id")?.as_str().map(str::to_owned);
+    }
+    url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The caller at introspection/revocation: a Basic client id or a bearer token.
+fn caller(req: &Request) -> Option<String> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(format!("bearer:{}", digest_key(rest.trim())));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        return text
+            .split_once(':')
+            .map(|(id, _)| format!("client:{}", digest_key(id)));
+    }
+    None
+}
+
+/// The buckets a request counts against.
+fn buckets(req: &Request, body: &[u8], settings: &RateLimitSettings) -> Vec<(String, Limit)> {
+    let path = req.uri().path();
+    let ip = client_ip(req, &settings.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let per_ip = |class: &str, limit: Limit| (format!("{class}:ip:{ip}"), limit);
+    match path {
+        "/healthz" | "/openapi.json" => vec![],
+        p if p.starts_with("/docs") => vec![],
+        "/oauth2/authorize" | "/oauth2/callback" => vec![per_ip("login", settings.login)],
+        p if p.starts_with("/saml/") => vec![per_ip("login", settings.login)],
+        "/oauth2/token" | "/oauth2/refresh" => {
+            let mut keys = vec![per_ip("token", settings.token)];
+            if let Some(id) = client_id(req, body).filter(|id| !id.is_empty()) {
+                keys.push((format!("token:client:{}", digest_key(&id)), settings.token));
+            }
+            keys
+        }
+        "/oauth2/introspect" | "/oauth2/revoke" => match caller(req) {
+            Some(who) => vec![(format!("caller:{who}"), settings.caller)],
+            None => vec![per_ip("caller", settings.caller)],
+        },
+        p if p.starts_with("/.well-known/") => vec![per_ip("discovery", settings.discovery)],
+        _ => vec![per_ip("api", settings.api)],
+    }
+}
+
+/// The verdict for a request: `Err(response)` when limited, else the headers to add.
+pub async fn check(
+    req: &Request,
+    body: &[u8],
+    limiter: &Arc<dyn RateLimiter>,
+    settings: &RateLimitSettings,
+) -> Result<Option<RateDecision>, Response> {
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let mut tightest: Option<RateDecision> = None;
+    for (key, limit) in buckets(req, body, settings) {
+        let decision = match limiter.hit(&key, limit).await {
+            Ok(d) => d,
+            Err(err) => {
+                // Fail open: availability over throttling (authentication still fails closed).
+                tracing::warn!(error = %err, "rate limiter unavailable");
+                continue;
+            }
+        };
+        if !decision.allowed {
+            return Err(too_many(&decision));
+        }
+        if tightest.is_none_or(|t| decision.remaining < t.remaining) {
+            tightest = Some(decision);
+        }
+    }
+    Ok(tightest)
+}
+
+fn epoch_after(after: Duration) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (now + after).as_secs() + u64::from((now + after).subsec_nanos() > 0)
+}
+
+/// Adds the `X-RateLimit-*` headers.
+pub fn add_headers(resp: &mut Response, d: &RateDecision) {
+    let headers = resp.headers_mut();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(d.limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(d.remaining));
+    headers.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from(epoch_after(d.reset_after)),
+    );
+}
+
+fn too_many(d: &RateDecision) -> Response {
+    let retry = d.retry_after.as_secs() + u64::from(d.retry_after.subsec_nanos() > 0);
+    let retry = retry.max(1);
+    let body = serde_json::json!({
+        "error": "rate_limit_exceeded",
+        "error_description": format!("too many requests; retry in {retry} seconds"),
+    });
+    let mut resp = Response::builder()
+        .status(StatusCode::TOO_MANY_REQUESTS)
+        .content_type("application/json; charset=utf-8")
+        .header("retry-after", retry)
+        .body(body.to_string());
+    add_headers(&mut resp, d);
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_match_their_networks() {
+        let net = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(
+            net.contains("::ffff:10.0.0.1".parse().unwrap()),
+            "IPv4-mapped IPv6"
+        );
+        let one = Cidr::parse("127.0.0.1").unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        assert!(
+            Cidr::parse("::1/128")
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(Cidr::parse("10.0.0.0/33").is_none());
+        assert!(Cidr::parse("nope").is_none());
+    }
+}
