@@ -175,6 +175,10 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
+    /// Seconds a request may take before it is answered 503.
+    pub request_timeout_secs: u64,
+    /// Browser origins (`https://app.example.com`) allowed to call the API; never `*`.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -185,6 +189,8 @@ impl Default for ServerConfig {
             body_limit_bytes: 256 * 1024,
             shutdown_grace_secs: 10,
             trusted_proxies: Vec::new(),
+            request_timeout_secs: 30,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -547,6 +553,27 @@ impl Config {
                 "server.public_url",
                 "is required in production mode",
             ));
+        }
+        if !(1..=600).contains(&self.server.request_timeout_secs) {
+            return Err(ConfigError::new(
+                "server.request_timeout_secs",
+                "must be between 1 and 600",
+            ));
+        }
+        for (i, origin) in self.server.cors_allowed_origins.iter().enumerate() {
+            let ok = url::Url::parse(origin).is_ok_and(|u| {
+                (u.scheme() == "https" || u.scheme() == "http")
+                    && u.host_str().is_some()
+                    && u.path() == "/"
+                    && !origin.ends_with('/')
+                    && u.query().is_none()
+            });
+            if !ok {
+                return Err(ConfigError::new(
+                    &format!("server.cors_allowed_origins[{i}]"),
+                    "expected an origin like https://app.example.com (no path, no wildcard)",
+                ));
+            }
         }
         if self.server.body_limit_bytes < 1024 {
             return Err(ConfigError::new(

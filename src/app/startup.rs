@@ -161,6 +161,8 @@ impl Application {
             HttpSettings {
                 rate_limits: resolved.rate_limits.clone(),
                 limiter: cache.limiter.clone(),
+                request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+                cors_origins: config.server.cors_allowed_origins.clone(),
                 body_limit_bytes: config.server.body_limit_bytes,
             },
         );

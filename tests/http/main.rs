@@ -10,6 +10,7 @@ mod discovery;
 mod errors;
 mod flow;
 mod groups;
+mod hygiene;
 mod limits;
 mod outage;
 mod refresh;

@@ -5,6 +5,9 @@ use poem::http::StatusCode;
 use poem::http::header::{self, HeaderValue};
 use poem::web::headers::{ContentLength, HeaderMapExt};
 use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Instrument;
 
 use poem::{Endpoint, IntoResponse, Request, Response};
 
@@ -19,11 +22,71 @@ pub struct Hygiene {
     pub rate: RateLimitSettings,
     /// Where rate-limit state lives.
     pub limiter: Arc<dyn RateLimiter>,
+    /// Send `Strict-Transport-Security` (the public URL is https).
+    pub hsts: bool,
+    /// Longest time a request may take.
+    pub request_timeout: Duration,
+}
+
+/// A request id: the caller's `X-Request-Id` when it is short and plain, else a fresh one.
+fn request_id(req: &Request) -> String {
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        });
+    match given {
+        Some(id) => id.to_owned(),
+        None => {
+            let mut bytes = [0u8; 12];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    }
+}
+
+/// Gives every request an id (response header and a field of every log line inside it), a
+/// time limit, and the hygiene below.
+pub async fn hygiene<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    ctx: Arc<Hygiene>,
+) -> poem::Result<Response> {
+    let id = request_id(&req);
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let started = std::time::Instant::now();
+    let mut resp = process(ep, req, ctx.clone())
+        .instrument(span.clone())
+        .await?;
+    let status = resp.status().as_u16();
+    span.in_scope(|| {
+        tracing::debug!(
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request done"
+        )
+    });
+    let headers = resp.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert("x-request-id", value);
+    }
+    if ctx.hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    Ok(resp)
 }
 
 /// Buffers the body up to the limit (413 beyond it), applies the rate limits, and sets
 /// security headers.
-pub async fn hygiene<E: Endpoint>(
+async fn process<E: Endpoint>(
     ep: Arc<E>,
     mut req: Request,
     ctx: Arc<Hygiene>,
@@ -57,7 +120,20 @@ pub async fn hygiene<E: Endpoint>(
         }
     };
     let cacheable = req.uri().path().starts_with("/.well-known/");
-    let mut resp = ep.call(req).await?.into_response();
+    let mut resp = match tokio::time::timeout(ctx.request_timeout, ep.call(req)).await {
+        Ok(result) => result?.into_response(),
+        Err(_) => {
+            tracing::warn!("request timed out");
+            let mut resp = json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "the request took too long; retry later",
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            resp
+        }
+    };
     if let Some(decision) = &decision {
         rate_limit::add_headers(&mut resp, decision);
     }

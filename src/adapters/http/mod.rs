@@ -16,6 +16,7 @@ mod strict;
 
 use std::sync::Arc;
 
+use poem::http::Method;
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route, get, handler};
 use poem_openapi::OpenApiService;
@@ -57,6 +58,10 @@ pub struct HttpSettings {
     pub rate_limits: rate_limit::RateLimitSettings,
     /// Where rate-limit state lives.
     pub limiter: Arc<dyn crate::ports::RateLimiter>,
+    /// Longest time a request may take.
+    pub request_timeout: std::time::Duration,
+    /// Browser origins allowed to call the API (CORS); empty: none.
+    pub cors_origins: Vec<String>,
 }
 
 /// Builds the complete endpoint: API, docs, health, error rendering and hygiene middleware.
@@ -69,7 +74,23 @@ pub fn endpoint(
         body_limit: settings.body_limit_bytes,
         rate: settings.rate_limits,
         limiter: settings.limiter,
+        hsts: public_url.starts_with("https://"),
+        request_timeout: settings.request_timeout,
     });
+    let cors_enabled = !settings.cors_origins.is_empty();
+    let cors = poem::middleware::Cors::new()
+        .allow_origins(settings.cors_origins)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers(["authorization", "content-type", "x-request-id"])
+        .expose_headers([
+            "x-request-id",
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+            "retry-after",
+        ])
+        .allow_credentials(false)
+        .max_age(600);
     let api = OpenApiService::new(
         (
             oauth::OAuthApi::new(state.clone()),
@@ -92,6 +113,7 @@ pub fn endpoint(
         .nest("/", api)
         .with(CatchPanic::new().with_handler(middleware::panic_response))
         .catch_all_error(error::render_uncaught)
+        .with_if(cors_enabled, cors)
         .around(move |ep, req| middleware::hygiene(ep, req, hygiene.clone()))
 }
 

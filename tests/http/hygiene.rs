@@ -1,0 +1,134 @@
+//! Request ids, security headers and CORS.
+
+use reqwest::StatusCode;
+use tmi_auth::app::Config;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn().await;
+    let resp = app.get("/oauth2/providers").await;
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 24);
+    let echoed = app
+        .client
+        .get(app.url("/no/such/route"))
+        .header("x-request-id", "trace-123_abc.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-123_abc.9");
+    let unsafe_id = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "bad id\twith space")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(unsafe_id.headers()["x-request-id"], "bad id\twith space");
+}
+
+#[tokio::test]
+async fn hsts_is_sent_only_for_an_https_public_url() {
+    let app = spawn().await;
+    assert!(
+        app.get("/healthz")
+            .await
+            .headers()
+            .get("strict-transport-security")
+            .is_none()
+    );
+    let mut config = Config::demo_ephemeral();
+    config.server.public_url = Some("https://auth.example.com".into());
+    let app = spawn_with(config).await;
+    let resp = app.get("/healthz").await;
+    assert!(
+        resp.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
+}
+
+#[tokio::test]
+async fn cors_allows_only_listed_origins_and_never_credentials() {
+    let mut config = Config::demo_ephemeral();
+    config.server.cors_allowed_origins = vec!["https://app.example.com".into()];
+    let app = spawn_with(config).await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/oauth2/token"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(
+        preflight
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let simple = app
+        .client
+        .get(app.url("/oauth2/providers"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        simple.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let foreign = app
+        .client
+        .get(app.url("/oauth2/providers"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        foreign
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    // Without configured origins nobody is allowed.
+    let closed = spawn().await;
+    let resp = closed
+        .client
+        .get(closed.url("/oauth2/providers"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+}
+
+#[test]
+fn cors_origins_must_be_plain_origins() {
+    for bad in [
+        "*",
+        "https://app.example.com/",
+        "https://app.example.com/path",
+        "app.example.com",
+    ] {
+        let mut config = Config::demo_ephemeral();
+        config.server.cors_allowed_origins = vec![bad.into()];
+        assert_eq!(
+            config.resolve().map_err(|e| e.key).err().as_deref(),
+            Some("server.cors_allowed_origins[0]"),
+            "{bad}"
+        );
+    }
+}
