@@ -36,7 +36,7 @@ use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::ports::identity_provider::ProviderInfo;
 use crate::ports::{
     BackoffPolicy, ClientCredentialRepository, Clock, FailureCounter, FlowStore, GroupRepository,
-    IdGenerator, KeyStore, PortError, RateLimiter, RefreshFamilyStore, RevocationList,
+    IdGenerator, KeyStore, PortError, Probe, RateLimiter, RefreshFamilyStore, RevocationList,
     UserRepository,
 };
 
@@ -156,6 +156,12 @@ impl Application {
                 groups,
                 access,
                 introspection_requires_auth: resolved.introspection_requires_auth,
+                probes: storage
+                    .probe
+                    .iter()
+                    .chain(cache.probe.iter())
+                    .cloned()
+                    .collect(),
                 public_url: public_url.clone(),
             },
             HttpSettings {
@@ -233,6 +239,7 @@ impl Application {
 
 /// The storage-backed ports.
 struct Storage {
+    probe: Option<Arc<dyn Probe>>,
     users: Arc<dyn UserRepository>,
     keys: Arc<dyn KeyStore>,
     families: Arc<dyn RefreshFamilyStore>,
@@ -242,6 +249,7 @@ struct Storage {
 
 /// The cache-backed ports.
 struct Cache {
+    probe: Option<Arc<dyn Probe>>,
     limiter: Arc<dyn RateLimiter>,
     flows: Arc<dyn FlowStore>,
     revocations: Arc<dyn RevocationList>,
@@ -280,6 +288,7 @@ pub async fn connect_postgres(config: &Config, migrate: bool) -> anyhow::Result<
 async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
     Ok(match config.storage {
         StorageKind::Memory => Storage {
+            probe: None,
             users: Arc::new(MemoryUserRepository::new()),
             keys: Arc::new(MemoryKeyStore::new()),
             families: Arc::new(MemoryRefreshFamilyStore::new()),
@@ -289,6 +298,7 @@ async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
         StorageKind::Postgres => {
             let pool = connect_postgres(config, config.database.auto_migrate).await?;
             Storage {
+                probe: Some(Arc::new(postgres::PostgresProbe(pool.clone()))),
                 users: Arc::new(postgres::PostgresUserRepository::new(pool.clone())),
                 keys: Arc::new(postgres::PostgresKeyStore::new(pool.clone())),
                 families: Arc::new(postgres::PostgresRefreshFamilyStore::new(pool.clone())),
@@ -304,6 +314,7 @@ async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
 async fn open_cache(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Cache> {
     Ok(match config.cache {
         CacheKind::Memory => Cache {
+            probe: None,
             limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
             flows: Arc::new(MemoryFlowStore::new(clock.clone())),
             revocations: Arc::new(MemoryRevocationList::new(clock.clone())),
@@ -324,6 +335,7 @@ async fn open_cache(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ca
                 .await
                 .map_err(|e| anyhow::anyhow!("redis.url: cannot reach Redis: {e}"))?;
             Cache {
+                probe: Some(Arc::new(handle.clone())),
                 limiter: Arc::new(RedisRateLimiter::new(handle.clone())),
                 flows: Arc::new(RedisFlowStore::new(handle.clone())),
                 revocations: Arc::new(RedisRevocationList::new(handle.clone())),

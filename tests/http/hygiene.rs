@@ -132,3 +132,12 @@ fn cors_origins_must_be_plain_origins() {
         );
     }
 }
+
+#[tokio::test]
+async fn readiness_without_backends_is_ready() {
+    let app = spawn().await;
+    let resp = app.get("/readyz").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+}

@@ -119,7 +119,24 @@ async fn a_redis_outage_gives_503_and_recovers() {
     let me = || client.get(format!("{base}/me")).bearer_auth(&token).send();
     assert_eq!(me().await.unwrap().status(), StatusCode::OK);
 
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
     drop(redis);
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["failing"], serde_json::json!(["redis"]));
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "the process is up"
+    );
     let down = me().await.unwrap();
     assert_eq!(
         down.status(),

@@ -45,6 +45,8 @@ pub struct HttpState {
     pub access: Arc<AccessService>,
     /// Whether `/oauth2/introspect` requires caller authentication.
     pub introspection_requires_auth: bool,
+    /// Backends `/readyz` asks.
+    pub probes: Vec<Arc<dyn crate::ports::Probe>>,
     /// Our public base URL, without a trailing slash.
     pub public_url: String,
 }
@@ -70,6 +72,7 @@ pub fn endpoint(
     settings: HttpSettings,
 ) -> impl Endpoint<Output = poem::Response> + 'static {
     let public_url = state.public_url.clone();
+    let probes = state.probes.clone();
     let hygiene = Arc::new(middleware::Hygiene {
         body_limit: settings.body_limit_bytes,
         rate: settings.rate_limits,
@@ -108,6 +111,7 @@ pub fn endpoint(
 
     Route::new()
         .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz).data(probes))
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/", api)
@@ -115,6 +119,33 @@ pub fn endpoint(
         .catch_all_error(error::render_uncaught)
         .with_if(cors_enabled, cors)
         .around(move |ep, req| middleware::hygiene(ep, req, hygiene.clone()))
+}
+
+/// 200 when every backend answers, else 503 naming the failing ones.
+#[handler]
+async fn readyz(probes: poem::web::Data<&Vec<Arc<dyn crate::ports::Probe>>>) -> poem::Response {
+    let mut failing = Vec::new();
+    for probe in probes.0 {
+        if let Err(err) = probe.check().await {
+            tracing::warn!(backend = probe.name(), error = %err, "readiness check failed");
+            failing.push(probe.name());
+        }
+    }
+    let (status, body) = if failing.is_empty() {
+        (
+            poem::http::StatusCode::OK,
+            serde_json::json!({"status": "ready"}),
+        )
+    } else {
+        (
+            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"status": "unavailable", "failing": failing}),
+        )
+    };
+    poem::Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(body.to_string())
 }
 
 #[handler]

@@ -97,6 +97,24 @@ pub async fn migrate(pool: &PgPool) -> Result<(), PortError> {
         .map_err(|e| PortError::Unavailable(format!("migration failed: {e}")))
 }
 
+/// Readiness of the database: `SELECT 1`.
+pub struct PostgresProbe(pub PgPool);
+
+#[async_trait::async_trait]
+impl crate::ports::Probe for PostgresProbe {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn check(&self) -> Result<(), PortError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.0)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
 /// Translates a driver error into the port's vocabulary.
 pub(crate) fn map_err(err: sqlx::Error) -> PortError {
     match &err {

@@ -106,6 +106,17 @@ impl RedisHandle {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::ports::Probe for RedisHandle {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn check(&self) -> Result<(), PortError> {
+        self.ping().await
+    }
+}
+
 fn map_err(err: redis::RedisError) -> PortError {
     if err.is_io_error()
         || err.is_timeout()
