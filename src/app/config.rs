@@ -217,6 +217,8 @@ pub struct TokensConfig {
     pub signing_key_file: Option<PathBuf>,
     /// File holding a base64 32-byte refresh-token key (ephemeral key when absent).
     pub refresh_token_key_file: Option<PathBuf>,
+    /// Rotate the signing key automatically after this many hours (0: never).
+    pub signing_key_rotation_hours: u64,
 }
 
 impl Default for TokensConfig {
@@ -231,6 +233,7 @@ impl Default for TokensConfig {
             leeway_secs: 30,
             signing_key_file: None,
             refresh_token_key_file: None,
+            signing_key_rotation_hours: 0,
         }
     }
 }
@@ -604,6 +607,12 @@ impl Config {
             ),
             ("tokens.flow_ttl_secs", t.flow_ttl_secs, 60, 3600),
             ("tokens.leeway_secs", t.leeway_secs, 0, 300),
+            (
+                "tokens.signing_key_rotation_hours",
+                t.signing_key_rotation_hours,
+                0,
+                24 * 365,
+            ),
         ] {
             if !(min..=max).contains(&value) {
                 return Err(ConfigError::new(

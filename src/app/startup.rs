@@ -49,6 +49,12 @@ impl KeyReloader {
     pub async fn reload(&self) -> anyhow::Result<()> {
         self.0.reload_keys().await.context("reloading keys")
     }
+
+    /// What the scheduler does each minute: rotate the signing key when the active one is
+    /// older than `period`. Whether it rotated.
+    pub async fn rotate_if_due(&self, period: ChronoDuration) -> anyhow::Result<bool> {
+        self.0.rotate_if_due(period).await.context("rotating keys")
+    }
 }
 
 /// Replacements for the defaults, used by tests (a manual clock, for instance).
@@ -68,6 +74,7 @@ pub struct Application {
     endpoint: poem::endpoint::BoxEndpoint<'static>,
     credentials: Arc<CredentialService>,
     tokens: Arc<TokenService>,
+    key_rotation: Option<ChronoDuration>,
 }
 
 impl Application {
@@ -181,6 +188,10 @@ impl Application {
             endpoint: poem::EndpointExt::boxed(endpoint),
             credentials,
             tokens: tokens_for_reload,
+            key_rotation: match config.tokens.signing_key_rotation_hours {
+                0 => None,
+                hours => Some(ChronoDuration::hours(i64::try_from(hours).unwrap_or(24))),
+            },
         })
     }
 
@@ -209,6 +220,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let credentials = self.credentials.clone();
         let tokens = self.tokens.clone();
+        let rotation = self.key_rotation;
         let flusher = tokio::spawn(async move {
             let mut tick = tokio::time::interval(LAST_USED_FLUSH);
             let mut ticks: u64 = 0;
@@ -218,11 +230,17 @@ impl Application {
                 if let Err(err) = credentials.flush_last_used().await {
                     tracing::warn!(error = %err, "could not record client-credential use");
                 }
-                // Pick up keys rotated by another replica or the CLI about once a minute.
-                if ticks.is_multiple_of(6)
-                    && let Err(err) = tokens.reload_keys().await
-                {
-                    tracing::warn!(error = %err, "could not reload keys");
+                // About once a minute: rotate the signing key when it is due, and pick up keys
+                // rotated by another replica or the CLI.
+                if ticks.is_multiple_of(6) {
+                    if let Some(period) = rotation
+                        && let Err(err) = tokens.rotate_if_due(period).await
+                    {
+                        tracing::warn!(error = %err, "scheduled key rotation failed");
+                    }
+                    if let Err(err) = tokens.reload_keys().await {
+                        tracing::warn!(error = %err, "could not reload keys");
+                    }
                 }
             }
         });

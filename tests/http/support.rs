@@ -17,6 +17,8 @@ pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 pub const CALLBACK: &str = "http://localhost:8079/cb";
 
 pub struct TestApp {
+    /// Reloads or rotates this instance's keys.
+    pub keys: tmi_auth::app::startup::KeyReloader,
     /// Where the server really listens.
     pub base: String,
     /// The configured public base URL (issuer).
@@ -43,6 +45,7 @@ pub async fn spawn_with(config: Config) -> TestApp {
     .await
     .expect("application builds");
     let base = format!("http://{}", app.local_addr());
+    let keys = app.key_reloader();
     let public = app.public_url().to_owned();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
@@ -50,6 +53,7 @@ pub async fn spawn_with(config: Config) -> TestApp {
         .build()
         .unwrap();
     TestApp {
+        keys,
         base,
         public,
         clock,

@@ -250,3 +250,33 @@ async fn tokens_of_another_server_instance_are_rejected() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_signing_key_rotates_on_schedule_and_old_tokens_keep_verifying() {
+    let app = spawn().await;
+    let before = app.login("alice").await;
+    let old_kid = jsonwebtoken::decode_header(&before.access_token)
+        .unwrap()
+        .kid
+        .unwrap();
+    assert!(
+        !app.keys.rotate_if_due(Duration::hours(24)).await.unwrap(),
+        "not due yet"
+    );
+    app.clock.advance(Duration::hours(25));
+    assert!(app.keys.rotate_if_due(Duration::hours(24)).await.unwrap());
+    let after = app.login("alice").await;
+    let new_kid = jsonwebtoken::decode_header(&after.access_token)
+        .unwrap()
+        .kid
+        .unwrap();
+    assert_ne!(old_kid, new_kid);
+    let set = jwks(&app).await;
+    assert!(set.find(&new_kid).is_some());
+    // The old key is retired but still published while tokens it signed may be alive.
+    assert!(set.find(&old_kid).is_some());
+    assert_eq!(
+        app.get_bearer("/me", &after.access_token).await.status(),
+        reqwest::StatusCode::OK
+    );
+}

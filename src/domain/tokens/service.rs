@@ -167,6 +167,28 @@ impl TokenService {
         Ok(())
     }
 
+    /// Rotates the signing key when the active one is older than `period` (safe when several
+    /// replicas do it at once: the newest key stays active), then reloads. Whether it rotated.
+    pub async fn rotate_if_due(&self, period: Duration) -> Result<bool, KeyError> {
+        let now = self.clock.now();
+        let keys = self.keys.list().await?;
+        let newest = keys
+            .iter()
+            .filter(|k| {
+                k.purpose == super::keys::KeyPurpose::AccessTokenSigning && k.retired_at.is_none()
+            })
+            .map(|k| k.created_at)
+            .max();
+        if newest.is_some_and(|at| now - at < period) {
+            return Ok(false);
+        }
+        super::keys::rotate_signing_key(self.keys.as_ref(), self.clock.as_ref(), self.ids.as_ref())
+            .await?;
+        self.reload_keys().await?;
+        tracing::info!("signing key rotated on schedule");
+        Ok(true)
+    }
+
     /// Reloads the keys unless that happened in the last few seconds; whether it reloaded.
     async fn reload_if_due(&self) -> bool {
         let now = self.clock.now();
