@@ -8,6 +8,7 @@
 pub mod builtin;
 pub mod http;
 pub mod memory;
+pub mod observability;
 pub mod postgres;
 pub mod redis;
 pub mod system;

@@ -20,6 +20,7 @@ use crate::adapters::memory::{
     MemoryKeyStore, MemoryRateLimiter, MemoryRefreshFamilyStore, MemoryRevocationList,
     MemoryUserRepository,
 };
+use crate::adapters::observability::{AuditLog, Metrics};
 use crate::adapters::postgres::{self, PostgresSettings};
 use crate::adapters::redis::{
     RedisFailureCounter, RedisFlowStore, RedisHandle, RedisRateLimiter, RedisRevocationList,
@@ -35,9 +36,9 @@ use crate::domain::tokens::keys::{KeyRing, StoredKey};
 use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::ports::identity_provider::ProviderInfo;
 use crate::ports::{
-    BackoffPolicy, ClientCredentialRepository, Clock, FailureCounter, FlowStore, GroupRepository,
-    IdGenerator, KeyStore, PortError, Probe, RateLimiter, RefreshFamilyStore, RevocationList,
-    UserRepository,
+    BackoffPolicy, ClientCredentialRepository, Clock, EventSink, FailureCounter, FlowStore,
+    GroupRepository, IdGenerator, KeyStore, PortError, Probe, RateLimiter, RefreshFamilyStore,
+    RevocationList, UserRepository,
 };
 
 /// See [`Application::key_reloader`].
@@ -99,6 +100,11 @@ impl Application {
         let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let ids: Arc<dyn IdGenerator> = Arc::new(OsRandomIds);
         let storage = open_storage(&config).await?;
+        let metrics = Arc::new(Metrics::new());
+        if let Some(pool) = &storage.pool {
+            metrics.watch_pool(Arc::new(pool.clone()));
+        }
+        let events: Arc<dyn EventSink> = Arc::new(AuditLog::new(metrics.clone()));
         let cache = open_cache(&config, clock.clone()).await?;
         let keys = storage.keys.clone();
         install_configured_keys(&config, keys.as_ref(), clock.as_ref()).await?;
@@ -119,6 +125,7 @@ impl Application {
             clock.clone(),
             ids.clone(),
             resolved.seed.clone(),
+            events.clone(),
         ));
         groups.install().await.context("groups configuration")?;
 
@@ -132,6 +139,7 @@ impl Application {
             clock.clone(),
             ids.clone(),
             token_settings,
+            events.clone(),
         ));
         let credentials = Arc::new(CredentialService::new(
             storage.credentials.clone(),
@@ -142,8 +150,13 @@ impl Application {
             ids.clone(),
             pepper,
             credential_settings(&config),
+            events.clone(),
         ));
-        let access = Arc::new(AccessService::new(tokens.clone(), credentials.clone()));
+        let access = Arc::new(AccessService::new(
+            tokens.clone(),
+            credentials.clone(),
+            events.clone(),
+        ));
         let login = Arc::new(LoginService::new(
             providers(&config, &resolved, ids.clone()),
             cache.flows.clone(),
@@ -153,6 +166,7 @@ impl Application {
             clock,
             ids,
             login_settings(&config, &resolved, &public_url),
+            events,
         ));
         let tokens_for_reload = tokens.clone();
         let endpoint = http::endpoint(
@@ -176,6 +190,7 @@ impl Application {
                 limiter: cache.limiter.clone(),
                 request_timeout: Duration::from_secs(config.server.request_timeout_secs),
                 cors_origins: config.server.cors_allowed_origins.clone(),
+                metrics,
                 body_limit_bytes: config.server.body_limit_bytes,
             },
         );
@@ -257,6 +272,7 @@ impl Application {
 
 /// The storage-backed ports.
 struct Storage {
+    pool: Option<sqlx::PgPool>,
     probe: Option<Arc<dyn Probe>>,
     users: Arc<dyn UserRepository>,
     keys: Arc<dyn KeyStore>,
@@ -306,6 +322,7 @@ pub async fn connect_postgres(config: &Config, migrate: bool) -> anyhow::Result<
 async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
     Ok(match config.storage {
         StorageKind::Memory => Storage {
+            pool: None,
             probe: None,
             users: Arc::new(MemoryUserRepository::new()),
             keys: Arc::new(MemoryKeyStore::new()),
@@ -316,6 +333,7 @@ async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
         StorageKind::Postgres => {
             let pool = connect_postgres(config, config.database.auto_migrate).await?;
             Storage {
+                pool: Some(pool.clone()),
                 probe: Some(Arc::new(postgres::PostgresProbe(pool.clone()))),
                 users: Arc::new(postgres::PostgresUserRepository::new(pool.clone())),
                 keys: Arc::new(postgres::PostgresKeyStore::new(pool.clone())),

@@ -14,7 +14,7 @@ pub fn init(format: LogFormat, level: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }

@@ -10,6 +10,7 @@ use super::tokens::claims::AccessClaims;
 use super::tokens::service::owner_of;
 use super::tokens::{AuthError, TokenService};
 use super::user::UserId;
+use crate::ports::{AuditEvent, EventSink};
 
 /// How a caller of `/oauth2/revoke` or `/oauth2/introspect` authenticated.
 pub enum CallerAuth {
@@ -42,14 +43,20 @@ pub enum CallerError {
 pub struct AccessService {
     tokens: Arc<TokenService>,
     credentials: Arc<CredentialService>,
+    events: Arc<dyn EventSink>,
 }
 
 impl AccessService {
     /// Wires the service.
-    pub fn new(tokens: Arc<TokenService>, credentials: Arc<CredentialService>) -> Self {
+    pub fn new(
+        tokens: Arc<TokenService>,
+        credentials: Arc<CredentialService>,
+        events: Arc<dyn EventSink>,
+    ) -> Self {
         Self {
             tokens,
             credentials,
+            events,
         }
     }
 
@@ -85,7 +92,10 @@ impl AccessService {
             .revoke_owned(token, hint_refresh, caller)
             .await
             .map_err(|e| CallerError::Auth(e.into()))?;
-        tracing::info!(revoked, "revocation request processed");
+        self.events.record(AuditEvent::TokenRevoked {
+            actor: caller.to_string(),
+            what: if revoked { "token" } else { "none" },
+        });
         Ok(())
     }
 

@@ -171,3 +171,73 @@ async fn sigterm_lets_an_in_flight_request_finish() {
         }
     }
 }
+
+#[tokio::test]
+async fn audit_events_are_logged_without_secrets() {
+    let mut child = clean_command()
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || lines.for_each(drop));
+    let base = first
+        .strip_prefix("tmi-auth listening on ")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client
+        .get(format!("{base}/oauth2/authorize"))
+        .query(&[
+            ("login_hint", "auditee"),
+            ("scope", "openid"),
+            ("code_challenge", crate::support::CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("client_callback", crate::support::CALLBACK),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let upstream = crate::support::location(&resp);
+    let resp = client.get(upstream).send().await.unwrap();
+    let code = crate::support::query_of(&crate::support::location(&resp))["code"].clone();
+    let resp = client
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", crate::support::VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let tokens: serde_json::Value = resp.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("login_succeeded"), "{log}");
+    assert!(log.contains("token_issued"), "{log}");
+    assert!(
+        log.contains("request_id"),
+        "audit lines carry the request id: {log}"
+    );
+    assert!(!log.contains(&access), "no access token in logs");
+    assert!(!log.contains(&code), "no authorization code in logs");
+    assert!(
+        !log.contains(crate::support::VERIFIER),
+        "no PKCE verifier in logs"
+    );
+}

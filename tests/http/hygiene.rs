@@ -141,3 +141,99 @@ async fn readiness_without_backends_is_ready() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["status"], "ready");
 }
+
+fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn metrics_move_when_the_matching_events_happen() {
+    let app = spawn().await;
+    let before = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(
+        metric(
+            &before,
+            "tmi_auth_tokens_issued_total{grant=\"authorization_code\"}"
+        ),
+        0
+    );
+
+    let alice = app.login("alice").await;
+    assert_eq!(
+        app.refresh(&alice.refresh_token).await.status(),
+        StatusCode::OK
+    );
+    app.clock.advance(chrono::Duration::seconds(11));
+    assert_eq!(
+        app.refresh(&alice.refresh_token).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "reuse"
+    );
+    let bob = app.login("bob").await;
+    let bad_state = app
+        .client
+        .get(app.url("/oauth2/callback?code=x&state=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_state.status(), StatusCode::BAD_REQUEST);
+    let revoke = app
+        .client
+        .post(app.url("/oauth2/revoke"))
+        .bearer_auth(&bob.access_token)
+        .form(&[("token", "unknown")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), StatusCode::OK);
+
+    let resp = app.get("/metrics").await;
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = resp.text().await.unwrap();
+    assert_eq!(
+        metric(
+            &text,
+            "tmi_auth_tokens_issued_total{grant=\"authorization_code\"}"
+        ),
+        2
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "tmi_auth_tokens_issued_total{grant=\"refresh_token\"}"
+        ),
+        1
+    );
+    assert_eq!(metric(&text, "tmi_auth_refresh_reuse_detected_total"), 1);
+    assert_eq!(
+        metric(
+            &text,
+            "tmi_auth_login_failures_total{reason=\"invalid_state\"}"
+        ),
+        1
+    );
+    assert_eq!(
+        metric(&text, "tmi_auth_revocations_total{kind=\"none\"}"),
+        1
+    );
+    assert!(
+        metric(
+            &text,
+            "tmi_auth_http_requests_total{route=\"/oauth2/token\",method=\"POST\",status=\"200\"}"
+        ) >= 1
+    );
+    assert!(text.contains(
+        "tmi_auth_http_request_duration_seconds_bucket{route=\"/oauth2/refresh\",le=\"+Inf\"} 2"
+    ));
+    assert!(!text.contains("nope"), "no request data in labels");
+}

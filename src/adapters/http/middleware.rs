@@ -26,6 +26,8 @@ pub struct Hygiene {
     pub hsts: bool,
     /// Longest time a request may take.
     pub request_timeout: Duration,
+    /// Where request counts and latencies go.
+    pub metrics: Arc<crate::adapters::observability::Metrics>,
 }
 
 /// A request id: the caller's `X-Request-Id` when it is short and plain, else a fresh one.
@@ -58,12 +60,25 @@ pub async fn hygiene<E: Endpoint>(
     ctx: Arc<Hygiene>,
 ) -> poem::Result<Response> {
     let id = request_id(&req);
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let client_ip = rate_limit::client_ip(&req, &ctx.rate.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        client_ip = %client_ip,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    let route = crate::adapters::observability::route_label(req.uri().path());
+    let method = req.method().as_str().to_owned();
     let started = std::time::Instant::now();
     let mut resp = process(ep, req, ctx.clone())
         .instrument(span.clone())
         .await?;
     let status = resp.status().as_u16();
+    ctx.metrics
+        .observe_request(route, &method, status, started.elapsed());
     span.in_scope(|| {
         tracing::debug!(
             status,

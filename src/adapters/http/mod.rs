@@ -64,6 +64,8 @@ pub struct HttpSettings {
     pub request_timeout: std::time::Duration,
     /// Browser origins allowed to call the API (CORS); empty: none.
     pub cors_origins: Vec<String>,
+    /// Metrics registry.
+    pub metrics: Arc<crate::adapters::observability::Metrics>,
 }
 
 /// Builds the complete endpoint: API, docs, health, error rendering and hygiene middleware.
@@ -79,7 +81,9 @@ pub fn endpoint(
         limiter: settings.limiter,
         hsts: public_url.starts_with("https://"),
         request_timeout: settings.request_timeout,
+        metrics: settings.metrics.clone(),
     });
+    let metrics = settings.metrics;
     let cors_enabled = !settings.cors_origins.is_empty();
     let cors = poem::middleware::Cors::new()
         .allow_origins(settings.cors_origins)
@@ -112,6 +116,7 @@ pub fn endpoint(
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz).data(probes))
+        .at("/metrics", get(render_metrics).data(metrics))
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/", api)
@@ -119,6 +124,16 @@ pub fn endpoint(
         .catch_all_error(error::render_uncaught)
         .with_if(cors_enabled, cors)
         .around(move |ep, req| middleware::hygiene(ep, req, hygiene.clone()))
+}
+
+/// Prometheus text exposition.
+#[handler]
+fn render_metrics(
+    metrics: poem::web::Data<&Arc<crate::adapters::observability::Metrics>>,
+) -> poem::Response {
+    poem::Response::builder()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.0.render())
 }
 
 /// 200 when every backend answers, else 503 naming the failing ones.

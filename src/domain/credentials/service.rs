@@ -18,7 +18,8 @@ use crate::domain::user::{User, UserId};
 use crate::ports::backoff::BackoffPolicy;
 use crate::ports::credentials::QuotaInsert;
 use crate::ports::{
-    ClientCredentialRepository, Clock, FailureCounter, IdGenerator, PortError, UserRepository,
+    AuditEvent, ClientCredentialRepository, Clock, EventSink, FailureCounter, IdGenerator,
+    PortError, UserRepository,
 };
 
 /// Tunables.
@@ -71,6 +72,7 @@ pub struct CredentialService {
     pepper: [u8; 32],
     settings: CredentialSettings,
     last_used: Mutex<LastUsed>,
+    events: Arc<dyn EventSink>,
 }
 
 /// Last-use bookkeeping kept off the grant's critical path: uses are noted in memory and
@@ -98,6 +100,7 @@ impl CredentialService {
         ids: Arc<dyn IdGenerator>,
         pepper: [u8; 32],
         settings: CredentialSettings,
+        events: Arc<dyn EventSink>,
     ) -> Self {
         Self {
             repo,
@@ -109,6 +112,7 @@ impl CredentialService {
             pepper,
             settings,
             last_used: Mutex::new(LastUsed::default()),
+            events,
         }
     }
 
@@ -147,7 +151,10 @@ impl CredentialService {
             .await?
         {
             QuotaInsert::Inserted => {
-                tracing::info!(credential = %credential.id, "client credential created");
+                self.events.record(AuditEvent::CredentialCreated {
+                    owner: owner.to_string(),
+                    credential: credential.id.to_string(),
+                });
                 Ok(IssuedCredential { credential, secret })
             }
             QuotaInsert::QuotaExceeded => Err(CredentialError::QuotaExceeded),
@@ -222,7 +229,10 @@ impl CredentialService {
             .unwrap_or_else(PoisonError::into_inner);
         last_used.pending.remove(&id);
         last_used.noted.remove(&id);
-        tracing::info!(credential = %id, "client credential deleted; its tokens are revoked");
+        self.events.record(AuditEvent::CredentialDeleted {
+            owner: owner.to_string(),
+            credential: id.to_string(),
+        });
         Ok(())
     }
 
@@ -238,6 +248,8 @@ impl CredentialService {
         let previous = self.failures.peek(&key).await?;
         if let Some(state) = previous.filter(|s| !s.locked_for.is_zero()) {
             let secs = state.locked_for.as_secs() + u64::from(state.locked_for.subsec_nanos() > 0);
+            self.events
+                .record(AuditEvent::ClientAuthFailed { reason: "locked" });
             return Err(CredentialError::TooManyAttempts {
                 retry_after_secs: secs.max(1),
             });
@@ -271,7 +283,10 @@ impl CredentialService {
                     .failures
                     .record_failure(&key, &self.settings.backoff)
                     .await?;
-                tracing::info!(failures = state.count, "client authentication failed");
+                tracing::debug!(failures = state.count, "client authentication failed");
+                self.events.record(AuditEvent::ClientAuthFailed {
+                    reason: "invalid_client",
+                });
                 Err(CredentialError::InvalidClient)
             }
         }
@@ -285,6 +300,10 @@ impl CredentialService {
         secret: &SecretString,
     ) -> Result<(String, i64), CredentialError> {
         let (credential, owner) = self.authenticate(client_id, secret).await?;
+        self.events.record(AuditEvent::TokenIssued {
+            grant: "client_credentials",
+            subject: credential.id.to_string(),
+        });
         self.tokens
             .issue_for_credential(&credential, &owner)
             .map_err(|e| match e {

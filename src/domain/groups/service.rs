@@ -10,7 +10,9 @@ use super::model::{
 };
 use super::seed::{MemberRef, SeedPlan};
 use crate::domain::user::{User, UserId};
-use crate::ports::{Clock, GroupRepository, IdGenerator, PortError, UserRepository};
+use crate::ports::{
+    AuditEvent, Clock, EventSink, GroupRepository, IdGenerator, PortError, UserRepository,
+};
 
 /// Why a group operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,7 @@ pub struct GroupService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     plan: SeedPlan,
+    events: Arc<dyn EventSink>,
 }
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -100,8 +103,10 @@ impl GroupService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
         plan: SeedPlan,
+        events: Arc<dyn EventSink>,
     ) -> Self {
         Self {
+            events,
             repo,
             users,
             clock,
@@ -183,7 +188,12 @@ impl GroupService {
                 .add(target, Member::User(user.id), rule.notes.clone())
                 .await
             {
-                Ok(()) | Err(PortError::AlreadyExists) => {}
+                Ok(()) => self.events.record(AuditEvent::MembershipAdded {
+                    group: target.to_string(),
+                    member: user.id.to_string(),
+                    by: "config",
+                }),
+                Err(PortError::AlreadyExists) => {}
                 Err(other) => return Err(other.into()),
             }
         }
@@ -194,7 +204,11 @@ impl GroupService {
                 Some("first user".into()),
             );
             if self.repo.add_member_if_empty(&membership).await? {
-                tracing::warn!(user = %user.id, "first user promoted to administrator");
+                self.events.record(AuditEvent::MembershipAdded {
+                    group: ADMINISTRATORS.to_string(),
+                    member: user.id.to_string(),
+                    by: "first_user",
+                });
                 let reviewer = self.membership(
                     SECURITY_REVIEWERS,
                     Member::User(user.id),

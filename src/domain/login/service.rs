@@ -21,7 +21,9 @@ use crate::domain::tokens::family::FamilyId;
 use crate::domain::tokens::{GrantError, LoginSession, TokenPair, TokenService};
 use crate::domain::user::{UserId, resolve_user};
 use crate::ports::identity_provider::{IdpError, UpstreamAuthorization, UpstreamCallback};
-use crate::ports::{Clock, FlowKind, FlowStore, IdGenerator, PortError, UserRepository};
+use crate::ports::{
+    AuditEvent, Clock, EventSink, FlowKind, FlowStore, IdGenerator, PortError, UserRepository,
+};
 
 /// Longest authorization code we look up.
 pub const MAX_CODE_LEN: usize = 512;
@@ -62,6 +64,7 @@ pub struct LoginService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     settings: LoginSettings,
+    events: Arc<dyn EventSink>,
 }
 
 impl LoginService {
@@ -76,6 +79,7 @@ impl LoginService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
         settings: LoginSettings,
+        events: Arc<dyn EventSink>,
     ) -> Self {
         Self {
             providers,
@@ -86,6 +90,7 @@ impl LoginService {
             clock,
             ids,
             settings,
+            events,
         }
     }
 
@@ -232,6 +237,31 @@ impl LoginService {
         state: Option<&str>,
         provider_error: Option<&str>,
     ) -> Result<CallbackOutcome, LoginError> {
+        let result = self.complete_callback(code, state, provider_error).await;
+        if let Err(err) = &result {
+            let reason = match err {
+                LoginError::InvalidRequest(_) => "invalid_request",
+                LoginError::InvalidState => "invalid_state",
+                LoginError::AccessDenied => "access_denied",
+                LoginError::UpstreamRejected => "upstream_rejected",
+                LoginError::Upstream(_) => "upstream_error",
+                LoginError::UnknownProvider => "unknown_provider",
+                _ => "error",
+            };
+            self.events.record(AuditEvent::LoginFailed {
+                idp: String::new(),
+                reason,
+            });
+        }
+        result
+    }
+
+    async fn complete_callback(
+        &self,
+        code: Option<&str>,
+        state: Option<&str>,
+        provider_error: Option<&str>,
+    ) -> Result<CallbackOutcome, LoginError> {
         let state = match state {
             Some(s) if !s.is_empty() && s.len() <= 256 => s,
             _ => return Err(LoginError::InvalidRequest("state is required".into())),
@@ -242,6 +272,10 @@ impl LoginService {
             .ok_or(LoginError::InvalidState)?;
 
         if provider_error.is_some() {
+            self.events.record(AuditEvent::LoginFailed {
+                idp: pending.idp.clone(),
+                reason: "access_denied",
+            });
             tracing::info!(idp = %pending.idp, "identity provider returned an error to the callback");
             return match &pending.client_callback {
                 Some(cb) => Ok(CallbackOutcome::Redirect(with_query(
@@ -295,7 +329,12 @@ impl LoginService {
             })?;
         let now = self.clock.now();
         tracing::info!(idp = %pending.idp, user = %user.id, "login succeeded");
+        self.events.record(AuditEvent::LoginSucceeded {
+            user: user.id.to_string(),
+            idp: pending.idp.clone(),
+        });
 
+        let user_id = user.id;
         let Some(client_callback) = pending.client_callback else {
             let pair = self
                 .tokens
@@ -311,6 +350,10 @@ impl LoginService {
                     GrantError::Unavailable(m) => LoginError::Unavailable(m),
                     other => LoginError::Unexpected(other.to_string()),
                 })?;
+            self.events.record(AuditEvent::TokenIssued {
+                grant: "callback",
+                subject: user_id.to_string(),
+            });
             return Ok(CallbackOutcome::Tokens(pair));
         };
 
@@ -417,6 +460,10 @@ impl LoginService {
                 groups: issued.groups,
             })
             .await?;
+        self.events.record(AuditEvent::TokenIssued {
+            grant: "authorization_code",
+            subject: issued.user_id.to_string(),
+        });
         let marker = RedeemedCode {
             family: pair.family.as_str().to_owned(),
         };

@@ -18,8 +18,8 @@ use crate::domain::groups::GroupService;
 use crate::domain::user::User;
 use crate::domain::user::UserId;
 use crate::ports::{
-    Clock, IdGenerator, KeyStore, PortError, RefreshFamilyStore, RevocationEntry, RevocationList,
-    UserRepository,
+    AuditEvent, Clock, EventSink, IdGenerator, KeyStore, PortError, RefreshFamilyStore,
+    RevocationEntry, RevocationList, UserRepository,
 };
 
 /// Token lifetimes and identity of the issuer.
@@ -89,6 +89,7 @@ pub struct TokenService {
     ids: Arc<dyn IdGenerator>,
     settings: TokenSettings,
     verified: jwt::VerifiedTokens,
+    events: Arc<dyn EventSink>,
 }
 
 /// Least time between two key reloads triggered by unknown key ids.
@@ -129,6 +130,7 @@ impl TokenService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
         settings: TokenSettings,
+        events: Arc<dyn EventSink>,
     ) -> Self {
         Self {
             ring: RwLock::new(Arc::new(ring)),
@@ -142,6 +144,7 @@ impl TokenService {
             ids,
             settings,
             verified: jwt::VerifiedTokens::new(VERIFIED_CACHE_CAPACITY),
+            events,
         }
     }
 
@@ -269,7 +272,12 @@ impl TokenService {
                     {
                         Ok(true) => {
                             let user = self.owner(&next).await?;
-                            return self.pair(&user, &next, next.current_seq, now).await;
+                            let pair = self.pair(&user, &next, next.current_seq, now).await?;
+                            self.events.record(AuditEvent::TokenIssued {
+                                grant: "refresh_token",
+                                subject: user.id.to_string(),
+                            });
+                            return Ok(pair);
                         }
                         // Someone else rotated first; decide again on the fresh record.
                         Ok(false) => continue,
@@ -282,6 +290,9 @@ impl TokenService {
                     return self.pair(&user, &family, family.current_seq, now).await;
                 }
                 Presentation::Reuse => {
+                    self.events.record(AuditEvent::RefreshReuseDetected {
+                        user: family.user_id.to_string(),
+                    });
                     tracing::warn!(
                         family = family_id.as_str(),
                         "refresh token reuse detected; revoking family"

@@ -1,0 +1,253 @@
+//! Metrics (Prometheus text format) and the audit log: the `EventSink` adapter writes one
+//! structured log event per audit event (target `audit`) and counts it; the HTTP layer counts
+//! requests and their latency. No metric label carries user input except the bounded route.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::ports::{AuditEvent, EventSink};
+
+/// Latency histogram buckets, in seconds.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    counters: BTreeMap<(String, String), u64>,
+    latency: BTreeMap<String, Histogram>,
+}
+
+/// A pool whose size is reported as gauges.
+pub trait PoolStats: Send + Sync + 'static {
+    /// (connections open, connections idle).
+    fn stats(&self) -> (u32, u32);
+}
+
+impl PoolStats for sqlx::PgPool {
+    fn stats(&self) -> (u32, u32) {
+        (
+            self.size(),
+            u32::try_from(self.num_idle()).unwrap_or(u32::MAX),
+        )
+    }
+}
+
+/// Process-wide metrics.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+    pool: Mutex<Option<Arc<dyn PoolStats>>>,
+}
+
+impl Metrics {
+    /// Empty metrics.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reports this pool's size.
+    pub fn watch_pool(&self, pool: Arc<dyn PoolStats>) {
+        *self.pool.lock().unwrap_or_else(PoisonError::into_inner) = Some(pool);
+    }
+
+    /// Adds one to `name{labels}`; `labels` is already rendered (`a="x",b="y"`).
+    pub fn inc(&self, name: &str, labels: &str) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        *inner
+            .counters
+            .entry((name.to_owned(), labels.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// Counts one HTTP request.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.inc(
+            "tmi_auth_http_requests_total",
+            &format!("route=\"{route}\",method=\"{method}\",status=\"{status}\""),
+        );
+        if status == 503 {
+            self.inc("tmi_auth_backend_errors_total", "");
+        }
+        let secs = elapsed.as_secs_f64();
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let h = inner.latency.entry(route.to_owned()).or_default();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut last = String::new();
+        for ((name, labels), value) in &inner.counters {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE {name} counter");
+                last.clone_from(name);
+            }
+            if labels.is_empty() {
+                let _ = writeln!(out, "{name} {value}");
+            } else {
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# TYPE tmi_auth_http_request_duration_seconds histogram"
+        );
+        for (route, h) in &inner.latency {
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "tmi_auth_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "tmi_auth_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "tmi_auth_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "tmi_auth_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
+            );
+        }
+        drop(inner);
+        if let Some(pool) = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            let (size, idle) = pool.stats();
+            let _ = writeln!(out, "# TYPE tmi_auth_db_pool_connections gauge");
+            let _ = writeln!(out, "tmi_auth_db_pool_connections{{state=\"open\"}} {size}");
+            let _ = writeln!(out, "tmi_auth_db_pool_connections{{state=\"idle\"}} {idle}");
+        }
+        out
+    }
+}
+
+/// The audit log: a structured log line per event, and counters.
+pub struct AuditLog {
+    metrics: Arc<Metrics>,
+}
+
+impl AuditLog {
+    /// Logs and counts into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl EventSink for AuditLog {
+    fn record(&self, event: AuditEvent) {
+        let name = event.name();
+        match &event {
+            AuditEvent::LoginSucceeded { user, idp } => {
+                tracing::info!(target: "audit", event = name, subject = %user, provider = %idp, outcome = "success");
+            }
+            AuditEvent::LoginFailed { idp, reason } => {
+                tracing::info!(target: "audit", event = name, provider = %idp, reason, outcome = "failure");
+                self.metrics.inc(
+                    "tmi_auth_login_failures_total",
+                    &format!("reason=\"{reason}\""),
+                );
+            }
+            AuditEvent::TokenIssued { grant, subject } => {
+                tracing::info!(target: "audit", event = name, grant, subject = %subject, outcome = "success");
+                self.metrics.inc(
+                    "tmi_auth_tokens_issued_total",
+                    &format!("grant=\"{grant}\""),
+                );
+            }
+            AuditEvent::RefreshReuseDetected { user } => {
+                tracing::warn!(target: "audit", event = name, subject = %user, outcome = "family_revoked");
+                self.metrics
+                    .inc("tmi_auth_refresh_reuse_detected_total", "");
+            }
+            AuditEvent::TokenRevoked { actor, what } => {
+                tracing::info!(target: "audit", event = name, actor = %actor, what, outcome = "success");
+                self.metrics
+                    .inc("tmi_auth_revocations_total", &format!("kind=\"{what}\""));
+            }
+            AuditEvent::ClientAuthFailed { reason } => {
+                tracing::info!(target: "audit", event = name, reason, outcome = "failure");
+                self.metrics.inc(
+                    "tmi_auth_client_auth_failures_total",
+                    &format!("reason=\"{reason}\""),
+                );
+            }
+            AuditEvent::CredentialCreated { owner, credential }
+            | AuditEvent::CredentialDeleted { owner, credential } => {
+                tracing::info!(target: "audit", event = name, actor = %owner, subject = %credential, outcome = "success");
+            }
+            AuditEvent::MembershipAdded { group, member, by } => {
+                tracing::info!(target: "audit", event = name, actor = by, subject = %member, group = %group, outcome = "success");
+            }
+        }
+        self.metrics
+            .inc("tmi_auth_audit_events_total", &format!("event=\"{name}\""));
+    }
+}
+
+/// The route label for a path: the contract's template for known routes, `other` for the rest
+/// (bounded cardinality whatever clients send).
+pub fn route_label(path: &str) -> &'static str {
+    const EXACT: [&str; 20] = [
+        "/oauth2/authorize",
+        "/oauth2/callback",
+        "/oauth2/token",
+        "/oauth2/refresh",
+        "/oauth2/revoke",
+        "/oauth2/introspect",
+        "/oauth2/userinfo",
+        "/oauth2/providers",
+        "/me",
+        "/me/groups",
+        "/me/client_credentials",
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/jwks.json",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+    ];
+    if let Some(known) = EXACT.iter().find(|p| **p == path) {
+        return known;
+    }
+    if path.starts_with("/me/client_credentials/") {
+        "/me/client_credentials/{id}"
+    } else if path.starts_with("/me/groups/") && path.ends_with("/members") {
+        "/me/groups/{internal_uuid}/members"
+    } else if path.starts_with("/oauth2/providers/") && path.ends_with("/groups") {
+        "/oauth2/providers/{idp}/groups"
+    } else if path.starts_with("/docs") {
+        "/docs"
+    } else {
+        "other"
+    }
+}
