@@ -2,7 +2,7 @@
 //! structured log event per audit event (target `audit`) and counts it; the HTTP layer counts
 //! requests and their latency. No metric label carries user input except the bounded route.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -21,8 +21,10 @@ struct Histogram {
 
 #[derive(Default)]
 struct Inner {
+    /// HTTP requests by (route, method, status), without allocating per request.
+    requests: HashMap<(&'static str, &'static str, u16), u64>,
     counters: BTreeMap<(String, String), u64>,
-    latency: BTreeMap<String, Histogram>,
+    latency: HashMap<&'static str, Histogram>,
 }
 
 /// A pool whose size is reported as gauges.
@@ -68,17 +70,20 @@ impl Metrics {
     }
 
     /// Counts one HTTP request.
-    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        self.inc(
-            "tmi_auth_http_requests_total",
-            &format!("route=\"{route}\",method=\"{method}\",status=\"{status}\""),
-        );
+    pub fn observe_request(
+        &self,
+        route: &'static str,
+        method: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         if status == 503 {
             self.inc("tmi_auth_backend_errors_total", "");
         }
         let secs = elapsed.as_secs_f64();
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let h = inner.latency.entry(route.to_owned()).or_default();
+        *inner.requests.entry((route, method, status)).or_default() += 1;
+        let h = inner.latency.entry(route).or_default();
         for (i, bound) in BUCKETS.iter().enumerate() {
             if secs <= *bound {
                 h.counts[i] += 1;
@@ -104,11 +109,20 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{{labels}}} {value}");
             }
         }
+        let _ = writeln!(out, "# TYPE tmi_auth_http_requests_total counter");
+        let requests: BTreeMap<_, _> = inner.requests.iter().collect();
+        for ((route, method, status), value) in requests {
+            let _ = writeln!(
+                out,
+                "tmi_auth_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {value}"
+            );
+        }
         let _ = writeln!(
             out,
             "# TYPE tmi_auth_http_request_duration_seconds histogram"
         );
-        for (route, h) in &inner.latency {
+        let latency: BTreeMap<_, _> = inner.latency.iter().collect();
+        for (route, h) in latency {
             for (i, bound) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
                     out,
@@ -208,6 +222,18 @@ impl EventSink for AuditLog {
         }
         self.metrics
             .inc("tmi_auth_audit_events_total", &format!("event=\"{name}\""));
+    }
+}
+
+/// The method label: the common ones by name, `OTHER` for the rest (bounded cardinality).
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
     }
 }
 

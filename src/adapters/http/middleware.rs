@@ -45,9 +45,12 @@ fn request_id(req: &Request) -> String {
     match given {
         Some(id) => id.to_owned(),
         None => {
-            let mut bytes = [0u8; 12];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
+            // A random per-process prefix and a counter: unique, and no system call per request.
+            static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let prefix = PREFIX.get_or_init(|| rand::RngCore::next_u32(&mut rand::rngs::OsRng));
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("{prefix:08x}{n:016x}")
         }
     }
 }
@@ -60,25 +63,27 @@ pub async fn hygiene<E: Endpoint>(
     ctx: Arc<Hygiene>,
 ) -> poem::Result<Response> {
     let id = request_id(&req);
-    let client_ip = rate_limit::client_ip(&req, &ctx.rate.trusted_proxies)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
-        client_ip = %client_ip,
+        client_ip = tracing::field::Empty,
         method = %req.method(),
         path = %req.uri().path()
     );
+    if !span.is_disabled()
+        && let Some(ip) = rate_limit::client_ip(&req, &ctx.rate.trusted_proxies)
+    {
+        span.record("client_ip", tracing::field::display(ip));
+    }
     let route = crate::adapters::observability::route_label(req.uri().path());
-    let method = req.method().as_str().to_owned();
+    let method = crate::adapters::observability::method_label(req.method().as_str());
     let started = std::time::Instant::now();
     let mut resp = process(ep, req, ctx.clone())
         .instrument(span.clone())
         .await?;
     let status = resp.status().as_u16();
     ctx.metrics
-        .observe_request(route, &method, status, started.elapsed());
+        .observe_request(route, method, status, started.elapsed());
     span.in_scope(|| {
         tracing::debug!(
             status,
