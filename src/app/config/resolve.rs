@@ -1,0 +1,357 @@
+//! Loading the layered configuration and validating it once, into [`Resolved`] settings.
+//! Every error names its key.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+
+use super::*;
+use crate::adapters::http::rate_limit::{Cidr, RateLimitSettings};
+use crate::domain::groups::SeedPlan;
+use crate::domain::login::CallbackAllowList;
+use crate::domain::login::params::is_valid_provider_id;
+use crate::ports::Limit;
+
+/// Settings derived from a validated [`Config`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Callback allow-list.
+    pub allow_list: CallbackAllowList,
+    /// Whether the callback may answer with tokens.
+    pub allow_callback_token_response: bool,
+    /// Provider used when `idp` is omitted.
+    pub default_idp: Option<String>,
+    /// Whether the built-in provider is on.
+    pub tmi_enabled: bool,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Whether introspection requires caller authentication.
+    pub introspection_requires_auth: bool,
+    /// Groups to seed.
+    pub seed: SeedPlan,
+    /// Rate limits.
+    pub rate_limits: RateLimitSettings,
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if given; it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::new(
+                    "--config",
+                    format!("{} is not a readable file", path.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        figment.extract().map_err(|err| {
+            let key = err.path.join(".");
+            let key = if key.is_empty() {
+                "(root)".to_owned()
+            } else {
+                key
+            };
+            ConfigError {
+                key,
+                message: err.kind.to_string(),
+            }
+        })
+    }
+
+    /// Demo-mode defaults listening on an ephemeral loopback port (for tests).
+    pub fn demo_ephemeral() -> Self {
+        let mut config = Self::default();
+        config.server.listen = "127.0.0.1:0".to_owned();
+        config
+    }
+
+    /// Checks every value and derives the settings that depend on the mode.
+    pub fn resolve(&self) -> Result<Resolved, ConfigError> {
+        let demo = self.mode == Mode::Demo;
+        if demo && self.storage != StorageKind::Memory {
+            return Err(ConfigError::new(
+                "storage",
+                "demo mode keeps everything in memory; set mode = \"production\"",
+            ));
+        }
+        if demo && self.cache != CacheKind::Memory {
+            return Err(ConfigError::new(
+                "cache",
+                "demo mode keeps everything in memory; set mode = \"production\"",
+            ));
+        }
+        if self.storage == StorageKind::Postgres
+            && self.database.url.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(ConfigError::new(
+                "database.url",
+                "is required when storage = \"postgres\"",
+            ));
+        }
+        if self.cache == CacheKind::Redis && self.redis.url.as_deref().is_none_or(str::is_empty) {
+            return Err(ConfigError::new(
+                "redis.url",
+                "is required when cache = \"redis\"",
+            ));
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be between 1 and 1000",
+            ));
+        }
+        if self.redis.key_prefix.len() > 100
+            || self
+                .redis
+                .key_prefix
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ConfigError::new(
+                "redis.key_prefix",
+                "must be at most 100 printable characters without spaces",
+            ));
+        }
+        let listen: SocketAddr = self.server.listen.parse().map_err(|_| {
+            ConfigError::new("server.listen", "expected an address like 127.0.0.1:8080")
+        })?;
+        if let Some(url) = &self.server.public_url {
+            check_base_url(url).map_err(|m| ConfigError::new("server.public_url", m))?;
+        } else if !demo {
+            return Err(ConfigError::new(
+                "server.public_url",
+                "is required in production mode",
+            ));
+        }
+        if !(1..=600).contains(&self.server.request_timeout_secs) {
+            return Err(ConfigError::new(
+                "server.request_timeout_secs",
+                "must be between 1 and 600",
+            ));
+        }
+        for (i, origin) in self.server.cors_allowed_origins.iter().enumerate() {
+            let ok = url::Url::parse(origin).is_ok_and(|u| {
+                (u.scheme() == "https" || u.scheme() == "http")
+                    && u.host_str().is_some()
+                    && u.path() == "/"
+                    && !origin.ends_with('/')
+                    && u.query().is_none()
+            });
+            if !ok {
+                return Err(ConfigError::new(
+                    &format!("server.cors_allowed_origins[{i}]"),
+                    "expected an origin like https://app.example.com (no path, no wildcard)",
+                ));
+            }
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return Err(ConfigError::new(
+                "server.body_limit_bytes",
+                "must be at least 1024",
+            ));
+        }
+        let t = &self.tokens;
+        for (key, value, min, max) in [
+            (
+                "tokens.access_token_ttl_secs",
+                t.access_token_ttl_secs,
+                30,
+                86_400,
+            ),
+            (
+                "tokens.refresh_family_lifetime_secs",
+                t.refresh_family_lifetime_secs,
+                60,
+                90 * 86_400,
+            ),
+            ("tokens.refresh_grace_secs", t.refresh_grace_secs, 0, 300),
+            (
+                "tokens.authorization_code_ttl_secs",
+                t.authorization_code_ttl_secs,
+                10,
+                600,
+            ),
+            ("tokens.flow_ttl_secs", t.flow_ttl_secs, 60, 3600),
+            ("tokens.leeway_secs", t.leeway_secs, 0, 300),
+            (
+                "tokens.signing_key_rotation_hours",
+                t.signing_key_rotation_hours,
+                0,
+                24 * 365,
+            ),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("must be between {min} and {max}"),
+                ));
+            }
+        }
+        if let Some(aud) = &t.audience
+            && (aud.trim().is_empty() || aud.len() > 1000)
+        {
+            {
+                return Err(ConfigError::new(
+                    "tokens.audience",
+                    "must be 1-1000 characters",
+                ));
+            }
+        }
+        let allow_list = match &self.oauth.client_callback_allow_list {
+            Some(entries) => CallbackAllowList::parse(entries).map_err(|(i, m)| {
+                ConfigError::new(&format!("oauth.client_callback_allow_list[{i}]"), m)
+            })?,
+            None if demo => CallbackAllowList::loopback(),
+            None => CallbackAllowList::default(),
+        };
+        let tmi_enabled = self.providers.tmi.enabled.unwrap_or(demo);
+        let default_idp = match &self.oauth.default_idp {
+            Some(id) if !is_valid_provider_id(id) => {
+                return Err(ConfigError::new(
+                    "oauth.default_idp",
+                    "is not a valid provider id",
+                ));
+            }
+            Some(id) => Some(id.clone()),
+            None if tmi_enabled && demo => Some("tmi".to_owned()),
+            None => None,
+        };
+        if default_idp.as_deref() == Some("tmi") && !tmi_enabled {
+            return Err(ConfigError::new(
+                "oauth.default_idp",
+                "names the tmi provider, which is disabled",
+            ));
+        }
+        let tmi = &self.providers.tmi;
+        for (key, value) in [
+            ("providers.tmi.name", &tmi.name),
+            ("providers.tmi.icon", &tmi.icon),
+            ("providers.tmi.client_id", &tmi.client_id),
+        ] {
+            if value.trim().is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+                return Err(ConfigError::new(key, "must be 1-256 printable characters"));
+            }
+        }
+        let c = &self.credentials;
+        if !(1..=1000).contains(&c.max_active_per_user) {
+            return Err(ConfigError::new(
+                "credentials.max_active_per_user",
+                "must be between 1 and 1000",
+            ));
+        }
+        for (key, value, min, max) in [
+            (
+                "credentials.backoff_threshold",
+                u64::from(c.backoff_threshold),
+                1,
+                1000,
+            ),
+            (
+                "credentials.backoff_window_secs",
+                c.backoff_window_secs,
+                1,
+                86_400,
+            ),
+            (
+                "credentials.backoff_base_lock_secs",
+                c.backoff_base_lock_secs,
+                1,
+                86_400,
+            ),
+            (
+                "credentials.backoff_max_lock_secs",
+                c.backoff_max_lock_secs,
+                1,
+                86_400,
+            ),
+            (
+                "credentials.last_used_interval_secs",
+                c.last_used_interval_secs,
+                1,
+                86_400,
+            ),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("must be between {min} and {max}"),
+                ));
+            }
+        }
+        if c.backoff_max_lock_secs < c.backoff_base_lock_secs {
+            return Err(ConfigError::new(
+                "credentials.backoff_max_lock_secs",
+                "must not be less than credentials.backoff_base_lock_secs",
+            ));
+        }
+        let log_format = self.log.format.unwrap_or(if demo {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        });
+        Ok(Resolved {
+            listen,
+            allow_list,
+            allow_callback_token_response: self.oauth.allow_callback_token_response.unwrap_or(demo),
+            default_idp,
+            tmi_enabled,
+            log_format,
+            introspection_requires_auth: self.introspection.require_client_auth.unwrap_or(!demo),
+            seed: self.groups.seed_plan()?,
+            rate_limits: self.rate_limit_settings()?,
+        })
+    }
+}
+
+impl Config {
+    fn rate_limit_settings(&self) -> Result<RateLimitSettings, ConfigError> {
+        let mut trusted = Vec::new();
+        for (i, entry) in self.server.trusted_proxies.iter().enumerate() {
+            trusted.push(Cidr::parse(entry.trim()).ok_or_else(|| {
+                ConfigError::new(
+                    &format!("server.trusted_proxies[{i}]"),
+                    "expected an address or CIDR",
+                )
+            })?);
+        }
+        let r = &self.rate_limits;
+        let per_minute = |key: &str, n: u32| {
+            if (1..=1_000_000).contains(&n) {
+                Ok(Limit {
+                    limit: n,
+                    window: std::time::Duration::from_secs(60),
+                })
+            } else {
+                Err(ConfigError::new(key, "must be between 1 and 1000000"))
+            }
+        };
+        Ok(RateLimitSettings {
+            enabled: r.enabled,
+            trusted_proxies: trusted,
+            login: per_minute("rate_limits.login_per_minute", r.login_per_minute)?,
+            token: per_minute("rate_limits.token_per_minute", r.token_per_minute)?,
+            caller: per_minute("rate_limits.caller_per_minute", r.caller_per_minute)?,
+            discovery: per_minute("rate_limits.discovery_per_minute", r.discovery_per_minute)?,
+            api: per_minute("rate_limits.api_per_minute", r.api_per_minute)?,
+        })
+    }
+}
+
+/// An absolute http(s) URL without query or fragment.
+fn check_base_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|_| "must be an absolute URL".to_owned())?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err("must use http or https".into());
+    }
+    if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err("must have a host and no query or fragment".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Unit tests of configuration validation.
+
+use super::*;
+
+#[test]
+fn defaults_are_demo_mode_on_port_8080() {
+    let config = Config::default();
+    let resolved = config.resolve().expect("defaults are valid");
+    assert_eq!(config.mode, Mode::Demo);
+    assert_eq!(resolved.listen.to_string(), "127.0.0.1:8080");
+    assert!(resolved.tmi_enabled);
+    assert!(resolved.allow_callback_token_response);
+    assert_eq!(resolved.default_idp.as_deref(), Some("tmi"));
+}
+
+#[test]
+fn production_requires_a_public_url_and_disables_tmi() {
+    let mut config = Config {
+        mode: Mode::Production,
+        ..Config::default()
+    };
+    assert_eq!(
+        config.resolve().map_err(|e| e.key),
+        Err("server.public_url".to_owned())
+    );
+    config.server.public_url = Some("https://auth.example.com".into());
+    let resolved = config.resolve().expect("valid");
+    assert!(!resolved.tmi_enabled);
+    assert!(!resolved.allow_callback_token_response);
+    assert_eq!(resolved.default_idp, None);
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let mut config = Config::default();
+    config.tokens.access_token_ttl_secs = 5;
+    assert_eq!(
+        config.resolve().map_err(|e| e.key),
+        Err("tokens.access_token_ttl_secs".to_owned())
+    );
+    let mut config = Config::default();
+    config.server.listen = "nope".into();
+    assert_eq!(
+        config.resolve().map_err(|e| e.key),
+        Err("server.listen".to_owned())
+    );
+    let mut config = Config::default();
+    config.oauth.client_callback_allow_list =
+        Some(vec!["https://ok.example/*".into(), "bad*".into()]);
+    assert_eq!(
+        config.resolve().map_err(|e| e.key),
+        Err("oauth.client_callback_allow_list[1]".to_owned())
+    );
+}
