@@ -171,7 +171,14 @@ async fn add(
         notes,
     };
     match stores.groups.add_member(&membership).await {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            audit(
+                "membership_added",
+                &target.to_string(),
+                &member_text(member),
+            );
+            Ok(())
+        }
         Err(PortError::AlreadyExists) => bail!("already a member"),
         Err(PortError::Conflict) => bail!("that membership would create a cycle"),
         Err(PortError::NotFound) => bail!("no such group or member"),
@@ -181,7 +188,14 @@ async fn add(
 
 async fn remove(stores: &Stores, target: GroupId, member: Member) -> anyhow::Result<()> {
     match stores.groups.remove_member(target, member).await {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            audit(
+                "membership_removed",
+                &target.to_string(),
+                &member_text(member),
+            );
+            Ok(())
+        }
         Err(PortError::NotFound) => bail!("not a direct member"),
         Err(other) => Err(other.into()),
     }
@@ -236,6 +250,7 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             let key = rotate_signing_key(stores.keys.as_ref(), &SystemClock, &OsRandomIds)
                 .await
                 .context("rotating the signing key")?;
+            audit("signing_key_rotated", "keys", &key.kid);
             println!(
                 "{}\tnew signing key; replicas pick it up within a minute",
                 key.kid
@@ -284,6 +299,7 @@ pub async fn groups(config: &Config, command: GroupsCommand) -> anyhow::Result<(
                     created_at: SystemClock.now(),
                 })
                 .await?;
+            audit("group_created", &created.id.to_string(), &created.name);
             println!("{}\t{}", created.id, created.name);
         }
         GroupsCommand::Members { name } => {
@@ -357,6 +373,11 @@ pub async fn credentials(config: &Config, command: CredentialsCommand) -> anyhow
                 .ok_or_else(|| anyhow!("no client credential {client_id}"))?;
             stores.credentials.delete(found.owner, found.id).await?;
             revoke_tokens(config, &client_id).await?;
+            audit(
+                "credential_deleted",
+                &found.owner.to_string(),
+                &found.id.to_string(),
+            );
             println!("deleted {client_id}; its tokens are revoked");
         }
     }
@@ -397,6 +418,18 @@ async fn revoke_tokens(config: &Config, client_id: &str) -> anyhow::Result<()> {
         )
         .await?;
     Ok(())
+}
+
+/// One audit event for a change made from the command line.
+fn audit(event: &str, target: &str, subject: &str) {
+    tracing::info!(target: "audit", event, actor = "cli", group_or_owner = target, subject, outcome = "success");
+}
+
+fn member_text(member: Member) -> String {
+    match member {
+        Member::User(id) => format!("user:{id}"),
+        Member::Group(id) => format!("group:{id}"),
+    }
 }
 
 async fn ensure_builtins(stores: &Stores) -> anyhow::Result<()> {

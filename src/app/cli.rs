@@ -94,9 +94,13 @@ async fn manage(config_file: Option<PathBuf>, job: impl FnOnce(Config) -> Job) -
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Err(err) = config.resolve() {
-        eprintln!("tmi-auth: {err}");
-        return ExitCode::from(EXIT_CONFIG);
+    match config.resolve() {
+        // Management commands log only audit events (and warnings).
+        Ok(resolved) => telemetry::init(resolved.log_format, "warn,audit=info"),
+        Err(err) => {
+            eprintln!("tmi-auth: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
     }
     match job(config).await {
         Ok(()) => ExitCode::SUCCESS,

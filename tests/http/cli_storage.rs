@@ -27,7 +27,7 @@ impl Db {
             .env("TMI_AUTH__STORAGE", "postgres")
             .env("TMI_AUTH__DATABASE__URL", &self.url)
             .env("TMI_AUTH__DATABASE__SCHEMA", &self.schema)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,audit=info")
             .output()
             .unwrap();
         (
@@ -107,7 +107,12 @@ async fn management_commands_work_against_postgres() {
         db.ok(&["groups", "members", "platform"])
             .contains("group\tsre")
     );
-    db.ok(&["admins", "add", "--group", "platform"]);
+    let (code, _, err) = db.run(&["admins", "add", "--group", "platform"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("membership_added") && err.contains("cli"),
+        "audited: {err}"
+    );
     assert!(db.ok(&["admins", "list"]).contains("group\tplatform"));
     db.fails(&["admins", "add", "--user", "tmi:nobody"], "no user");
     db.fails(&["admins", "add", "--group", "nope"], "no group");

@@ -237,3 +237,28 @@ async fn metrics_move_when_the_matching_events_happen() {
     ));
     assert!(!text.contains("nope"), "no request data in labels");
 }
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_gets_503_even_while_its_body_trickles_in() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = Config::demo_ephemeral();
+    config.server.request_timeout_secs = 1;
+    let app = spawn_with(config).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /oauth2/token HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = vec![0u8; 4096];
+    let n = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read(&mut response),
+    )
+    .await
+    .expect("answered before the client finished")
+    .unwrap();
+    let text = String::from_utf8_lossy(&response[..n]);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("service_unavailable"));
+}

@@ -78,9 +78,26 @@ pub async fn hygiene<E: Endpoint>(
     let route = crate::adapters::observability::route_label(req.uri().path());
     let method = crate::adapters::observability::method_label(req.method().as_str());
     let started = std::time::Instant::now();
-    let mut resp = process(ep, req, ctx.clone())
-        .instrument(span.clone())
-        .await?;
+    // The time limit covers reading the body too, so a slow client cannot hold a request open.
+    let mut resp = match tokio::time::timeout(
+        ctx.request_timeout,
+        process(ep, req, ctx.clone()).instrument(span.clone()),
+    )
+    .await
+    {
+        Ok(result) => result?,
+        Err(_) => {
+            span.in_scope(|| tracing::warn!("request timed out"));
+            let mut resp = json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "the request took too long; retry later",
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            resp
+        }
+    };
     let status = resp.status().as_u16();
     ctx.metrics
         .observe_request(route, method, status, started.elapsed());
@@ -140,20 +157,7 @@ async fn process<E: Endpoint>(
         }
     };
     let cacheable = req.uri().path().starts_with("/.well-known/");
-    let mut resp = match tokio::time::timeout(ctx.request_timeout, ep.call(req)).await {
-        Ok(result) => result?.into_response(),
-        Err(_) => {
-            tracing::warn!("request timed out");
-            let mut resp = json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                "the request took too long; retry later",
-            );
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            resp
-        }
-    };
+    let mut resp = ep.call(req).await?.into_response();
     if let Some(decision) = &decision {
         rate_limit::add_headers(&mut resp, decision);
     }

@@ -169,7 +169,21 @@ fn buckets(req: &Request, body: &[u8], settings: &RateLimitSettings) -> Vec<(Str
     match path {
         "/healthz" | "/openapi.json" => vec![],
         p if p.starts_with("/docs") => vec![],
-        "/oauth2/authorize" | "/oauth2/callback" => vec![per_ip("login", settings.login)],
+        "/oauth2/authorize" => vec![per_ip("login", settings.login)],
+        "/oauth2/callback" => {
+            // Per client IP, and per flow: one state cannot be hammered from many addresses.
+            let mut keys = vec![per_ip("login", settings.login)];
+            let state = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned());
+            if let Some(state) = state.filter(|s| !s.is_empty()) {
+                keys.push((
+                    format!("login:state:{}", digest_key(&state)),
+                    settings.login,
+                ));
+            }
+            keys
+        }
         p if p.starts_with("/saml/") => vec![per_ip("login", settings.login)],
         "/oauth2/token" | "/oauth2/refresh" => {
             let mut keys = vec![per_ip("token", settings.token)];
