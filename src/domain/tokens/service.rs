@@ -96,7 +96,7 @@ pub struct TokenService {
 const KEY_RELOAD_MIN_SECS: i64 = 5;
 
 /// How many verified tokens are remembered.
-const VERIFIED_CACHE_CAPACITY: usize = 50_000;
+const VERIFIED_CACHE_CAPACITY: usize = 10_000;
 
 /// Scope of client-credential tokens.
 const CREDENTIAL_SCOPE: &str = "openid profile email";
