@@ -20,6 +20,7 @@ use crate::adapters::memory::{
     MemoryKeyStore, MemoryRateLimiter, MemoryRefreshFamilyStore, MemoryRevocationList,
     MemoryUserRepository,
 };
+use crate::adapters::oidc::{OAuth2Provider, OidcProvider, OutboundHttp, UpstreamEndpoints};
 use crate::adapters::observability::{AuditLog, Metrics};
 use crate::adapters::postgres::{self, PostgresSettings};
 use crate::adapters::redis::{
@@ -34,7 +35,7 @@ use crate::domain::login::{LoginService, LoginSettings};
 use crate::domain::providers::Providers;
 use crate::domain::tokens::keys::{KeyRing, StoredKey};
 use crate::domain::tokens::{TokenService, TokenSettings};
-use crate::ports::identity_provider::ProviderInfo;
+use crate::ports::identity_provider::{IdentityProvider, ProviderInfo};
 use crate::ports::{
     BackoffPolicy, ClientCredentialRepository, Clock, EventSink, FailureCounter, FlowStore,
     GroupRepository, IdGenerator, KeyStore, PortError, Probe, RateLimiter, RefreshFamilyStore,
@@ -158,7 +159,7 @@ impl Application {
             events.clone(),
         ));
         let login = Arc::new(LoginService::new(
-            providers(&config, &resolved, ids.clone()),
+            providers(&config, &resolved, ids.clone()).await?,
             cache.flows.clone(),
             users,
             groups.clone(),
@@ -434,7 +435,11 @@ fn login_settings(config: &Config, resolved: &Resolved, public_url: &str) -> Log
     }
 }
 
-fn providers(config: &Config, resolved: &Resolved, ids: Arc<dyn IdGenerator>) -> Providers {
+async fn providers(
+    config: &Config,
+    resolved: &Resolved,
+    ids: Arc<dyn IdGenerator>,
+) -> anyhow::Result<Providers> {
     let mut providers = Providers::new();
     if resolved.tmi_enabled {
         let tmi = &config.providers.tmi;
@@ -450,7 +455,29 @@ fn providers(config: &Config, resolved: &Resolved, ids: Arc<dyn IdGenerator>) ->
             tmi.email_verified,
         )));
     }
-    providers
+    let http = OutboundHttp::new(config.providers.http_timeout())
+        .context("building the outbound HTTP client")?;
+    let attempts = config.providers.discovery_attempts;
+    // Discover every OIDC issuer at once; a slow one does not delay the others.
+    let mut pending = Vec::new();
+    for spec in config.providers.upstream_specs()? {
+        let http = http.clone();
+        pending.push(tokio::spawn(async move {
+            let provider: Arc<dyn IdentityProvider> = match spec.endpoints {
+                UpstreamEndpoints::Oidc(endpoints) => Arc::new(
+                    OidcProvider::start(spec.settings, endpoints, http, attempts).await,
+                ),
+                UpstreamEndpoints::OAuth2(endpoints) => {
+                    Arc::new(OAuth2Provider::new(spec.settings, endpoints, http))
+                }
+            };
+            provider
+        }));
+    }
+    for task in pending {
+        providers.register(task.await.context("starting an identity provider")?);
+    }
+    Ok(providers)
 }
 
 /// Puts keys configured as files into the key store, so they become the active keys.

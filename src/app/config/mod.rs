@@ -7,9 +7,14 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 mod groups;
+mod providers;
 mod resolve;
 
 pub use groups::{GroupDefinition, GroupsConfig, MemberSpec};
+pub use providers::{
+    ClaimsConfig, Preset, ProvidersConfig, TmiProviderConfig, TokenAuthMethod, UpstreamProviderConfig,
+    UpstreamSpec,
+};
 pub use resolve::Resolved;
 
 /// Environment prefix; `__` separates nesting levels.
@@ -319,45 +324,6 @@ impl Default for RateLimitsConfig {
 pub struct IntrospectionConfig {
     /// Require callers to authenticate (RFC 7662 §2.1). Demo default: no; production: yes.
     pub require_client_auth: Option<bool>,
-}
-
-/// `[providers]`.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProvidersConfig {
-    /// The built-in test provider.
-    pub tmi: TmiProviderConfig,
-}
-
-/// `[providers.tmi]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TmiProviderConfig {
-    /// Enabled? Demo default: yes; production: no.
-    pub enabled: Option<bool>,
-    /// Display name.
-    pub name: String,
-    /// Icon.
-    pub icon: String,
-    /// Client id shown in the providers list.
-    pub client_id: String,
-    /// Groups asserted for every user of this provider (test data).
-    pub groups: Vec<String>,
-    /// Whether the provider vouches for the `<hint>@tmi.local` e-mail (lets e-mail rules match).
-    pub email_verified: bool,
-}
-
-impl Default for TmiProviderConfig {
-    fn default() -> Self {
-        Self {
-            enabled: None,
-            name: "TMI Development".to_owned(),
-            icon: "shield".to_owned(),
-            client_id: "tmi-client".to_owned(),
-            groups: Vec::new(),
-            email_verified: false,
-        }
-    }
 }
 
 /// `[log]`.

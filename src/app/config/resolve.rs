@@ -229,6 +229,17 @@ impl Config {
                 "names the tmi provider, which is disabled",
             ));
         }
+        self.providers.check_shared()?;
+        let upstream = self.providers.upstream_specs()?;
+        if let Some(id) = default_idp.as_deref()
+            && id != "tmi"
+            && !upstream.iter().any(|spec| spec.settings.info.id == id)
+        {
+            return Err(ConfigError::new(
+                "oauth.default_idp",
+                "names no enabled provider",
+            ));
+        }
         let tmi = &self.providers.tmi;
         for (key, value) in [
             ("providers.tmi.name", &tmi.name),

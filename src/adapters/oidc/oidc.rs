@@ -1,0 +1,359 @@
+//! An OpenID Connect provider found by discovery. Metadata and JWKS are fetched at startup
+//! (with retries) and cached; a failed discovery is retried on demand at most every
+//! [`DISCOVERY_RETRY`]; an ID token signed with an unknown `kid` triggers one JWKS refresh at
+//! most every `jwks_refresh_interval`.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreProviderMetadata,
+};
+use openidconnect::{
+    AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    IssuerUrl, LoginHint, Nonce, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    SignatureVerificationError, TokenResponse as _,
+};
+use openidconnect::{OAuth2TokenResponse as _,
+};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use super::{OidcEndpoints, OutboundHttp, TokenAuth, UpstreamSettings, oauth2};
+use crate::ports::identity_provider::{
+    IdentityProvider, IdpError, ProviderInfo, UpstreamAuthorization, UpstreamCallback,
+    UpstreamIdentity,
+};
+
+/// Least time between two on-demand discovery attempts after a failure.
+pub const DISCOVERY_RETRY: Duration = Duration::from_secs(30);
+
+/// An OIDC issuer.
+pub struct OidcProvider {
+    settings: UpstreamSettings,
+    endpoints: OidcEndpoints,
+    http: OutboundHttp,
+    discovered: RwLock<Option<Arc<CoreProviderMetadata>>>,
+    last_discovery: Mutex<Option<Instant>>,
+    last_jwks_refresh: Mutex<Option<Instant>>,
+}
+
+impl OidcProvider {
+    /// Creates the provider and tries discovery up to `attempts` times (a second apart,
+    /// doubling). A provider whose issuer stays unreachable is still returned: it answers
+    /// `Upstream` errors and retries discovery on demand.
+    pub async fn start(
+        settings: UpstreamSettings,
+        endpoints: OidcEndpoints,
+        http: OutboundHttp,
+        attempts: u32,
+    ) -> Self {
+        let provider = Self {
+            settings,
+            endpoints,
+            http,
+            discovered: RwLock::new(None),
+            last_discovery: Mutex::new(None),
+            last_jwks_refresh: Mutex::new(None),
+        };
+        let mut delay = Duration::from_secs(1);
+        for attempt in 1..=attempts.max(1) {
+            match provider.discover().await {
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(
+                        idp = %provider.settings.info.id,
+                        attempt,
+                        error = %err,
+                        "OIDC discovery failed"
+                    );
+                    if attempt < attempts {
+                        tokio::time::sleep(delay).await;
+                        delay *= 2;
+                    }
+                }
+            }
+        }
+        provider
+    }
+
+    /// Whether discovery has succeeded.
+    pub fn is_ready(&self) -> bool {
+        self.current().is_some()
+    }
+
+    fn current(&self) -> Option<Arc<CoreProviderMetadata>> {
+        self.discovered.read().ok().and_then(|d| d.clone())
+    }
+
+    async fn discover(&self) -> Result<Arc<CoreProviderMetadata>, String> {
+        if let Ok(mut last) = self.last_discovery.lock() {
+            *last = Some(Instant::now());
+        }
+        let issuer = IssuerUrl::new(self.endpoints.issuer.as_str().trim_end_matches('/').into())
+            .map_err(|e| e.to_string())?;
+        // Also fetches the JWKS and checks that the document names this very issuer.
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(|e| e.to_string())?;
+        let metadata = Arc::new(metadata);
+        if let Ok(mut slot) = self.discovered.write() {
+            *slot = Some(metadata.clone());
+        }
+        tracing::info!(idp = %self.settings.info.id, "OIDC provider discovered");
+        Ok(metadata)
+    }
+
+    async fn metadata(&self) -> Result<Arc<CoreProviderMetadata>, IdpError> {
+        if let Some(metadata) = self.current() {
+            return Ok(metadata);
+        }
+        let recently = self
+            .last_discovery
+            .lock()
+            .ok()
+            .and_then(|last| *last)
+            .is_some_and(|at| at.elapsed() < DISCOVERY_RETRY);
+        if recently {
+            return Err(IdpError::Upstream(
+                "provider not discovered yet; retrying later".into(),
+            ));
+        }
+        self.discover().await.map_err(IdpError::Upstream)
+    }
+
+    /// Re-reads the JWKS unless that happened within the refresh interval.
+    async fn refresh_jwks(
+        &self,
+        metadata: &CoreProviderMetadata,
+    ) -> Result<Option<Arc<CoreProviderMetadata>>, IdpError> {
+        {
+            let Ok(mut last) = self.last_jwks_refresh.lock() else {
+                return Ok(None);
+            };
+            if last.is_some_and(|at| at.elapsed() < self.endpoints.jwks_refresh_interval) {
+                return Ok(None);
+            }
+            *last = Some(Instant::now());
+        }
+        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| IdpError::Upstream(format!("JWKS refresh: {e}")))?;
+        let refreshed = Arc::new(metadata.clone().set_jwks(jwks));
+        if let Ok(mut slot) = self.discovered.write() {
+            *slot = Some(refreshed.clone());
+        }
+        tracing::info!(idp = %self.settings.info.id, "JWKS refreshed after an unknown key id");
+        Ok(Some(refreshed))
+    }
+
+    fn client(
+        &self,
+        metadata: &CoreProviderMetadata,
+        redirect_uri: &str,
+    ) -> Result<
+        CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+        IdpError,
+    > {
+        let redirect = RedirectUrl::new(redirect_uri.to_owned())
+            .map_err(|e| IdpError::Upstream(format!("redirect URI: {e}")))?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata.clone(),
+            ClientId::new(self.settings.info.client_id.clone()),
+            Some(ClientSecret::new(
+                self.settings.client_secret.expose_secret().to_owned(),
+            )),
+        )
+        .set_redirect_uri(redirect)
+        .set_auth_type(match self.settings.token_auth {
+            TokenAuth::Basic => AuthType::BasicAuth,
+            TokenAuth::Post => AuthType::RequestBody,
+        }))
+    }
+
+    /// Verifies the ID token against `metadata`; `Ok(None)` when its key is unknown.
+    fn verify(
+        &self,
+        metadata: &CoreProviderMetadata,
+        redirect_uri: &str,
+        id_token: &CoreIdToken,
+        nonce: &str,
+    ) -> Result<Option<Value>, IdpError> {
+        let client = self.client(metadata, redirect_uri)?;
+        let verifier = client.id_token_verifier();
+        match id_token.claims(&verifier, &Nonce::new(nonce.to_owned())) {
+            Ok(_) => payload(id_token).map(Some),
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => Ok(None),
+            // A nonce from another flow means the code was injected into this one.
+            Err(ClaimsVerificationError::InvalidNonce(detail)) => {
+                Err(IdpError::Rejected(format!("ID token nonce: {detail}")))
+            }
+            Err(other) => Err(IdpError::Upstream(format!("ID token rejected: {other}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for OidcProvider {
+    fn info(&self) -> &ProviderInfo {
+        &self.settings.info
+    }
+
+    async fn authorization_url(&self, req: &UpstreamAuthorization) -> Result<String, IdpError> {
+        let metadata = self.metadata().await?;
+        let client = self.client(&metadata, &req.redirect_uri)?;
+        let state = req.state.clone();
+        let nonce = req.nonce.clone();
+        let mut request = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                move || Nonce::new(nonce),
+            )
+            .add_scopes(
+                self.settings
+                    .scopes
+                    .iter()
+                    .filter(|s| s.as_str() != "openid")
+                    .map(|s| Scope::new(s.clone())),
+            )
+            .add_extra_param("code_challenge", req.pkce_challenge.clone())
+            .add_extra_param("code_challenge_method", "S256");
+        if self.settings.forward_login_hint
+            && let Some(hint) = &req.login_hint
+        {
+            request = request.set_login_hint(LoginHint::new(hint.clone()));
+        }
+        let (url, _, _) = request.url();
+        Ok(url.into())
+    }
+
+    async fn exchange(&self, callback: &UpstreamCallback) -> Result<UpstreamIdentity, IdpError> {
+        let metadata = self.metadata().await?;
+        let client = self.client(&metadata, &callback.redirect_uri)?;
+        let response = client
+            .exchange_code(AuthorizationCode::new(callback.code.clone()))
+            .map_err(|e| IdpError::Upstream(format!("no token endpoint: {e}")))?
+            .set_pkce_verifier(PkceCodeVerifier::new(callback.pkce_verifier.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|err| match err {
+                RequestTokenError::ServerResponse(body) => {
+                    IdpError::Rejected(format!("token endpoint: {}", body.error()))
+                }
+                other => IdpError::Upstream(format!("token endpoint: {other}")),
+            })?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| IdpError::Upstream("token response without an ID token".into()))?;
+
+        let mut claims =
+            match self.verify(&metadata, &callback.redirect_uri, id_token, &callback.nonce)? {
+                Some(claims) => claims,
+                None => match self.refresh_jwks(&metadata).await? {
+                    Some(fresh) => self
+                        .verify(&fresh, &callback.redirect_uri, id_token, &callback.nonce)?
+                        .ok_or_else(|| {
+                            IdpError::Upstream("ID token signed with an unknown key".into())
+                        })?,
+                    None => {
+                        return Err(IdpError::Upstream(
+                            "ID token signed with an unknown key (JWKS refreshed recently)"
+                                .into(),
+                        ));
+                    }
+                },
+            };
+
+        if self.endpoints.fetch_userinfo
+            && let Some(userinfo_url) = metadata.userinfo_endpoint()
+        {
+            let info = oauth2::get_json(
+                &self.http,
+                userinfo_url.url(),
+                response.access_token().secret(),
+            )
+            .await?;
+            merge_userinfo(&mut claims, info)?;
+        }
+        self.settings
+            .claims
+            .identity(&claims)
+            .map_err(IdpError::Upstream)
+    }
+}
+
+/// The JSON payload of an ID token whose signature and claims were already verified.
+fn payload(id_token: &CoreIdToken) -> Result<Value, IdpError> {
+    let compact = id_token.to_string();
+    let part = compact
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| IdpError::Upstream("ID token is not a compact JWS".into()))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|e| IdpError::Upstream(format!("ID token payload: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| IdpError::Upstream(format!("ID token payload: {e}")))
+}
+
+/// Adds userinfo claims over the ID token's, after checking both name the same subject
+/// (OIDC Core §5.3.2). Registered token claims are never replaced.
+fn merge_userinfo(claims: &mut Value, userinfo: Value) -> Result<(), IdpError> {
+    let (Value::Object(target), Value::Object(extra)) = (claims, userinfo) else {
+        return Err(IdpError::Upstream("userinfo is not a JSON object".into()));
+    };
+    if extra.get("sub") != target.get("sub") {
+        return Err(IdpError::Upstream(
+            "userinfo names another subject than the ID token".into(),
+        ));
+    }
+    for (key, value) in extra {
+        if !matches!(
+            key.as_str(),
+            "sub" | "iss" | "aud" | "azp" | "exp" | "iat" | "nbf" | "nonce"
+        ) {
+            target.insert(key, value);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn userinfo_for_another_subject_is_refused() {
+        let mut claims = json!({"sub": "a", "email": "a@x.io"});
+        assert!(merge_userinfo(&mut claims, json!({"sub": "b"})).is_err());
+        assert!(merge_userinfo(&mut claims, json!({"email": "c@x.io"})).is_err());
+        assert_eq!(claims["email"], "a@x.io");
+    }
+
+    #[test]
+    fn userinfo_adds_claims_but_never_token_claims() {
+        let mut claims = json!({"sub": "a", "iss": "https://op", "email": "old@x.io"});
+        merge_userinfo(
+            &mut claims,
+            json!({"sub": "a", "iss": "https://evil", "email": "new@x.io", "groups": ["g"]}),
+        )
+        .unwrap();
+        assert_eq!(claims["iss"], "https://op");
+        assert_eq!(claims["email"], "new@x.io");
+        assert_eq!(claims["groups"], json!(["g"]));
+    }
+}

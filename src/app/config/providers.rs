@@ -1,0 +1,585 @@
+//! `[providers]`: the built-in `tmi` provider and upstream OIDC/OAuth2 providers
+//! (`[providers.upstream.<id>]`), with presets so a typical entry is three lines:
+//!
+//! ```toml
+//! [providers.upstream.google]
+//! client_id = "1234.apps.googleusercontent.com"
+//! client_secret_file = "/run/secrets/google"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use super::ConfigError;
+use crate::adapters::oidc::{
+    ClaimPath, ClaimPaths, OAuth2Endpoints, OidcEndpoints, TokenAuth, UpstreamEndpoints,
+    UpstreamSettings,
+};
+use crate::domain::login::params::is_valid_provider_id;
+use crate::ports::identity_provider::ProviderInfo;
+
+/// `[providers]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvidersConfig {
+    /// The built-in test provider.
+    pub tmi: TmiProviderConfig,
+    /// Upstream providers by id (listed in id order).
+    pub upstream: BTreeMap<String, UpstreamProviderConfig>,
+    /// Seconds one outbound call to a provider may take.
+    pub http_timeout_secs: u64,
+    /// Discovery attempts at startup before a provider starts as not-yet-discovered.
+    pub discovery_attempts: u32,
+    /// Least seconds between two JWKS refreshes caused by an unknown key id.
+    pub jwks_refresh_interval_secs: u64,
+}
+
+impl Default for ProvidersConfig {
+    fn default() -> Self {
+        Self {
+            tmi: TmiProviderConfig::default(),
+            upstream: BTreeMap::new(),
+            http_timeout_secs: 10,
+            discovery_attempts: 3,
+            jwks_refresh_interval_secs: 60,
+        }
+    }
+}
+
+/// `[providers.tmi]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TmiProviderConfig {
+    /// Enabled? Demo default: yes; production: no.
+    pub enabled: Option<bool>,
+    /// Display name.
+    pub name: String,
+    /// Icon.
+    pub icon: String,
+    /// Client id shown in the providers list.
+    pub client_id: String,
+    /// Groups asserted for every user of this provider (test data).
+    pub groups: Vec<String>,
+    /// Whether the provider vouches for the `<hint>@tmi.local` e-mail (lets e-mail rules match).
+    pub email_verified: bool,
+}
+
+impl Default for TmiProviderConfig {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            name: "TMI Development".to_owned(),
+            icon: "shield".to_owned(),
+            client_id: "tmi-client".to_owned(),
+            groups: Vec::new(),
+            email_verified: false,
+        }
+    }
+}
+
+/// Ready-made provider settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Google (OIDC, `https://accounts.google.com`).
+    Google,
+    /// Microsoft Entra ID (OIDC, needs `tenant`).
+    Microsoft,
+    /// GitHub (OAuth2 + `/user/emails`).
+    Github,
+    /// GitLab (OIDC, `https://gitlab.com` unless `issuer` says otherwise).
+    Gitlab,
+    /// Keycloak (OIDC, needs `issuer` = `https://host/realms/<realm>`).
+    Keycloak,
+}
+
+impl Preset {
+    fn from_id(id: &str) -> Option<Self> {
+        Some(match id {
+            "google" => Self::Google,
+            "microsoft" => Self::Microsoft,
+            "github" => Self::Github,
+            "gitlab" => Self::Gitlab,
+            "keycloak" => Self::Keycloak,
+            _ => return None,
+        })
+    }
+}
+
+/// Token endpoint authentication, as named in RFC 8414.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuthMethod {
+    /// HTTP Basic.
+    ClientSecretBasic,
+    /// In the form body.
+    ClientSecretPost,
+}
+
+/// Claim paths (dotted, e.g. `realm_access.roles`); unset ones use the preset or OIDC names.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClaimsConfig {
+    /// Stable user id.
+    pub subject: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// E-mail verified flag.
+    pub email_verified: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Groups; `""` turns groups off.
+    pub groups: Option<String>,
+}
+
+/// `[providers.upstream.<id>]`: one OIDC or OAuth2 provider.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamProviderConfig {
+    /// Preset; defaults to the id when the id names one (`google`, `github`, ...).
+    pub preset: Option<Preset>,
+    /// Set false to keep the entry but not offer it.
+    pub enabled: Option<bool>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Icon identifier.
+    pub icon: Option<String>,
+    /// Our client id at the provider.
+    pub client_id: String,
+    /// Our client secret (prefer `client_secret_file`).
+    pub client_secret: Option<SecretString>,
+    /// File holding the client secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes requested upstream.
+    pub scopes: Option<Vec<String>>,
+    /// OIDC issuer (discovery).
+    pub issuer: Option<String>,
+    /// Microsoft tenant id or domain.
+    pub tenant: Option<String>,
+    /// OAuth2: authorization endpoint.
+    pub authorization_url: Option<String>,
+    /// OAuth2: token endpoint.
+    pub token_url: Option<String>,
+    /// OAuth2: userinfo endpoint.
+    pub userinfo_url: Option<String>,
+    /// OAuth2: GitHub-style e-mail list for a verified primary address.
+    pub emails_url: Option<String>,
+    /// OIDC: also read the userinfo endpoint.
+    pub fetch_userinfo: Option<bool>,
+    /// Token endpoint authentication.
+    pub token_endpoint_auth: Option<TokenAuthMethod>,
+    /// Claim paths.
+    pub claims: ClaimsConfig,
+    /// Pass the flow's validated `login_hint` upstream (OIDC `login_hint`, GitHub `login`).
+    pub forward_login_hint: bool,
+    /// Allow plain-http endpoints on non-loopback hosts (development only).
+    pub allow_insecure_http: bool,
+}
+
+/// A validated upstream provider.
+#[derive(Debug, Clone)]
+pub struct UpstreamSpec {
+    /// Settings shared by both kinds.
+    pub settings: UpstreamSettings,
+    /// OIDC or OAuth2 endpoints.
+    pub endpoints: UpstreamEndpoints,
+}
+
+impl ProvidersConfig {
+    /// Validates every enabled upstream provider (reading secret files).
+    pub fn upstream_specs(&self) -> Result<Vec<UpstreamSpec>, ConfigError> {
+        let mut specs = Vec::new();
+        for (id, entry) in &self.upstream {
+            if entry.enabled == Some(false) {
+                continue;
+            }
+            specs.push(entry.spec(id, self.jwks_refresh_interval_secs)?);
+        }
+        Ok(specs)
+    }
+
+    /// Checks the settings shared by all providers.
+    pub fn check_shared(&self) -> Result<(), ConfigError> {
+        for (key, value, min, max) in [
+            ("providers.http_timeout_secs", self.http_timeout_secs, 1, 60),
+            (
+                "providers.discovery_attempts",
+                u64::from(self.discovery_attempts),
+                1,
+                10,
+            ),
+            (
+                "providers.jwks_refresh_interval_secs",
+                self.jwks_refresh_interval_secs,
+                0,
+                86_400,
+            ),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("must be between {min} and {max}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The outbound timeout.
+    pub fn http_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_timeout_secs)
+    }
+}
+
+struct Defaults {
+    name: &'static str,
+    icon: &'static str,
+    scopes: &'static [&'static str],
+    groups: Option<&'static str>,
+}
+
+impl UpstreamProviderConfig {
+    fn spec(&self, id: &str, jwks_refresh_secs: u64) -> Result<UpstreamSpec, ConfigError> {
+        let key = |field: &str| format!("providers.upstream.{id}.{field}");
+        let err = |field: &str, msg: &str| ConfigError::new(&key(field), msg);
+        if !is_valid_provider_id(id) || id == "tmi" {
+            return Err(ConfigError::new(
+                &format!("providers.upstream.{id}"),
+                "the id must match ^[a-zA-Z][a-zA-Z0-9_-]*$ (at most 100 characters) and not be `tmi`",
+            ));
+        }
+        let preset = self.preset.or_else(|| Preset::from_id(id));
+        let url = |field: &str, raw: &str| self.endpoint(raw).map_err(|m| err(field, &m));
+
+        let (defaults, endpoints, default_auth, mut claims) = match preset {
+            Some(Preset::Github) => (
+                Defaults {
+                    name: "GitHub",
+                    icon: "github",
+                    scopes: &["read:user", "user:email"],
+                    groups: None,
+                },
+                UpstreamEndpoints::OAuth2(OAuth2Endpoints {
+                    authorization_url: url(
+                        "authorization_url",
+                        self.authorization_url
+                            .as_deref()
+                            .unwrap_or("https://github.com/login/oauth/authorize"),
+                    )?,
+                    token_url: url(
+                        "token_url",
+                        self.token_url
+                            .as_deref()
+                            .unwrap_or("https://github.com/login/oauth/access_token"),
+                    )?,
+                    userinfo_url: url(
+                        "userinfo_url",
+                        self.userinfo_url
+                            .as_deref()
+                            .unwrap_or("https://api.github.com/user"),
+                    )?,
+                    emails_url: Some(url(
+                        "emails_url",
+                        self.emails_url
+                            .as_deref()
+                            .unwrap_or("https://api.github.com/user/emails"),
+                    )?),
+                }),
+                TokenAuth::Post,
+                ClaimPaths {
+                    subject: path("id"),
+                    ..ClaimPaths::standard()
+                },
+            ),
+            preset => {
+                let (defaults, issuer) = match preset {
+                    Some(Preset::Google) => (
+                        Defaults {
+                            name: "Google",
+                            icon: "google",
+                            scopes: &["openid", "email", "profile"],
+                            groups: None,
+                        },
+                        Some(
+                            self.issuer
+                                .clone()
+                                .unwrap_or_else(|| "https://accounts.google.com".into()),
+                        ),
+                    ),
+                    Some(Preset::Microsoft) => {
+                        let issuer = match (&self.issuer, &self.tenant) {
+                            (Some(issuer), _) => issuer.clone(),
+                            (None, Some(tenant)) if is_tenant(tenant) => {
+                                format!("https://login.microsoftonline.com/{tenant}/v2.0")
+                            }
+                            _ => {
+                                return Err(err(
+                                    "tenant",
+                                    "the microsoft preset needs a tenant id or domain (common/organizations/consumers issue tenant-specific tokens and are not supported)",
+                                ));
+                            }
+                        };
+                        (
+                            Defaults {
+                                name: "Microsoft",
+                                icon: "microsoft",
+                                scopes: &["openid", "email", "profile"],
+                                groups: Some("groups"),
+                            },
+                            Some(issuer),
+                        )
+                    }
+                    Some(Preset::Gitlab) => (
+                        Defaults {
+                            name: "GitLab",
+                            icon: "gitlab",
+                            scopes: &["openid", "email", "profile"],
+                            groups: Some("groups_direct"),
+                        },
+                        Some(
+                            self.issuer
+                                .clone()
+                                .unwrap_or_else(|| "https://gitlab.com".into()),
+                        ),
+                    ),
+                    Some(Preset::Keycloak) => (
+                        Defaults {
+                            name: "Keycloak",
+                            icon: "keycloak",
+                            scopes: &["openid", "email", "profile"],
+                            groups: Some("groups"),
+                        },
+                        Some(self.issuer.clone().ok_or_else(|| {
+                            err(
+                                "issuer",
+                                "the keycloak preset needs issuer = \"https://<host>/realms/<realm>\"",
+                            )
+                        })?),
+                    ),
+                    _ => (
+                        Defaults {
+                            name: "",
+                            icon: "key",
+                            scopes: &["openid", "email", "profile"],
+                            groups: Some("groups"),
+                        },
+                        self.issuer.clone(),
+                    ),
+                };
+                let endpoints = match issuer {
+                    Some(issuer) => UpstreamEndpoints::Oidc(OidcEndpoints {
+                        issuer: url("issuer", &issuer)?,
+                        fetch_userinfo: self.fetch_userinfo.unwrap_or(false),
+                        jwks_refresh_interval: Duration::from_secs(jwks_refresh_secs),
+                    }),
+                    None => {
+                        fn need<'a>(
+                            field: &str,
+                            value: &'a Option<String>,
+                            err: impl Fn(&str, &str) -> ConfigError,
+                        ) -> Result<&'a str, ConfigError> {
+                            value.as_deref().ok_or_else(|| {
+                                err(
+                                    field,
+                                    "is required when no issuer is given (set issuer for OIDC, or authorization_url, token_url and userinfo_url for OAuth2)",
+                                )
+                            })
+                        }
+                        UpstreamEndpoints::OAuth2(OAuth2Endpoints {
+                            authorization_url: url(
+                                "authorization_url",
+                                need("authorization_url", &self.authorization_url, err)?,
+                            )?,
+                            token_url: url("token_url", need("token_url", &self.token_url, err)?)?,
+                            userinfo_url: url(
+                                "userinfo_url",
+                                need("userinfo_url", &self.userinfo_url, err)?,
+                            )?,
+                            emails_url: self
+                                .emails_url
+                                .as_deref()
+                                .map(|u| url("emails_url", u))
+                                .transpose()?,
+                        })
+                    }
+                };
+                let groups = defaults.groups;
+                (
+                    defaults,
+                    endpoints,
+                    TokenAuth::Basic,
+                    ClaimPaths {
+                        groups: groups.map(path),
+                        ..ClaimPaths::standard()
+                    },
+                )
+            }
+        };
+        if matches!(endpoints, UpstreamEndpoints::Oidc(_))
+            && (self.authorization_url.is_some()
+                || self.token_url.is_some()
+                || self.userinfo_url.is_some()
+                || self.emails_url.is_some())
+        {
+            return Err(err(
+                "issuer",
+                "an OIDC provider takes its endpoints from discovery; remove authorization_url, token_url, userinfo_url and emails_url",
+            ));
+        }
+        if matches!(endpoints, UpstreamEndpoints::OAuth2(_)) && self.fetch_userinfo.is_some() {
+            return Err(err(
+                "fetch_userinfo",
+                "applies to OIDC providers only (OAuth2 providers always read userinfo_url)",
+            ));
+        }
+
+        let c = &self.claims;
+        for (field, value, slot) in [
+            ("subject", &c.subject, &mut claims.subject),
+            ("email", &c.email, &mut claims.email),
+            ("email_verified", &c.email_verified, &mut claims.email_verified),
+            ("name", &c.name, &mut claims.name),
+        ] {
+            if let Some(raw) = value {
+                *slot = ClaimPath::parse(raw)
+                    .ok_or_else(|| err(&format!("claims.{field}"), "is not a dotted claim path"))?;
+            }
+        }
+        if let Some(raw) = &c.groups {
+            claims.groups = if raw.is_empty() {
+                None
+            } else {
+                Some(
+                    ClaimPath::parse(raw)
+                        .ok_or_else(|| err("claims.groups", "is not a dotted claim path"))?,
+                )
+            };
+        }
+
+        let name = self
+            .name
+            .clone()
+            .or_else(|| (!defaults.name.is_empty()).then(|| defaults.name.to_owned()))
+            .unwrap_or_else(|| id.to_owned());
+        let icon = self
+            .icon
+            .clone()
+            .unwrap_or_else(|| defaults.icon.to_owned());
+        for (field, value) in [("name", &name), ("icon", &icon), ("client_id", &self.client_id)] {
+            if value.trim().is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+                return Err(err(field, "must be 1-256 printable characters"));
+            }
+        }
+        let scopes = match &self.scopes {
+            Some(scopes) => scopes.clone(),
+            None => defaults.scopes.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        if scopes.len() > 50
+            || scopes.iter().any(|s| {
+                s.is_empty() || s.len() > 200 || s.chars().any(|c| c.is_whitespace() || c.is_control())
+            })
+        {
+            return Err(err(
+                "scopes",
+                "at most 50 scopes, each 1-200 characters without spaces",
+            ));
+        }
+        Ok(UpstreamSpec {
+            settings: UpstreamSettings {
+                info: ProviderInfo {
+                    id: id.to_owned(),
+                    name,
+                    icon,
+                    client_id: self.client_id.clone(),
+                },
+                client_secret: self.secret(id)?,
+                scopes,
+                claims,
+                token_auth: match self.token_endpoint_auth {
+                    Some(TokenAuthMethod::ClientSecretBasic) => TokenAuth::Basic,
+                    Some(TokenAuthMethod::ClientSecretPost) => TokenAuth::Post,
+                    None => default_auth,
+                },
+                forward_login_hint: self.forward_login_hint,
+            },
+            endpoints,
+        })
+    }
+
+    fn secret(&self, id: &str) -> Result<SecretString, ConfigError> {
+        let key = |field: &str| format!("providers.upstream.{id}.{field}");
+        let secret = match (&self.client_secret, &self.client_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    &key("client_secret_file"),
+                    "set either client_secret or client_secret_file, not both",
+                ));
+            }
+            (Some(secret), None) => secret.expose_secret().to_owned(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    ConfigError::new(
+                        &key("client_secret_file"),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?
+                .trim()
+                .to_owned(),
+            (None, None) => {
+                return Err(ConfigError::new(
+                    &key("client_secret"),
+                    "is required (or client_secret_file)",
+                ));
+            }
+        };
+        if secret.is_empty() || secret.len() > 1024 {
+            return Err(ConfigError::new(
+                &key("client_secret"),
+                "must be 1-1024 characters",
+            ));
+        }
+        Ok(SecretString::from(secret))
+    }
+
+    /// An absolute https URL (http only on loopback, or when explicitly allowed).
+    fn endpoint(&self, raw: &str) -> Result<Url, String> {
+        let url = Url::parse(raw).map_err(|_| "must be an absolute URL".to_owned())?;
+        let loopback = matches!(
+            url.host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]")
+        );
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback || self.allow_insecure_http => {}
+            "http" => {
+                return Err(
+                    "must use https (http only on loopback or with allow_insecure_http)".into(),
+                );
+            }
+            _ => return Err("must use https".into()),
+        }
+        if url.host_str().is_none() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err("must have a host, no fragment and no credentials".into());
+        }
+        Ok(url)
+    }
+}
+
+fn path(raw: &str) -> ClaimPath {
+    ClaimPath::parse(raw).unwrap_or_else(|| ClaimPaths::standard().subject)
+}
+
+/// A GUID or a DNS name; not the multi-tenant aliases.
+fn is_tenant(tenant: &str) -> bool {
+    !matches!(tenant, "common" | "organizations" | "consumers")
+        && !tenant.is_empty()
+        && tenant.len() <= 253
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}

@@ -1,0 +1,149 @@
+// Loopback OIDC issuer for tmi-auth integration tests (see README.md).
+// stdout carries exactly one line, `LISTENING <port>`; everything else goes to stderr.
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+
+// oidc-provider prints notices with console.info; keep stdout for the port line only.
+console.log = console.info = console.error;
+const { default: Provider } = await import('oidc-provider');
+
+const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI } = process.env;
+if (!CLIENT_ID || !CLIENT_SECRET || !REDIRECT_URI) {
+  console.error('CLIENT_ID, CLIENT_SECRET and REDIRECT_URI must be set');
+  process.exit(2);
+}
+
+// Real signing key (published in the JWKS) and an unrelated key for `bad_signature`.
+const kid = `fixture-${randomUUID()}`;
+const real = await generateKeyPair('RS256', { extractable: true });
+const rogue = await generateKeyPair('RS256', { extractable: true });
+const privateJwk = { ...(await exportJWK(real.privateKey)), kid, alg: 'RS256', use: 'sig' };
+
+const MODES = new Set(['none', 'wrong_nonce', 'wrong_aud', 'expired', 'wrong_iss',
+  'bad_signature', 'no_id_token', 'wrong_azp']);
+let mode = 'none'; // one-shot: applied to the next successful token response, then reset
+
+async function tamper(idToken, m) {
+  const claims = JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url').toString('utf8'));
+  const now = Math.floor(Date.now() / 1000);
+  let key = real.privateKey;
+  switch (m) {
+    case 'wrong_nonce': claims.nonce = 'tampered-nonce'; break;
+    case 'wrong_aud': claims.aud = 'someone-else'; break;
+    case 'expired': claims.iat = now - 7200; claims.exp = now - 3600; break;
+    case 'wrong_iss': claims.iss = 'http://evil.example'; break;
+    case 'bad_signature': key = rogue.privateKey; break;
+    case 'wrong_azp': claims.aud = [CLIENT_ID, 'other']; claims.azp = 'other'; break;
+    default: throw new Error(`unhandled mode ${m}`);
+  }
+  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' }).sign(key);
+}
+
+const claimsOf = (id) => ({
+  sub: id,
+  email: `${id}@example.test`,
+  email_verified: !id.startsWith('unverified'),
+  name: `${id.charAt(0).toUpperCase()}${id.slice(1)} Example`,
+  groups: ['oidc-devs', 'oidc-all'],
+});
+
+const server = http.createServer();
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const { port } = server.address();
+
+const provider = new Provider(`http://127.0.0.1:${port}`, {
+  clients: [{
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    redirect_uris: [REDIRECT_URI],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  jwks: { keys: [privateJwk] },
+  cookies: { keys: ['tmi-fixture-cookie-key-1', 'tmi-fixture-cookie-key-2'] },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'groups'],
+  },
+  conformIdTokenClaims: false, // scope claims go into the ID token too, not only userinfo
+  features: { devInteractions: { enabled: false } },
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  findAccount: (ctx, id) => ({ accountId: id, claims: () => claimsOf(id) }),
+});
+provider.on('server_error', (ctx, err) => console.error('server_error', err));
+provider.on('grant.error', (ctx, err) => console.error('grant.error', err.message));
+
+// One-shot ID token tampering on the token endpoint (ctx.body is a plain object here).
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path === '/token' && ctx.status === 200 && mode !== 'none') {
+    const m = mode;
+    mode = 'none';
+    const body = { ...ctx.body };
+    if (m === 'no_id_token') delete body.id_token;
+    else if (body.id_token) body.id_token = await tamper(body.id_token, m);
+    ctx.body = body;
+  }
+});
+
+// Auto-completing interaction: log in as login_hint (or alice), consent to everything asked.
+async function interaction(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params, session, grantId } = details;
+  let result;
+  if (prompt.name === 'login') {
+    result = { login: { accountId: params.login_hint || 'alice' } };
+  } else if (prompt.name === 'consent') {
+    const grant = grantId
+      ? await provider.Grant.find(grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const d = prompt.details;
+    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes || {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    result = { consent: { grantId: await grant.save() } };
+  } else {
+    throw new Error(`unsupported prompt ${prompt.name}`);
+  }
+  await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+}
+
+async function setMode(req, res) {
+  let raw = '';
+  for await (const chunk of req) raw += chunk;
+  let next;
+  try { next = JSON.parse(raw).mode; } catch { next = undefined; }
+  if (!MODES.has(next)) {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end(`unknown mode ${next}\n`);
+    return;
+  }
+  mode = next;
+  res.writeHead(204).end();
+}
+
+const callback = provider.callback();
+server.on('request', (req, res) => {
+  const { pathname } = new URL(req.url, 'http://fixture');
+  let handler;
+  if (req.method === 'GET' && /^\/interaction\/[^/]+$/.test(pathname)) handler = interaction;
+  else if (req.method === 'POST' && pathname === '/__test/mode') handler = setMode;
+  else return callback(req, res);
+  handler(req, res).catch((err) => {
+    console.error(`${req.method} ${pathname} failed:`, err);
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+    res.end(`${err.message}\n`);
+  });
+});
+
+process.stdout.write(`LISTENING ${port}\n`);
+const exit = () => process.exit(0);
+process.on('SIGTERM', exit);
+process.on('SIGINT', exit);
+// Exit when the parent goes away (stdin must be a pipe the parent keeps open).
+process.stdin.on('end', exit);
+process.stdin.resume();
