@@ -9,8 +9,8 @@
 pub mod builtin;
 pub mod http;
 pub mod memory;
-pub mod oidc;
 pub mod observability;
+pub mod oidc;
 pub mod postgres;
 pub mod redis;
 pub mod system;

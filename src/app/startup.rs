@@ -20,8 +20,8 @@ use crate::adapters::memory::{
     MemoryKeyStore, MemoryRateLimiter, MemoryRefreshFamilyStore, MemoryRevocationList,
     MemoryUserRepository,
 };
-use crate::adapters::oidc::{OAuth2Provider, OidcProvider, OutboundHttp, UpstreamEndpoints};
 use crate::adapters::observability::{AuditLog, Metrics};
+use crate::adapters::oidc::{OAuth2Provider, OidcProvider, OutboundHttp, UpstreamEndpoints};
 use crate::adapters::postgres::{self, PostgresSettings};
 use crate::adapters::redis::{
     RedisFailureCounter, RedisFlowStore, RedisHandle, RedisRateLimiter, RedisRevocationList,
@@ -35,6 +35,7 @@ use crate::domain::login::{LoginService, LoginSettings};
 use crate::domain::providers::Providers;
 use crate::domain::tokens::keys::{KeyRing, StoredKey};
 use crate::domain::tokens::{TokenService, TokenSettings};
+use crate::domain::user::EmailLinking;
 use crate::ports::identity_provider::{IdentityProvider, ProviderInfo};
 use crate::ports::{
     BackoffPolicy, ClientCredentialRepository, Clock, EventSink, FailureCounter, FlowStore,
@@ -432,6 +433,11 @@ fn login_settings(config: &Config, resolved: &Resolved, public_url: &str) -> Log
         default_idp: resolved.default_idp.clone(),
         flow_ttl: secs(t.flow_ttl_secs),
         code_ttl: secs(t.authorization_code_ttl_secs),
+        email_linking: if config.oauth.link_accounts_by_verified_email {
+            EmailLinking::VerifiedBothSides
+        } else {
+            EmailLinking::Refuse
+        },
     }
 }
 
@@ -464,11 +470,11 @@ async fn providers(
         let http = http.clone();
         pending.push(tokio::spawn(async move {
             let provider: Arc<dyn IdentityProvider> = match spec.endpoints {
-                UpstreamEndpoints::Oidc(endpoints) => Arc::new(
-                    OidcProvider::start(spec.settings, endpoints, http, attempts).await,
-                ),
+                UpstreamEndpoints::Oidc(endpoints) => {
+                    Arc::new(OidcProvider::start(spec.settings, endpoints, http, attempts).await)
+                }
                 UpstreamEndpoints::OAuth2(endpoints) => {
-                    Arc::new(OAuth2Provider::new(spec.settings, endpoints, http))
+                    Arc::new(OAuth2Provider::new(spec.settings, *endpoints, http))
                 }
             };
             provider

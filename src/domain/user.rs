@@ -91,39 +91,91 @@ pub fn is_plausible_email(email: &str) -> bool {
     }
 }
 
+/// Why a login could not be tied to a user.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The e-mail belongs to another account and linking is not allowed for this login.
+    #[error("the e-mail address belongs to another account")]
+    AccountConflict,
+    /// Storage failed.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// How a new identity whose e-mail is already taken is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmailLinking {
+    /// Always refuse with [`ResolveError::AccountConflict`] (the default).
+    #[default]
+    Refuse,
+    /// Link to the account when both sides have that e-mail verified; refuse otherwise.
+    VerifiedBothSides,
+}
+
+/// Users sharing one e-mail that we look at when linking.
+const MAX_EMAIL_MATCHES: usize = 2;
+
 /// Finds or creates the user for an upstream identity and refreshes the profile.
 ///
-/// Matching is on `(provider, subject)` only: an e-mail never links accounts here.
+/// A known `(provider, subject)` always wins. A new identity whose e-mail (ignoring case)
+/// already belongs to an account is linked to that account only when `linking` allows it,
+/// both e-mails are verified and exactly one account has it; otherwise the login is refused
+/// with `AccountConflict`, so an e-mail never silently takes over an account.
 pub async fn resolve_user(
     users: &dyn UserRepository,
     clock: &dyn Clock,
     ids: &dyn IdGenerator,
     provider: &str,
     identity: &UpstreamIdentity,
-) -> Result<User, PortError> {
+    linking: EmailLinking,
+) -> Result<User, ResolveError> {
     let now = clock.now();
-    let email = identity
+    let real_email = identity
         .email
         .as_deref()
         .filter(|e| is_plausible_email(e))
-        .map(str::to_owned)
+        .map(str::to_owned);
+    let email = real_email
+        .clone()
         .unwrap_or_else(|| synthetic_email(provider, &identity.subject));
     let name = identity
         .name
         .as_deref()
         .and_then(|n| clean_display_text(n, MAX_NAME_CHARS))
         .unwrap_or_else(|| email.clone());
-    let email_verified =
-        identity.email_verified && identity.email.as_deref() == Some(email.as_str());
+    let email_verified = identity.email_verified && real_email.is_some();
 
     for _ in 0..3 {
         if let Some(mut user) = users.find_by_identity(provider, &identity.subject).await? {
-            user.email = email.clone();
-            user.email_verified = email_verified;
-            user.name = name.clone();
+            // A linked identity does not overwrite the e-mail of the account it joined.
+            if user.provider == provider && user.provider_user_id == identity.subject {
+                user.email = email.clone();
+                user.email_verified = email_verified;
+                user.name = name.clone();
+            }
             user.last_login_at = now;
             users.update_profile(&user).await?;
             return Ok(user);
+        }
+        if let Some(address) = &real_email {
+            let holders = users.find_by_email(address, MAX_EMAIL_MATCHES).await?;
+            if let Some(holder) = holders.first() {
+                let may_link = linking == EmailLinking::VerifiedBothSides
+                    && email_verified
+                    && holder.email_verified
+                    && holders.len() == 1;
+                if !may_link {
+                    return Err(ResolveError::AccountConflict);
+                }
+                match users
+                    .link_identity(holder.id, provider, &identity.subject)
+                    .await
+                {
+                    // Linked, or a concurrent login linked it first: read it back.
+                    Ok(()) | Err(PortError::AlreadyExists) => continue,
+                    Err(other) => return Err(other.into()),
+                }
+            }
         }
         let user = User {
             id: UserId(ids.uuid()),
@@ -139,10 +191,10 @@ pub async fn resolve_user(
             Ok(()) => return Ok(user),
             // Lost a race with a concurrent first login: read the winner's record.
             Err(PortError::AlreadyExists) => continue,
-            Err(other) => return Err(other),
+            Err(other) => return Err(other.into()),
         }
     }
-    Err(PortError::Conflict)
+    Err(PortError::Conflict.into())
 }
 
 /// The address used when a provider gives no usable e-mail.

@@ -83,8 +83,68 @@ pub async fn update_profile_changes_only_profile_fields(repo: Arc<dyn UserReposi
     ));
 }
 
+pub async fn emails_match_ignoring_case_oldest_first(repo: Arc<dyn UserRepository>) {
+    let mut first = user(30, "tmi", "dana");
+    first.email = "Dana@Example.com".into();
+    let mut second = user(31, "github", "dana2");
+    second.email = "dana@example.COM".into();
+    second.created_at += chrono::Duration::minutes(1);
+    repo.insert(&second).await.unwrap();
+    repo.insert(&first).await.unwrap();
+    let found = repo.find_by_email("DANA@example.com", 10).await.unwrap();
+    assert_eq!(found, vec![first.clone(), second.clone()]);
+    assert_eq!(
+        repo.find_by_email("dana@example.com", 1).await.unwrap(),
+        vec![first]
+    );
+    assert!(
+        repo.find_by_email("nobody@example.com", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn linked_identities_find_their_user_and_stay_unique(repo: Arc<dyn UserRepository>) {
+    let erin = user(40, "tmi", "erin");
+    repo.insert(&erin).await.unwrap();
+    repo.link_identity(erin.id, "google", "g-erin")
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.find_by_identity("google", "g-erin").await.unwrap(),
+        Some(erin.clone()),
+        "a linked identity finds the account it joined"
+    );
+    assert!(matches!(
+        repo.link_identity(erin.id, "google", "g-erin").await,
+        Err(PortError::AlreadyExists)
+    ));
+    assert!(matches!(
+        repo.link_identity(erin.id, "tmi", "erin").await,
+        Err(PortError::AlreadyExists)
+    ));
+    let other = user(41, "google", "g-erin");
+    assert!(
+        matches!(repo.insert(&other).await, Err(PortError::AlreadyExists)),
+        "a linked identity cannot become a new user"
+    );
+    assert_eq!(repo.find_by_id(other.id).await.unwrap(), None);
+    let ghost = UserId::from_uuid(uuid::Uuid::from_u128(49));
+    assert!(matches!(
+        repo.link_identity(ghost, "google", "g-ghost").await,
+        Err(PortError::NotFound)
+    ));
+    assert_eq!(
+        repo.find_by_identity("google", "g-ghost").await.unwrap(),
+        None
+    );
+}
+
 #[tokio::test]
 async fn memory_user_repository_honours_the_contract() {
+    emails_match_ignoring_case_oldest_first(Arc::new(MemoryUserRepository::new())).await;
+    linked_identities_find_their_user_and_stay_unique(Arc::new(MemoryUserRepository::new())).await;
     users_are_found_by_id_and_identity(Arc::new(MemoryUserRepository::new())).await;
     identities_and_ids_are_unique(Arc::new(MemoryUserRepository::new())).await;
     update_profile_changes_only_profile_fields(Arc::new(MemoryUserRepository::new())).await;
@@ -98,6 +158,8 @@ async fn postgres_user_repository_honours_the_contract() {
     let repo: Arc<dyn UserRepository> = Arc::new(PostgresUserRepository::new(pg.pool.clone()));
     users_are_found_by_id_and_identity(repo.clone()).await;
     identities_and_ids_are_unique(repo.clone()).await;
-    update_profile_changes_only_profile_fields(repo).await;
+    update_profile_changes_only_profile_fields(repo.clone()).await;
+    emails_match_ignoring_case_oldest_first(repo.clone()).await;
+    linked_identities_find_their_user_and_stay_unique(repo).await;
     pg.cleanup().await;
 }

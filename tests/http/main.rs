@@ -18,3 +18,4 @@ mod replicas;
 mod revocation;
 mod support;
 mod tokens;
+mod upstream;

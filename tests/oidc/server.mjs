@@ -18,16 +18,22 @@ if (!CLIENT_ID || !CLIENT_SECRET || !REDIRECT_URI) {
 const kid = `fixture-${randomUUID()}`;
 const real = await generateKeyPair('RS256', { extractable: true });
 const rogue = await generateKeyPair('RS256', { extractable: true });
+// A key the issuer starts publishing (and signing with) at `rotated_key`: tests JWKS refresh.
+const nextKid = `fixture-next-${randomUUID()}`;
+const next = await generateKeyPair('RS256', { extractable: true });
+const nextPublicJwk = { ...(await exportJWK(next.publicKey)), kid: nextKid, alg: 'RS256', use: 'sig' };
+let rotated = false;
 const privateJwk = { ...(await exportJWK(real.privateKey)), kid, alg: 'RS256', use: 'sig' };
 
 const MODES = new Set(['none', 'wrong_nonce', 'wrong_aud', 'expired', 'wrong_iss',
-  'bad_signature', 'no_id_token', 'wrong_azp']);
+  'bad_signature', 'no_id_token', 'wrong_azp', 'rotated_key', 'unknown_kid']);
 let mode = 'none'; // one-shot: applied to the next successful token response, then reset
 
 async function tamper(idToken, m) {
   const claims = JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url').toString('utf8'));
   const now = Math.floor(Date.now() / 1000);
   let key = real.privateKey;
+  let signingKid = kid;
   switch (m) {
     case 'wrong_nonce': claims.nonce = 'tampered-nonce'; break;
     case 'wrong_aud': claims.aud = 'someone-else'; break;
@@ -35,9 +41,11 @@ async function tamper(idToken, m) {
     case 'wrong_iss': claims.iss = 'http://evil.example'; break;
     case 'bad_signature': key = rogue.privateKey; break;
     case 'wrong_azp': claims.aud = [CLIENT_ID, 'other']; claims.azp = 'other'; break;
+    case 'rotated_key': rotated = true; key = next.privateKey; signingKid = nextKid; break;
+    case 'unknown_kid': key = rogue.privateKey; signingKid = `unpublished-${randomUUID()}`; break;
     default: throw new Error(`unhandled mode ${m}`);
   }
-  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' }).sign(key);
+  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: signingKid, typ: 'JWT' }).sign(key);
 }
 
 const claimsOf = (id) => ({
@@ -86,6 +94,9 @@ provider.use(async (ctx, next) => {
     if (m === 'no_id_token') delete body.id_token;
     else if (body.id_token) body.id_token = await tamper(body.id_token, m);
     ctx.body = body;
+  }
+  if (ctx.path === '/jwks' && ctx.status === 200 && rotated) {
+    ctx.body = { keys: [...ctx.body.keys, nextPublicJwk] };
   }
 });
 

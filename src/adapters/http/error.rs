@@ -159,6 +159,9 @@ impl From<LoginError> for ApiError {
                     "the identity provider could not complete the login",
                 ))
             }
+            LoginError::AccountConflict => {
+                ApiError::Conflict(body("account_conflict", err.to_string()))
+            }
             LoginError::Unavailable(detail) => ApiError::unavailable(&detail),
             LoginError::Unexpected(detail) => ApiError::internal(&detail),
         }

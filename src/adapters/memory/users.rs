@@ -48,6 +48,37 @@ impl UserRepository for MemoryUserRepository {
             .cloned())
     }
 
+    async fn find_by_email(&self, email: &str, limit: usize) -> Result<Vec<User>, PortError> {
+        let inner = lock(&self.inner);
+        let mut found: Vec<User> = inner
+            .by_id
+            .values()
+            .filter(|u| u.email.eq_ignore_ascii_case(email))
+            .cloned()
+            .collect();
+        found.sort_by_key(|u| (u.created_at, u.id));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn link_identity(
+        &self,
+        user: UserId,
+        provider: &str,
+        provider_user_id: &str,
+    ) -> Result<(), PortError> {
+        let mut inner = lock(&self.inner);
+        let key = (provider.to_owned(), provider_user_id.to_owned());
+        if inner.by_identity.contains_key(&key) {
+            return Err(PortError::AlreadyExists);
+        }
+        if !inner.by_id.contains_key(&user) {
+            return Err(PortError::NotFound);
+        }
+        inner.by_identity.insert(key, user);
+        Ok(())
+    }
+
     async fn insert(&self, user: &User) -> Result<(), PortError> {
         let mut inner = lock(&self.inner);
         let key = (user.provider.clone(), user.provider_user_id.clone());

@@ -83,10 +83,7 @@ impl ClaimPaths {
         Ok(UpstreamIdentity {
             subject,
             email: self.email.lookup(claims).and_then(short_string),
-            email_verified: self
-                .email_verified
-                .lookup(claims)
-                .is_some_and(is_true),
+            email_verified: self.email_verified.lookup(claims).is_some_and(is_true),
             name: self.name.lookup(claims).and_then(short_string),
             groups: self
                 .groups

@@ -75,7 +75,6 @@ impl OutboundHttp {
             .body(body)
             .map_err(|e| OutboundError::Transport(e.to_string()))
     }
-
 }
 
 impl<'c> AsyncHttpClient<'c> for OutboundHttp {

@@ -8,17 +8,17 @@
 //! server-side access token; outbound calls never follow redirects, time out and cap bodies.
 
 mod claims;
+mod discovered;
 mod http;
 mod oauth2;
-mod oidc;
 
 use secrecy::SecretString;
 use url::Url;
 
 pub use claims::{ClaimPath, ClaimPaths};
+pub use discovered::OidcProvider;
 pub use http::{MAX_RESPONSE_BYTES, OutboundError, OutboundHttp};
 pub use oauth2::OAuth2Provider;
-pub use oidc::OidcProvider;
 
 use crate::ports::identity_provider::ProviderInfo;
 
@@ -78,5 +78,5 @@ pub enum UpstreamEndpoints {
     /// OpenID Connect, found by discovery.
     Oidc(OidcEndpoints),
     /// Plain OAuth2 with explicit endpoints.
-    OAuth2(OAuth2Endpoints),
+    OAuth2(Box<OAuth2Endpoints>),
 }

@@ -89,7 +89,9 @@ impl OAuth2Provider {
             });
         }
         if status != StatusCode::OK {
-            return Err(IdpError::Upstream(format!("token endpoint answered {status}")));
+            return Err(IdpError::Upstream(format!(
+                "token endpoint answered {status}"
+            )));
         }
         if let Some(kind) = body.get("token_type").and_then(Value::as_str)
             && !kind.eq_ignore_ascii_case("bearer")
@@ -114,12 +116,19 @@ impl OAuth2Provider {
         let entry = |item: &Value| {
             Some((
                 item.get("email")?.as_str()?.to_owned(),
-                item.get("primary").and_then(Value::as_bool).unwrap_or(false),
-                item.get("verified").and_then(Value::as_bool).unwrap_or(false),
+                item.get("primary")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                item.get("verified")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             ))
         };
         let entries: Vec<(String, bool, bool)> = items.iter().filter_map(entry).collect();
-        if let Some((email, _, _)) = entries.iter().find(|(_, primary, verified)| *primary && *verified) {
+        if let Some((email, _, _)) = entries
+            .iter()
+            .find(|(_, primary, verified)| *primary && *verified)
+        {
             identity.email = Some(email.clone());
             identity.email_verified = true;
             return;

@@ -51,6 +51,9 @@ impl From<Row> for User {
 const COLUMNS: &str =
     "id, provider, provider_user_id, email, email_verified, name, created_at, last_login_at";
 
+const QUALIFIED: &str = "u.id, u.provider, u.provider_user_id, u.email, u.email_verified, u.name, \
+     u.created_at, u.last_login_at";
+
 #[async_trait]
 impl UserRepository for PostgresUserRepository {
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, PortError> {
@@ -68,7 +71,8 @@ impl UserRepository for PostgresUserRepository {
         provider_user_id: &str,
     ) -> Result<Option<User>, PortError> {
         let row: Option<Row> = sqlx::query_as(sql!(
-            "SELECT {COLUMNS} FROM users WHERE provider = $1 AND provider_user_id = $2"
+            "SELECT {QUALIFIED} FROM user_identities i JOIN users u ON u.id = i.user_id \
+             WHERE i.provider = $1 AND i.provider_user_id = $2"
         ))
         .bind(provider)
         .bind(provider_user_id)
@@ -78,7 +82,40 @@ impl UserRepository for PostgresUserRepository {
         Ok(row.map(User::from))
     }
 
+    async fn find_by_email(&self, email: &str, limit: usize) -> Result<Vec<User>, PortError> {
+        let rows: Vec<Row> = sqlx::query_as(sql!(
+            "SELECT {COLUMNS} FROM users WHERE lower(email) = lower($1) \
+             ORDER BY created_at, id LIMIT $2"
+        ))
+        .bind(email)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    async fn link_identity(
+        &self,
+        user: UserId,
+        provider: &str,
+        provider_user_id: &str,
+    ) -> Result<(), PortError> {
+        sqlx::query(
+            "INSERT INTO user_identities (provider, provider_user_id, user_id, linked_at) \
+             VALUES ($1, $2, $3, now())",
+        )
+        .bind(provider)
+        .bind(provider_user_id)
+        .bind(user.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     async fn insert(&self, user: &User) -> Result<(), PortError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query(sql!(
             "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -90,9 +127,21 @@ impl UserRepository for PostgresUserRepository {
         .bind(&user.name)
         .bind(user.created_at)
         .bind(user.last_login_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO user_identities (provider, provider_user_id, user_id, linked_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&user.provider)
+        .bind(&user.provider_user_id)
+        .bind(user.id.as_uuid())
+        .bind(user.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(())
     }
 

@@ -12,8 +12,8 @@ mod resolve;
 
 pub use groups::{GroupDefinition, GroupsConfig, MemberSpec};
 pub use providers::{
-    ClaimsConfig, Preset, ProvidersConfig, TmiProviderConfig, TokenAuthMethod, UpstreamProviderConfig,
-    UpstreamSpec,
+    ClaimsConfig, Preset, ProvidersConfig, TmiProviderConfig, TokenAuthMethod,
+    UpstreamProviderConfig, UpstreamSpec,
 };
 pub use resolve::Resolved;
 
@@ -251,6 +251,9 @@ pub struct OAuthConfig {
     pub allow_callback_token_response: Option<bool>,
     /// Provider used when `idp` is omitted. Demo default: `tmi`.
     pub default_idp: Option<String>,
+    /// Let a first login through a new provider join the account holding the same e-mail when
+    /// both sides verified it. Off: such logins get 409 `account_conflict`.
+    pub link_accounts_by_verified_email: bool,
 }
 
 /// `[credentials]`.

@@ -264,7 +264,7 @@ impl UpstreamProviderConfig {
                     scopes: &["read:user", "user:email"],
                     groups: None,
                 },
-                UpstreamEndpoints::OAuth2(OAuth2Endpoints {
+                UpstreamEndpoints::OAuth2(Box::new(OAuth2Endpoints {
                     authorization_url: url(
                         "authorization_url",
                         self.authorization_url
@@ -289,7 +289,7 @@ impl UpstreamProviderConfig {
                             .as_deref()
                             .unwrap_or("https://api.github.com/user/emails"),
                     )?),
-                }),
+                })),
                 TokenAuth::Post,
                 ClaimPaths {
                     subject: path("id"),
@@ -390,7 +390,7 @@ impl UpstreamProviderConfig {
                                 )
                             })
                         }
-                        UpstreamEndpoints::OAuth2(OAuth2Endpoints {
+                        UpstreamEndpoints::OAuth2(Box::new(OAuth2Endpoints {
                             authorization_url: url(
                                 "authorization_url",
                                 need("authorization_url", &self.authorization_url, err)?,
@@ -405,7 +405,7 @@ impl UpstreamProviderConfig {
                                 .as_deref()
                                 .map(|u| url("emails_url", u))
                                 .transpose()?,
-                        })
+                        }))
                     }
                 };
                 let groups = defaults.groups;
@@ -442,7 +442,11 @@ impl UpstreamProviderConfig {
         for (field, value, slot) in [
             ("subject", &c.subject, &mut claims.subject),
             ("email", &c.email, &mut claims.email),
-            ("email_verified", &c.email_verified, &mut claims.email_verified),
+            (
+                "email_verified",
+                &c.email_verified,
+                &mut claims.email_verified,
+            ),
             ("name", &c.name, &mut claims.name),
         ] {
             if let Some(raw) = value {
@@ -470,7 +474,11 @@ impl UpstreamProviderConfig {
             .icon
             .clone()
             .unwrap_or_else(|| defaults.icon.to_owned());
-        for (field, value) in [("name", &name), ("icon", &icon), ("client_id", &self.client_id)] {
+        for (field, value) in [
+            ("name", &name),
+            ("icon", &icon),
+            ("client_id", &self.client_id),
+        ] {
             if value.trim().is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
                 return Err(err(field, "must be 1-256 printable characters"));
             }
@@ -481,7 +489,9 @@ impl UpstreamProviderConfig {
         };
         if scopes.len() > 50
             || scopes.iter().any(|s| {
-                s.is_empty() || s.len() > 200 || s.chars().any(|c| c.is_whitespace() || c.is_control())
+                s.is_empty()
+                    || s.len() > 200
+                    || s.chars().any(|c| c.is_whitespace() || c.is_control())
             })
         {
             return Err(err(
@@ -549,10 +559,7 @@ impl UpstreamProviderConfig {
     /// An absolute https URL (http only on loopback, or when explicitly allowed).
     fn endpoint(&self, raw: &str) -> Result<Url, String> {
         let url = Url::parse(raw).map_err(|_| "must be an absolute URL".to_owned())?;
-        let loopback = matches!(
-            url.host_str(),
-            Some("localhost" | "127.0.0.1" | "[::1]")
-        );
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
         match url.scheme() {
             "https" => {}
             "http" if loopback || self.allow_insecure_http => {}

@@ -26,6 +26,11 @@ pub enum LoginError {
     /// The upstream code was rejected.
     #[error("the authorization code from the identity provider was rejected")]
     UpstreamRejected,
+    /// The identity is new but its e-mail belongs to another account (`account_conflict`).
+    #[error(
+        "the e-mail address of this identity belongs to another account; sign in with the provider you used before"
+    )]
+    AccountConflict,
     /// The upstream provider failed; details are for logs only.
     #[error("identity provider failure: {0}")]
     Upstream(String),

@@ -19,7 +19,7 @@ use crate::domain::pkce::{CodeChallenge, CodeVerifier};
 use crate::domain::providers::Providers;
 use crate::domain::tokens::family::FamilyId;
 use crate::domain::tokens::{GrantError, LoginSession, TokenPair, TokenService};
-use crate::domain::user::{UserId, resolve_user};
+use crate::domain::user::{EmailLinking, ResolveError, UserId, resolve_user};
 use crate::ports::identity_provider::{IdpError, UpstreamAuthorization, UpstreamCallback};
 use crate::ports::{
     AuditEvent, Clock, EventSink, FlowKind, FlowStore, IdGenerator, PortError, UserRepository,
@@ -45,6 +45,8 @@ pub struct LoginSettings {
     pub flow_ttl: Duration,
     /// Lifetime of our authorization codes.
     pub code_ttl: Duration,
+    /// Whether a new identity may join an account with the same verified e-mail.
+    pub email_linking: EmailLinking,
 }
 
 /// How a successful callback ends.
@@ -248,6 +250,7 @@ impl LoginService {
                 LoginError::UpstreamRejected => "upstream_rejected",
                 LoginError::Upstream(_) => "upstream_error",
                 LoginError::UnknownProvider => "unknown_provider",
+                LoginError::AccountConflict => "account_conflict",
                 _ => "error",
             };
             self.events.record(AuditEvent::LoginFailed {
@@ -319,8 +322,16 @@ impl LoginService {
             self.ids.as_ref(),
             &pending.idp,
             &identity,
+            self.settings.email_linking,
         )
-        .await?;
+        .await
+        .map_err(|err| match err {
+            ResolveError::AccountConflict => {
+                tracing::info!(idp = %pending.idp, "login refused: e-mail belongs to another account");
+                LoginError::AccountConflict
+            }
+            ResolveError::Port(port) => LoginError::from(port),
+        })?;
         let groups = self
             .groups
             .on_login(&user, &pending.idp, &identity.groups)

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::OAuth2TokenResponse as _;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreProviderMetadata,
 };
@@ -16,8 +17,6 @@ use openidconnect::{
     AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
     IssuerUrl, LoginHint, Nonce, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
     SignatureVerificationError, TokenResponse as _,
-};
-use openidconnect::{OAuth2TokenResponse as _,
 };
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -270,8 +269,7 @@ impl IdentityProvider for OidcProvider {
                         })?,
                     None => {
                         return Err(IdpError::Upstream(
-                            "ID token signed with an unknown key (JWKS refreshed recently)"
-                                .into(),
+                            "ID token signed with an unknown key (JWKS refreshed recently)".into(),
                         ));
                     }
                 },
