@@ -224,6 +224,19 @@ pub struct FakeAccount {
     pub public_email: Option<&'static str>,
     /// `(email, primary, verified)`.
     pub emails: Vec<(&'static str, bool, bool)>,
+    /// How `/user` misbehaves, if at all.
+    pub quirk: Quirk,
+}
+
+/// Misbehaviour of the fake `/user` endpoint.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub enum Quirk {
+    #[default]
+    None,
+    /// A 1 MiB JSON body.
+    Huge,
+    /// A redirect to another host's userinfo.
+    Redirect,
 }
 
 #[derive(Default)]
@@ -354,6 +367,13 @@ fn account_of(req: &Request, state: &Mutex<FakeState>) -> Option<FakeAccount> {
 #[handler]
 fn fake_user(req: &Request, Data(state): Data<&Arc<Mutex<FakeState>>>) -> poem::Response {
     match account_of(req, state) {
+        Some(a) if a.quirk == Quirk::Huge => Json(json!({
+            "id": a.id, "bio": "x".repeat(1024 * 1024)
+        }))
+        .into_response(),
+        Some(a) if a.quirk == Quirk::Redirect => {
+            Redirect::temporary("http://127.0.0.1:9/user").into_response()
+        }
         Some(a) => Json(json!({
             "id": a.id, "login": "someone", "name": a.name, "email": a.public_email
         }))

@@ -204,6 +204,7 @@ fn octo() -> FakeAccount {
             ("octo-public@example.test", false, false),
             ("octo@example.test", true, true),
         ],
+        quirk: Quirk::None,
     }
 }
 
@@ -218,6 +219,7 @@ async fn github_style_login_maps_claims_and_the_verified_primary_email() {
                 name: None,
                 public_email: None,
                 emails: vec![("hidden@example.test", true, false)],
+                quirk: Quirk::None,
             },
         ),
     ])
@@ -304,6 +306,32 @@ async fn a_code_the_provider_rejects_is_invalid_grant_and_an_unreachable_one_is_
     );
 }
 
+#[tokio::test]
+async fn oversized_or_redirected_provider_answers_are_upstream_errors() {
+    let gh = FakeGithub::start(&[
+        (
+            "huge",
+            FakeAccount {
+                quirk: Quirk::Huge,
+                ..octo()
+            },
+        ),
+        (
+            "moved",
+            FakeAccount {
+                quirk: Quirk::Redirect,
+                ..octo()
+            },
+        ),
+    ])
+    .await;
+    let app = spawn_on(reserve_port(), &gh.entry()).await;
+    for login in ["huge", "moved"] {
+        let login = browser_login(&app, "gh", login).await;
+        expect_error_shape(login.callback, "/oauth2/callback", 502, "upstream_error").await;
+    }
+}
+
 const TMI_VERIFIED: &str = "[providers.tmi]\nemail_verified = true\n";
 
 fn with_email(email: &'static str, verified: bool) -> FakeAccount {
@@ -312,6 +340,7 @@ fn with_email(email: &'static str, verified: bool) -> FakeAccount {
         name: Some("Same Person"),
         public_email: Some(email),
         emails: vec![(email, true, verified)],
+        quirk: Quirk::None,
     }
 }
 
