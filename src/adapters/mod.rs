@@ -13,4 +13,5 @@ pub mod observability;
 pub mod oidc;
 pub mod postgres;
 pub mod redis;
+pub mod saml;
 pub mod system;

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::PortError;
 use crate::domain::tokens::family::{FamilyId, RefreshFamily};
+use crate::domain::user::UserId;
 
 /// Storage of refresh-token families. Rotation is a compare-and-set on the sequence number,
 /// so two replicas racing on one refresh token produce exactly one winner.
@@ -27,4 +28,8 @@ pub trait RefreshFamilyStore: Send + Sync + 'static {
 
     /// Marks the family revoked. Idempotent; `NotFound` when no such family exists.
     async fn revoke(&self, id: &FamilyId) -> Result<(), PortError>;
+
+    /// Marks every family of `user` authenticated by `idp` that is not yet revoked as revoked,
+    /// and returns their ids (empty when there are none).
+    async fn revoke_all_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError>;
 }

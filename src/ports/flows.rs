@@ -16,6 +16,10 @@ pub enum FlowKind {
     Code,
     /// A code that was redeemed, keyed by the code's digest; the value names its token family.
     RedeemedCode,
+    /// A pending SAML AuthnRequest, keyed by a digest of its RelayState.
+    SamlRequest,
+    /// A SAML assertion already consumed, keyed by provider and assertion ID (replay guard).
+    SamlAssertion,
 }
 
 impl FlowKind {
@@ -25,6 +29,8 @@ impl FlowKind {
             FlowKind::Authorization => "flow",
             FlowKind::Code => "code",
             FlowKind::RedeemedCode => "redeemed",
+            FlowKind::SamlRequest => "saml-request",
+            FlowKind::SamlAssertion => "saml-assertion",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod probe;
 pub mod rate_limit;
 pub mod revocation;
+pub mod saml;
 pub mod users;
 
 pub use backoff::{BackoffPolicy, FailureCounter, FailureState};
@@ -35,4 +36,5 @@ pub use keys::KeyStore;
 pub use probe::Probe;
 pub use rate_limit::{Limit, RateDecision, RateLimiter};
 pub use revocation::{RevocationEntry, RevocationList};
+pub use saml::SamlProvider;
 pub use users::UserRepository;

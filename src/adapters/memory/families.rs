@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::lock;
 use crate::domain::tokens::family::{FamilyId, RefreshFamily};
+use crate::domain::user::UserId;
 use crate::ports::{PortError, RefreshFamilyStore};
 
 /// Families in a map; compare-and-set happens under one lock.
@@ -56,5 +57,17 @@ impl RefreshFamilyStore for MemoryRefreshFamilyStore {
         let stored = families.get_mut(id).ok_or(PortError::NotFound)?;
         stored.revoked = true;
         Ok(())
+    }
+
+    async fn revoke_all_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError> {
+        let mut families = lock(&self.families);
+        let mut revoked = Vec::new();
+        for family in families.values_mut() {
+            if family.user_id == user && family.idp == idp && !family.revoked {
+                family.revoked = true;
+                revoked.push(family.id.clone());
+            }
+        }
+        Ok(revoked)
     }
 }

@@ -325,6 +325,19 @@ impl TokenService {
             .await
     }
 
+    /// Ends every session `user` opened through `idp` (SAML single logout): their refresh
+    /// tokens stop working and the access tokens issued from them stop validating at once.
+    pub async fn revoke_sessions(&self, user: UserId, idp: &str) -> Result<usize, PortError> {
+        let ids = self.families.revoke_all_for(user, idp).await?;
+        let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
+        for id in &ids {
+            self.revocations
+                .revoke(&RevocationEntry::Family(id.as_str().to_owned()), until)
+                .await?;
+        }
+        Ok(ids.len())
+    }
+
     /// Validates a bearer access token: signature, algorithm, kid, iss, aud, exp, nbf, and
     /// the revocation list (failing closed when it cannot be read).
     pub async fn authenticate(&self, token: &str) -> Result<AccessClaims, AuthError> {

@@ -1,0 +1,162 @@
+//! Checks every SAML message passes before any XML parser or xmlsec sees it: bounded size,
+//! strict base64, UTF-8, no DOCTYPE (entity expansion; it crashed Debian's libxmlsec1), no
+//! comments (NameID comment-injection), no processing instructions other than the XML
+//! declaration, and — for responses — exactly one assertion.
+
+use std::io::Read;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use flate2::read::DeflateDecoder;
+
+use crate::ports::saml::SamlError;
+
+/// Largest decoded SAML message we look at.
+pub const MAX_XML_BYTES: usize = 128 * 1024;
+
+/// Decodes the base64 of an HTTP-POST binding message and checks the XML.
+pub fn decode_post(encoded: &str) -> Result<String, SamlError> {
+    if encoded.len() > MAX_XML_BYTES * 4 / 3 + 8 {
+        return Err(SamlError::Invalid("message too large".into()));
+    }
+    // Some IdPs wrap the base64 in lines.
+    let compact: String = encoded
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = STANDARD
+        .decode(compact)
+        .map_err(|_| SamlError::Invalid("message is not base64".into()))?;
+    checked_xml(bytes)
+}
+
+/// Decodes the base64 + raw DEFLATE of an HTTP-Redirect binding message and checks the XML.
+pub fn decode_redirect(encoded: &str) -> Result<String, SamlError> {
+    if encoded.len() > MAX_XML_BYTES {
+        return Err(SamlError::Invalid("message too large".into()));
+    }
+    let deflated = STANDARD
+        .decode(encoded)
+        .map_err(|_| SamlError::Invalid("message is not base64".into()))?;
+    let mut inflated = Vec::new();
+    DeflateDecoder::new(deflated.as_slice())
+        .take(MAX_XML_BYTES as u64 + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|_| SamlError::Invalid("message is not DEFLATE data".into()))?;
+    if inflated.len() > MAX_XML_BYTES {
+        return Err(SamlError::Invalid("message too large".into()));
+    }
+    checked_xml(inflated)
+}
+
+/// Checks a metadata document (the same rules, larger limit).
+pub fn check_metadata(xml: &str) -> Result<(), SamlError> {
+    if xml.len() > 1024 * 1024 {
+        return Err(SamlError::Invalid("metadata larger than 1 MiB".into()));
+    }
+    check_markup(xml)
+}
+
+fn checked_xml(bytes: Vec<u8>) -> Result<String, SamlError> {
+    if bytes.len() > MAX_XML_BYTES {
+        return Err(SamlError::Invalid("message too large".into()));
+    }
+    let xml =
+        String::from_utf8(bytes).map_err(|_| SamlError::Invalid("message is not UTF-8".into()))?;
+    check_markup(&xml)?;
+    Ok(xml)
+}
+
+fn check_markup(xml: &str) -> Result<(), SamlError> {
+    let upper = xml.to_ascii_uppercase();
+    if upper.contains("<!DOCTYPE") || upper.contains("<!ENTITY") {
+        return Err(SamlError::Invalid(
+            "DOCTYPE and entities are not allowed".into(),
+        ));
+    }
+    if xml.contains("<!--") {
+        return Err(SamlError::Invalid("comments are not allowed".into()));
+    }
+    let body = xml.trim_start_matches('\u{feff}').trim_start();
+    let body = match body.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map(|(_, after)| after).unwrap_or(""),
+        None => body,
+    };
+    if body.contains("<?") {
+        return Err(SamlError::Invalid(
+            "processing instructions are not allowed".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Counts elements with this local name in the SAML assertion namespace prefix-insensitively
+/// (`<saml:Assertion`, `<saml2:Assertion`, `<Assertion`), excluding the closing tags.
+pub fn count_elements(xml: &str, local: &str) -> usize {
+    let mut count = 0;
+    let mut rest = xml;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let name_end = rest
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        let local_name = name.rsplit(':').next().unwrap_or(name);
+        if !name.starts_with('/') && local_name == local {
+            count += 1;
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::Compression;
+    use flate2::write::DeflateEncoder;
+
+    use super::*;
+
+    #[test]
+    fn doctype_comments_and_processing_instructions_are_refused() {
+        for xml in [
+            "<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>",
+            "<?xml version=\"1.0\"?><!doctype x><x/>",
+            "<x>alice@example.com<!---->.evil.test</x>",
+            "<?xml version=\"1.0\"?><x><?evil ?></x>",
+        ] {
+            assert!(decode_post(&STANDARD.encode(xml)).is_err(), "{xml} refused");
+        }
+        assert_eq!(
+            decode_post(&STANDARD.encode("<?xml version=\"1.0\"?>\n<x/>")).unwrap(),
+            "<?xml version=\"1.0\"?>\n<x/>"
+        );
+    }
+
+    #[test]
+    fn size_base64_utf8_and_deflate_bombs_are_refused() {
+        assert!(decode_post("not base64!").is_err());
+        assert!(decode_post(&STANDARD.encode([0xff, 0xfe, 0x00])).is_err());
+        assert!(decode_post(&STANDARD.encode(vec![b'a'; MAX_XML_BYTES + 1])).is_err());
+        let mut bomb = DeflateEncoder::new(Vec::new(), Compression::best());
+        bomb.write_all(&vec![b' '; 10 * MAX_XML_BYTES]).unwrap();
+        let bomb = STANDARD.encode(bomb.finish().unwrap());
+        assert!(bomb.len() < MAX_XML_BYTES, "small on the wire");
+        assert!(decode_redirect(&bomb).is_err(), "but refused once inflated");
+        let mut ok = DeflateEncoder::new(Vec::new(), Compression::best());
+        ok.write_all(b"<x/>").unwrap();
+        assert_eq!(
+            decode_redirect(&STANDARD.encode(ok.finish().unwrap())).unwrap(),
+            "<x/>"
+        );
+    }
+
+    #[test]
+    fn assertions_are_counted_whatever_the_prefix() {
+        let xml = "<p:Response><saml:Assertion ID=\"a\"></saml:Assertion><Assertion/>\
+                   <saml2:AssertionConsumer/></p:Response>";
+        assert_eq!(count_elements(xml, "Assertion"), 2);
+        assert_eq!(count_elements(xml, "Response"), 1);
+    }
+}

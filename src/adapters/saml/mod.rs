@@ -1,0 +1,476 @@
+//! SAML 2.0 service provider (samael with xmlsec): SP metadata, SP-initiated login with the
+//! HTTP-Redirect binding, ACS validation of HTTP-POST responses, and signed single logout
+//! (HTTP-Redirect and HTTP-POST).
+//!
+//! Invariants: every message passes [`guard`] before any parser; a response must carry
+//! exactly one assertion, covered by a signature of a certificate from the IdP metadata
+//! (samael reduces the document to its signed parts before reading it); an IdP whose metadata
+//! has no signing certificate is refused at startup (samael would accept anything); SHA-1
+//! signatures are refused; an audience restriction naming us is required.
+
+mod guard;
+mod identity;
+mod redirect;
+
+use std::io::Write;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{Duration, Utc};
+use flate2::Compression;
+use flate2::write::DeflateEncoder;
+use openssl::pkey::{PKey, Private};
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+};
+use samael::metadata::{Endpoint, EntityDescriptor, HTTP_POST_BINDING};
+use samael::schema::{Assertion, Issuer, LogoutRequest, LogoutResponse, Status, StatusCode};
+use samael::service_provider::{Error as SpError, ServiceProvider};
+use samael::traits::ToXml;
+use secrecy::{ExposeSecret, SecretString};
+
+pub use guard::{MAX_XML_BYTES, decode_post};
+pub use identity::AttributeMapping;
+
+use crate::ports::saml::{
+    SamlAssertion, SamlError, SamlLoginRequest, SamlLogout, SamlProvider, SamlProviderInfo,
+};
+
+/// The HTTP-Redirect binding URI.
+pub const HTTP_REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// Signature algorithms we accept (no SHA-1, no DSA).
+const ALLOWED: &[AllowedSignatureAlgorithm] = &[
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// Everything one SAML provider needs, validated by the configuration.
+#[derive(Debug, Clone)]
+pub struct SamlSettings {
+    /// Id, name, icon and our URLs (`initialized` is computed).
+    pub info: SamlProviderInfo,
+    /// Our private key (PEM), for signing AuthnRequests and decrypting assertions.
+    pub sp_key_pem: Option<SecretString>,
+    /// Our certificate (PEM), published in our metadata.
+    pub sp_cert_pem: Option<String>,
+    /// The IdP's metadata XML; `None` when it could not be loaded.
+    pub idp_metadata_xml: Option<String>,
+    /// Attribute mapping.
+    pub attributes: AttributeMapping,
+    /// Sign AuthnRequests (needs `sp_key_pem`).
+    pub sign_authn_requests: bool,
+    /// Ask the IdP to re-authenticate the user.
+    pub force_authn: bool,
+    /// Clock skew tolerated on time conditions.
+    pub clock_skew: Duration,
+}
+
+/// A SAML IdP served through samael.
+pub struct SamaelProvider {
+    info: SamlProviderInfo,
+    sp: ServiceProvider,
+    idp_entity_id: String,
+    idp_certs: Vec<CertificateDer>,
+    key: Option<PKey<Private>>,
+    attributes: AttributeMapping,
+    sign_authn_requests: bool,
+    skew: Duration,
+}
+
+impl SamaelProvider {
+    /// Builds the provider. Fails (naming the problem) on an unusable key or certificate, or
+    /// IdP metadata without an entity id or a signing certificate. Without metadata the
+    /// provider is listed as not initialized and refuses logins.
+    pub fn new(settings: SamlSettings) -> Result<Self, String> {
+        let key = settings
+            .sp_key_pem
+            .as_ref()
+            .map(|pem| {
+                PKey::private_key_from_pem(pem.expose_secret().as_bytes())
+                    .map_err(|_| "sp_key is not a PEM private key".to_owned())
+            })
+            .transpose()?;
+        let certificate = settings
+            .sp_cert_pem
+            .as_ref()
+            .map(|pem| {
+                openssl::x509::X509::from_pem(pem.as_bytes())
+                    .and_then(|c| c.to_der())
+                    .map(CertificateDer::from)
+                    .map_err(|_| "sp_certificate is not a PEM certificate".to_owned())
+            })
+            .transpose()?;
+        if settings.sign_authn_requests && key.is_none() {
+            return Err("sign_authn_requests needs sp_key".into());
+        }
+        let mut info = settings.info.clone();
+        let (idp_metadata, idp_certs, idp_entity_id) = match &settings.idp_metadata_xml {
+            Some(xml) => {
+                guard::check_metadata(xml).map_err(|e| e.to_string())?;
+                let metadata: EntityDescriptor = xml
+                    .parse()
+                    .map_err(|e| format!("IdP metadata does not parse: {e}"))?;
+                let entity_id = metadata
+                    .entity_id
+                    .clone()
+                    .filter(|id| !id.is_empty())
+                    .ok_or("IdP metadata has no entityID")?;
+                let probe = ServiceProvider {
+                    idp_metadata: metadata.clone(),
+                    ..ServiceProvider::default()
+                };
+                let certs = probe
+                    .idp_signing_certs()
+                    .map_err(|e| format!("IdP metadata certificates: {e}"))?
+                    .unwrap_or_default();
+                if certs.is_empty() {
+                    return Err("IdP metadata has no signing certificate; refusing to accept unsigned responses".into());
+                }
+                info.initialized = true;
+                (metadata, certs, entity_id)
+            }
+            None => {
+                info.initialized = false;
+                (EntityDescriptor::default(), Vec::new(), String::new())
+            }
+        };
+        let sp = ServiceProvider {
+            entity_id: Some(info.entity_id.clone()),
+            key: key.clone(),
+            certificate,
+            metadata_url: Some(info.metadata_url.clone()),
+            acs_url: Some(info.acs_url.clone()),
+            slo_url: Some(info.slo_url.clone()),
+            idp_metadata,
+            force_authn: settings.force_authn,
+            allow_idp_initiated: false,
+            max_issue_delay: Duration::seconds(90),
+            max_clock_skew: settings.clock_skew,
+            allowed_signature_algorithms: Some(ALLOWED.to_vec()),
+            ..ServiceProvider::default()
+        };
+        Ok(Self {
+            info,
+            sp,
+            idp_entity_id,
+            idp_certs,
+            key,
+            attributes: settings.attributes,
+            sign_authn_requests: settings.sign_authn_requests,
+            skew: settings.clock_skew,
+        })
+    }
+
+    fn ready(&self) -> Result<(), SamlError> {
+        if self.info.initialized {
+            Ok(())
+        } else {
+            Err(SamlError::Unavailable("IdP metadata not loaded".into()))
+        }
+    }
+
+    fn check_assertion(&self, assertion: &Assertion, unsolicited: bool) -> Result<(), SamlError> {
+        let conditions = assertion
+            .conditions
+            .as_ref()
+            .ok_or_else(|| SamlError::Invalid("assertion has no Conditions".into()))?;
+        let names_us = conditions
+            .audience_restrictions
+            .iter()
+            .flatten()
+            .any(|r| r.audience.iter().any(|a| a == &self.info.entity_id));
+        if !names_us {
+            return Err(SamlError::Invalid(
+                "assertion is not restricted to our audience".into(),
+            ));
+        }
+        let confirmations = assertion
+            .subject
+            .as_ref()
+            .and_then(|s| s.subject_confirmations.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|c| c.method.as_deref() == Some(BEARER));
+        for confirmation in confirmations {
+            let solicited = confirmation
+                .subject_confirmation_data
+                .as_ref()
+                .and_then(|d| d.in_response_to.as_ref())
+                .is_some();
+            if unsolicited && solicited {
+                return Err(SamlError::Invalid(
+                    "an unsolicited response answers a request".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn expiry(&self, assertion: &Assertion) -> chrono::DateTime<Utc> {
+        let from_conditions = assertion
+            .conditions
+            .as_ref()
+            .and_then(|c| c.not_on_or_after);
+        let from_confirmation = assertion
+            .subject
+            .as_ref()
+            .and_then(|s| s.subject_confirmations.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.subject_confirmation_data.as_ref()?.not_on_or_after)
+            .max();
+        let latest = [from_conditions, from_confirmation]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(assertion.issue_instant + Duration::seconds(90));
+        latest + self.skew
+    }
+
+    fn parse_logout(&self, xml: &str) -> Result<SamlLogout, SamlError> {
+        let request: LogoutRequest = xml
+            .parse()
+            .map_err(|e| SamlError::Invalid(format!("LogoutRequest does not parse: {e}")))?;
+        let issuer = request.issuer.as_ref().and_then(|i| i.value.as_deref());
+        if issuer != Some(self.idp_entity_id.as_str()) {
+            return Err(SamlError::Invalid(
+                "LogoutRequest from another issuer".into(),
+            ));
+        }
+        if let Some(destination) = &request.destination
+            && destination != &self.info.slo_url
+        {
+            return Err(SamlError::Invalid(
+                "LogoutRequest for another destination".into(),
+            ));
+        }
+        let issued = request
+            .issue_instant
+            .ok_or_else(|| SamlError::Invalid("LogoutRequest has no IssueInstant".into()))?;
+        let now = Utc::now();
+        if issued > now + self.skew || issued + Duration::minutes(5) + self.skew < now {
+            return Err(SamlError::Invalid(
+                "LogoutRequest is stale or from the future".into(),
+            ));
+        }
+        let request_id = request
+            .id
+            .clone()
+            .filter(|id| !id.is_empty() && id.len() <= 256)
+            .ok_or_else(|| SamlError::Invalid("LogoutRequest has no ID".into()))?;
+        let subject = request
+            .name_id
+            .as_ref()
+            .map(|n| n.value.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| SamlError::Invalid("LogoutRequest has no NameID".into()))?;
+        Ok(SamlLogout {
+            request_id,
+            subject,
+        })
+    }
+
+    fn sign_or_not(&self, url: url::Url, sign: bool) -> Result<String, SamlError> {
+        match (&self.key, sign) {
+            (Some(key), true) => samael::crypto::sign_url(url, key)
+                .map(String::from)
+                .map_err(|e| SamlError::Unavailable(format!("signing: {e}"))),
+            _ => Ok(url.into()),
+        }
+    }
+}
+
+impl SamlProvider for SamaelProvider {
+    fn info(&self) -> &SamlProviderInfo {
+        &self.info
+    }
+
+    fn metadata_xml(&self) -> Result<String, SamlError> {
+        let mut metadata = self
+            .sp
+            .metadata()
+            .map_err(|e| SamlError::Unavailable(format!("metadata: {e}")))?;
+        for descriptor in metadata.sp_sso_descriptors.iter_mut().flatten() {
+            descriptor.authn_requests_signed = Some(self.sign_authn_requests);
+            descriptor.single_logout_services = Some(vec![
+                Endpoint {
+                    binding: HTTP_REDIRECT_BINDING.to_owned(),
+                    location: self.info.slo_url.clone(),
+                    response_location: None,
+                },
+                Endpoint {
+                    binding: HTTP_POST_BINDING.to_owned(),
+                    location: self.info.slo_url.clone(),
+                    response_location: None,
+                },
+            ]);
+        }
+        metadata
+            .to_string()
+            .map_err(|e| SamlError::Unavailable(format!("metadata: {e}")))
+    }
+
+    fn login_request(
+        &self,
+        relay_state: &str,
+        request_id: &str,
+    ) -> Result<SamlLoginRequest, SamlError> {
+        self.ready()?;
+        let location = self
+            .sp
+            .sso_binding_location(HTTP_REDIRECT_BINDING)
+            .ok_or_else(|| {
+                SamlError::Unavailable("IdP has no HTTP-Redirect SSO endpoint".into())
+            })?;
+        let mut request = self
+            .sp
+            .make_authentication_request(&location)
+            .map_err(|e| SamlError::Unavailable(format!("AuthnRequest: {e}")))?;
+        request.id = request_id.to_owned();
+        let url = request
+            .redirect(relay_state)
+            .map_err(|e| SamlError::Unavailable(format!("AuthnRequest: {e}")))?
+            .ok_or_else(|| SamlError::Unavailable("AuthnRequest has no destination".into()))?;
+        Ok(SamlLoginRequest {
+            redirect_url: self.sign_or_not(url, self.sign_authn_requests)?,
+            request_id: request_id.to_owned(),
+        })
+    }
+
+    fn validate_response(
+        &self,
+        saml_response: &str,
+        request_id: Option<&str>,
+    ) -> Result<SamlAssertion, SamlError> {
+        self.ready()?;
+        let xml = guard::decode_post(saml_response)?;
+        let assertions = guard::count_elements(&xml, "Assertion")
+            + guard::count_elements(&xml, "EncryptedAssertion");
+        if assertions != 1 || guard::count_elements(&xml, "Response") > 1 {
+            return Err(SamlError::Invalid(format!(
+                "expected one Response with exactly one assertion, found {assertions}"
+            )));
+        }
+        let unsolicited = request_id.is_none();
+        if unsolicited && !self.info.allow_idp_initiated {
+            return Err(SamlError::Invalid(
+                "unsolicited (IdP-initiated) responses are not accepted".into(),
+            ));
+        }
+        let sp;
+        let service = if unsolicited {
+            sp = ServiceProvider {
+                allow_idp_initiated: true,
+                ..self.sp.clone()
+            };
+            &sp
+        } else {
+            &self.sp
+        };
+        let ids: Vec<&str> = request_id.into_iter().collect();
+        let assertion = service
+            .parse_xml_response_with_mode(
+                &xml,
+                (!unsolicited).then_some(ids.as_slice()),
+                ReduceMode::default(),
+            )
+            .map_err(|err| match err {
+                SpError::FailedToValidateSignature => SamlError::Signature(
+                    "no valid signature of this IdP covers the assertion".into(),
+                ),
+                other => SamlError::Invalid(other.to_string()),
+            })?;
+        self.check_assertion(&assertion, unsolicited)?;
+        let identity = self
+            .attributes
+            .identity(&assertion)
+            .map_err(SamlError::Invalid)?;
+        Ok(SamlAssertion {
+            identity,
+            expires_at: self.expiry(&assertion),
+            assertion_id: assertion.id,
+        })
+    }
+
+    fn validate_logout_redirect(&self, raw_query: &str) -> Result<SamlLogout, SamlError> {
+        self.ready()?;
+        let verified = redirect::verify(raw_query, "SAMLRequest", &self.idp_certs)?;
+        let xml = guard::decode_redirect(&verified.message)?;
+        self.parse_logout(&xml)
+    }
+
+    fn validate_logout_post(&self, saml_request: &str) -> Result<SamlLogout, SamlError> {
+        self.ready()?;
+        let xml = guard::decode_post(saml_request)?;
+        if guard::count_elements(&xml, "LogoutRequest") != 1 {
+            return Err(SamlError::Invalid(
+                "expected exactly one LogoutRequest".into(),
+            ));
+        }
+        let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            &xml,
+            &self.idp_certs,
+            ReduceMode::default(),
+            Some(ALLOWED),
+        )
+        .map_err(|_| SamlError::Signature("LogoutRequest is not signed by this IdP".into()))?;
+        if guard::count_elements(&reduced, "LogoutRequest") != 1 {
+            return Err(SamlError::Signature(
+                "the signature does not cover the LogoutRequest".into(),
+            ));
+        }
+        self.parse_logout(&reduced)
+    }
+
+    fn logout_response_redirect(
+        &self,
+        request_id: &str,
+        response_id: &str,
+    ) -> Result<Option<String>, SamlError> {
+        let Some(location) = self.sp.slo_binding_location(HTTP_REDIRECT_BINDING) else {
+            return Ok(None);
+        };
+        let response = LogoutResponse {
+            id: Some(response_id.to_owned()),
+            in_response_to: Some(request_id.to_owned()),
+            version: Some("2.0".to_owned()),
+            issue_instant: Some(Utc::now()),
+            destination: Some(location.clone()),
+            consent: None,
+            issuer: Some(Issuer {
+                value: Some(self.info.entity_id.clone()),
+                ..Issuer::default()
+            }),
+            signature: None,
+            status: Some(Status {
+                status_code: StatusCode {
+                    value: Some(SUCCESS.to_owned()),
+                },
+                status_message: None,
+                status_detail: None,
+            }),
+        };
+        let xml = response
+            .to_string()
+            .map_err(|e| SamlError::Unavailable(format!("LogoutResponse: {e}")))?;
+        let mut deflated = DeflateEncoder::new(Vec::new(), Compression::default());
+        deflated
+            .write_all(xml.as_bytes())
+            .map_err(|e| SamlError::Unavailable(e.to_string()))?;
+        let deflated = deflated
+            .finish()
+            .map_err(|e| SamlError::Unavailable(e.to_string()))?;
+        let mut url = url::Url::parse(&location)
+            .map_err(|_| SamlError::Unavailable("IdP SLO location is not a URL".into()))?;
+        url.query_pairs_mut()
+            .append_pair("SAMLResponse", &STANDARD.encode(deflated));
+        Ok(Some(self.sign_or_not(url, true)?))
+    }
+}
