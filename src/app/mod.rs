@@ -5,6 +5,7 @@ pub mod admin;
 pub mod banner;
 pub mod cli;
 pub mod config;
+pub mod providers;
 pub mod startup;
 pub mod telemetry;
 

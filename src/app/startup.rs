@@ -13,7 +13,6 @@ use poem::Server;
 use poem::listener::TcpAcceptor;
 
 use super::config::{CacheKind, Config, Mode, Resolved, StorageKind};
-use crate::adapters::builtin::TmiProvider;
 use crate::adapters::http::{self, HttpSettings, HttpState};
 use crate::adapters::memory::{
     MemoryClientCredentialRepository, MemoryFailureCounter, MemoryFlowStore, MemoryGroupRepository,
@@ -21,7 +20,6 @@ use crate::adapters::memory::{
     MemoryUserRepository,
 };
 use crate::adapters::observability::{AuditLog, Metrics};
-use crate::adapters::oidc::{OAuth2Provider, OidcProvider, OutboundHttp, UpstreamEndpoints};
 use crate::adapters::postgres::{self, PostgresSettings};
 use crate::adapters::redis::{
     RedisFailureCounter, RedisFlowStore, RedisHandle, RedisRateLimiter, RedisRevocationList,
@@ -32,11 +30,9 @@ use crate::domain::access::AccessService;
 use crate::domain::credentials::{CredentialService, CredentialSettings};
 use crate::domain::groups::GroupService;
 use crate::domain::login::{LoginService, LoginSettings};
-use crate::domain::providers::Providers;
 use crate::domain::tokens::keys::{KeyRing, StoredKey};
 use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::domain::user::EmailLinking;
-use crate::ports::identity_provider::{IdentityProvider, ProviderInfo};
 use crate::ports::{
     BackoffPolicy, ClientCredentialRepository, Clock, EventSink, FailureCounter, FlowStore,
     GroupRepository, IdGenerator, KeyStore, PortError, Probe, RateLimiter, RefreshFamilyStore,
@@ -159,17 +155,20 @@ impl Application {
             credentials.clone(),
             events.clone(),
         ));
-        let login = Arc::new(LoginService::new(
-            providers(&config, &resolved, ids.clone()).await?,
-            cache.flows.clone(),
-            users,
-            groups.clone(),
-            tokens.clone(),
-            clock,
-            ids,
-            login_settings(&config, &resolved, &public_url),
-            events,
-        ));
+        let login = Arc::new(
+            LoginService::new(
+                super::providers::oauth_providers(&config, &resolved, ids.clone()).await?,
+                cache.flows.clone(),
+                users,
+                groups.clone(),
+                tokens.clone(),
+                clock,
+                ids,
+                login_settings(&config, &resolved, &public_url),
+                events,
+            )
+            .with_saml(super::providers::saml_providers(&config, &public_url).await?),
+        );
         let tokens_for_reload = tokens.clone();
         let endpoint = http::endpoint(
             HttpState {
@@ -439,51 +438,6 @@ fn login_settings(config: &Config, resolved: &Resolved, public_url: &str) -> Log
             EmailLinking::Refuse
         },
     }
-}
-
-async fn providers(
-    config: &Config,
-    resolved: &Resolved,
-    ids: Arc<dyn IdGenerator>,
-) -> anyhow::Result<Providers> {
-    let mut providers = Providers::new();
-    if resolved.tmi_enabled {
-        let tmi = &config.providers.tmi;
-        providers.register(Arc::new(TmiProvider::new(
-            ProviderInfo {
-                id: "tmi".to_owned(),
-                name: tmi.name.clone(),
-                icon: tmi.icon.clone(),
-                client_id: tmi.client_id.clone(),
-            },
-            ids,
-            tmi.groups.clone(),
-            tmi.email_verified,
-        )));
-    }
-    let http = OutboundHttp::new(config.providers.http_timeout())
-        .context("building the outbound HTTP client")?;
-    let attempts = config.providers.discovery_attempts;
-    // Discover every OIDC issuer at once; a slow one does not delay the others.
-    let mut pending = Vec::new();
-    for spec in config.providers.upstream_specs()? {
-        let http = http.clone();
-        pending.push(tokio::spawn(async move {
-            let provider: Arc<dyn IdentityProvider> = match spec.endpoints {
-                UpstreamEndpoints::Oidc(endpoints) => {
-                    Arc::new(OidcProvider::start(spec.settings, endpoints, http, attempts).await)
-                }
-                UpstreamEndpoints::OAuth2(endpoints) => {
-                    Arc::new(OAuth2Provider::new(spec.settings, *endpoints, http))
-                }
-            };
-            provider
-        }));
-    }
-    for task in pending {
-        providers.register(task.await.context("starting an identity provider")?);
-    }
-    Ok(providers)
 }
 
 /// Puts keys configured as files into the key store, so they become the active keys.

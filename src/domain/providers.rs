@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::ports::IdentityProvider;
+use crate::ports::{IdentityProvider, SamlProvider};
 
 /// Configured providers, looked up by id.
 #[derive(Clone, Default)]
@@ -29,6 +29,30 @@ impl Providers {
 
     /// All providers in registration order.
     pub fn all(&self) -> &[Arc<dyn IdentityProvider>] {
+        &self.ordered
+    }
+}
+
+/// Configured SAML identity providers, in display order.
+#[derive(Clone, Default)]
+pub struct SamlProviders {
+    ordered: Vec<Arc<dyn SamlProvider>>,
+}
+
+impl SamlProviders {
+    /// Adds a provider; a later provider with the same id replaces the earlier one.
+    pub fn register(&mut self, provider: Arc<dyn SamlProvider>) {
+        self.ordered.retain(|p| p.info().id != provider.info().id);
+        self.ordered.push(provider);
+    }
+
+    /// The provider with this id.
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn SamlProvider>> {
+        self.ordered.iter().find(|p| p.info().id == id)
+    }
+
+    /// All providers in registration order.
+    pub fn all(&self) -> &[Arc<dyn SamlProvider>] {
         &self.ordered
     }
 }

@@ -34,7 +34,7 @@ pub enum AuditEvent {
     TokenRevoked {
         /// The caller's user id.
         actor: String,
-        /// `access_token`, `refresh_token`, or `none` (not the caller's, or unknown).
+        /// `token`, `sessions` (SAML single logout), or `none` (not the caller's, or unknown).
         what: &'static str,
     },
     /// Client authentication failed.

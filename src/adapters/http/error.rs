@@ -159,6 +159,20 @@ impl From<LoginError> for ApiError {
                     "the identity provider could not complete the login",
                 ))
             }
+            LoginError::SamlInvalid(detail) => {
+                tracing::info!(%detail, "SAML message refused");
+                ApiError::bad_request("invalid_request", "invalid SAML message".to_owned())
+            }
+            LoginError::SamlRejected(detail) => {
+                tracing::info!(%detail, "SAML message not authenticated");
+                ApiError::Unauthorized(
+                    body(
+                        "access_denied",
+                        "the SAML message could not be authenticated",
+                    ),
+                    r#"Bearer realm="tmi-auth""#.to_owned(),
+                )
+            }
             LoginError::AccountConflict => {
                 ApiError::Conflict(body("account_conflict", err.to_string()))
             }

@@ -12,6 +12,7 @@ mod me;
 mod middleware;
 mod oauth;
 pub mod rate_limit;
+mod saml;
 mod strict;
 
 use std::sync::Arc;
@@ -104,6 +105,7 @@ pub fn endpoint(
             me::MeApi::new(state.clone()),
             credentials::CredentialsApi::new(state.clone()),
             groups::GroupsApi::new(state.clone()),
+            saml::SamlApi::new(state.clone()),
             discovery::DiscoveryApi::new(state),
         ),
         "tmi-auth",

@@ -41,6 +41,24 @@ impl OutboundHttp {
         Ok(Self { client })
     }
 
+    /// GETs a document (status 200 required) as UTF-8 text.
+    pub async fn get_text(&self, url: &url::Url) -> Result<String, OutboundError> {
+        let request = http::Request::builder()
+            .method(http::Method::GET)
+            .uri(url.as_str())
+            .body(Vec::new())
+            .map_err(|e| OutboundError::Transport(e.to_string()))?;
+        let response = self.send(request).await?;
+        if response.status() != http::StatusCode::OK {
+            return Err(OutboundError::Transport(format!(
+                "answered {}",
+                response.status()
+            )));
+        }
+        String::from_utf8(response.into_body())
+            .map_err(|_| OutboundError::Transport("not UTF-8".into()))
+    }
+
     /// Sends one request and buffers the (bounded) response.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, OutboundError> {
         let request = reqwest::Request::try_from(request)

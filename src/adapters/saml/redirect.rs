@@ -124,7 +124,7 @@ fn public_key(cert: &CertificateDer) -> Option<PKey<Public>> {
 }
 
 fn ecdsa_der(raw: &[u8]) -> Option<Vec<u8>> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return None;
     }
     let (r, s) = raw.split_at(raw.len() / 2);

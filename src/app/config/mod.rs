@@ -12,8 +12,8 @@ mod resolve;
 
 pub use groups::{GroupDefinition, GroupsConfig, MemberSpec};
 pub use providers::{
-    ClaimsConfig, Preset, ProvidersConfig, TmiProviderConfig, TokenAuthMethod,
-    UpstreamProviderConfig, UpstreamSpec,
+    ClaimsConfig, Preset, ProvidersConfig, SamlAttributesConfig, SamlProviderConfig, SamlSpec,
+    TmiProviderConfig, TokenAuthMethod, UpstreamProviderConfig, UpstreamSpec,
 };
 pub use resolve::Resolved;
 

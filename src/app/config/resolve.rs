@@ -231,6 +231,20 @@ impl Config {
         }
         self.providers.check_shared()?;
         let upstream = self.providers.upstream_specs()?;
+        let public = self
+            .server
+            .public_url
+            .as_deref()
+            .unwrap_or("http://localhost");
+        for spec in self.providers.saml_specs(public.trim_end_matches('/'))? {
+            let id = &spec.settings.info.id;
+            if id == "tmi" || upstream.iter().any(|u| &u.settings.info.id == id) {
+                return Err(ConfigError::new(
+                    &format!("providers.saml.{id}"),
+                    "the id is already used by another provider",
+                ));
+            }
+        }
         if let Some(id) = default_idp.as_deref()
             && id != "tmi"
             && !upstream.iter().any(|spec| spec.settings.info.id == id)

@@ -31,6 +31,12 @@ pub enum LoginError {
         "the e-mail address of this identity belongs to another account; sign in with the provider you used before"
     )]
     AccountConflict,
+    /// A SAML message was malformed or broke a protocol rule (400); details are for logs.
+    #[error("invalid SAML message: {0}")]
+    SamlInvalid(String),
+    /// A SAML message was not signed by the IdP, or was replayed (401); details are for logs.
+    #[error("SAML message rejected: {0}")]
+    SamlRejected(String),
     /// The upstream provider failed; details are for logs only.
     #[error("identity provider failure: {0}")]
     Upstream(String),

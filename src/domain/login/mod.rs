@@ -11,4 +11,4 @@ pub mod service;
 pub use callback_url::CallbackAllowList;
 pub use error::LoginError;
 pub use params::{AuthorizeParams, LoginHint, Scope};
-pub use service::{CallbackOutcome, LoginService, LoginSettings};
+pub use service::{CallbackOutcome, LoginService, LoginSettings, SamlLoginParams, SloOutcome};

@@ -44,6 +44,21 @@ pub struct IssuedCode {
     pub expires_at: i64,
 }
 
+/// A pending SAML AuthnRequest, keyed by a digest of its RelayState.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PendingSaml {
+    /// Provider id.
+    pub idp: String,
+    /// The AuthnRequest ID the response must answer.
+    pub request_id: String,
+    /// Where the client wants our code delivered (already allow-listed).
+    pub client_callback: Option<String>,
+    /// The client's own state, echoed back.
+    pub client_state: Option<String>,
+    /// The client's S256 challenge (empty without a client callback).
+    pub code_challenge: String,
+}
+
 /// Marker left behind by a redeemed code, naming the family its tokens belong to.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct RedeemedCode {

@@ -16,16 +16,21 @@ use super::records::{IssuedCode, PendingLogin, RedeemedCode};
 use crate::domain::encoding::{digest_key, random_token};
 use crate::domain::groups::{GroupError, GroupService};
 use crate::domain::pkce::{CodeChallenge, CodeVerifier};
-use crate::domain::providers::Providers;
+use crate::domain::providers::{Providers, SamlProviders};
 use crate::domain::tokens::family::FamilyId;
 use crate::domain::tokens::{GrantError, LoginSession, TokenPair, TokenService};
 use crate::domain::user::{EmailLinking, ResolveError, UserId, resolve_user};
-use crate::ports::identity_provider::{IdpError, UpstreamAuthorization, UpstreamCallback};
+use crate::ports::identity_provider::{
+    IdpError, UpstreamAuthorization, UpstreamCallback, UpstreamIdentity,
+};
 use crate::ports::{
     AuditEvent, Clock, EventSink, FlowKind, FlowStore, IdGenerator, PortError, UserRepository,
 };
 
 mod redeem;
+mod saml;
+
+pub use saml::{SamlLoginParams, SloOutcome};
 
 /// Longest authorization code we look up.
 pub const MAX_CODE_LEN: usize = 512;
@@ -58,9 +63,20 @@ pub enum CallbackOutcome {
     Tokens(TokenPair),
 }
 
+/// What every successful login ends with.
+struct Finish {
+    idp: String,
+    identity: UpstreamIdentity,
+    client_callback: Option<String>,
+    client_state: Option<String>,
+    code_challenge: String,
+    scope: String,
+}
+
 /// The login flow.
 pub struct LoginService {
     providers: Providers,
+    saml: SamlProviders,
     flows: Arc<dyn FlowStore>,
     users: Arc<dyn UserRepository>,
     groups: Arc<GroupService>,
@@ -87,6 +103,7 @@ impl LoginService {
     ) -> Self {
         Self {
             providers,
+            saml: SamlProviders::default(),
             flows,
             users,
             groups,
@@ -98,9 +115,20 @@ impl LoginService {
         }
     }
 
+    /// Adds the SAML providers.
+    pub fn with_saml(mut self, saml: SamlProviders) -> Self {
+        self.saml = saml;
+        self
+    }
+
     /// Configured providers.
     pub fn providers(&self) -> &Providers {
         &self.providers
+    }
+
+    /// Configured SAML providers.
+    pub fn saml_providers(&self) -> &SamlProviders {
+        &self.saml
     }
 
     /// Our callback URL.
@@ -316,45 +344,67 @@ impl LoginService {
             })
             .await
             .map_err(upstream_error)?;
+        self.finish_login(Finish {
+            idp: pending.idp,
+            identity,
+            client_callback: pending.client_callback,
+            client_state: pending.client_state,
+            code_challenge: pending.code_challenge,
+            scope: pending.scope,
+        })
+        .await
+    }
+
+    /// The common end of every login (OAuth callback, SAML ACS): resolve the user, record
+    /// IdP groups, then mint our code for the client callback or answer with tokens.
+    async fn finish_login(&self, done: Finish) -> Result<CallbackOutcome, LoginError> {
+        let Finish {
+            idp,
+            identity,
+            client_callback,
+            client_state,
+            code_challenge,
+            scope,
+        } = done;
         let user = resolve_user(
             self.users.as_ref(),
             self.clock.as_ref(),
             self.ids.as_ref(),
-            &pending.idp,
+            &idp,
             &identity,
             self.settings.email_linking,
         )
         .await
         .map_err(|err| match err {
             ResolveError::AccountConflict => {
-                tracing::info!(idp = %pending.idp, "login refused: e-mail belongs to another account");
+                tracing::info!(idp = %idp, "login refused: e-mail belongs to another account");
                 LoginError::AccountConflict
             }
             ResolveError::Port(port) => LoginError::from(port),
         })?;
         let groups = self
             .groups
-            .on_login(&user, &pending.idp, &identity.groups)
+            .on_login(&user, &idp, &identity.groups)
             .await
             .map_err(|e| match e {
                 GroupError::Unavailable(m) => LoginError::Unavailable(m),
                 other => LoginError::Unexpected(other.to_string()),
             })?;
         let now = self.clock.now();
-        tracing::info!(idp = %pending.idp, user = %user.id, "login succeeded");
+        tracing::info!(idp = %idp, user = %user.id, "login succeeded");
         self.events.record(AuditEvent::LoginSucceeded {
             user: user.id.to_string(),
-            idp: pending.idp.clone(),
+            idp: idp.clone(),
         });
 
         let user_id = user.id;
-        let Some(client_callback) = pending.client_callback else {
+        let Some(client_callback) = client_callback else {
             let pair = self
                 .tokens
                 .issue_for_login(LoginSession {
                     user,
-                    idp: pending.idp,
-                    scope: pending.scope,
+                    idp,
+                    scope,
                     auth_time: now,
                     groups: groups.clone(),
                 })
@@ -373,10 +423,10 @@ impl LoginService {
         let our_code = random_token(self.ids.as_ref(), 32);
         let issued = IssuedCode {
             user_id: user.id.as_uuid(),
-            idp: pending.idp,
-            scope: pending.scope,
+            idp,
+            scope,
             groups: groups.clone(),
-            code_challenge: pending.code_challenge,
+            code_challenge,
             client_callback: Some(client_callback.clone()),
             auth_time: now.timestamp(),
             expires_at: (now + self.settings.code_ttl).timestamp(),
@@ -391,7 +441,7 @@ impl LoginService {
         let location = with_query(
             &client_callback,
             &[("code", our_code.as_str())],
-            pending.client_state.as_deref(),
+            client_state.as_deref(),
         )?;
         Ok(CallbackOutcome::Redirect(location))
     }

@@ -17,7 +17,10 @@ use serde::Deserialize;
 use super::ConfigError;
 use crate::adapters::oidc::{UpstreamEndpoints, UpstreamSettings};
 
+mod saml;
 mod spec;
+
+pub use saml::{SamlAttributesConfig, SamlProviderConfig, SamlSpec};
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +32,8 @@ pub struct ProvidersConfig {
     pub tmi: TmiProviderConfig,
     /// Upstream providers by id (listed in id order).
     pub upstream: BTreeMap<String, UpstreamProviderConfig>,
+    /// SAML identity providers by id (listed in id order).
+    pub saml: BTreeMap<String, SamlProviderConfig>,
     /// Seconds one outbound call to a provider may take.
     pub http_timeout_secs: u64,
     /// Discovery attempts at startup before a provider starts as not-yet-discovered.
@@ -42,6 +47,7 @@ impl Default for ProvidersConfig {
         Self {
             tmi: TmiProviderConfig::default(),
             upstream: BTreeMap::new(),
+            saml: BTreeMap::new(),
             http_timeout_secs: 10,
             discovery_attempts: 3,
             jwks_refresh_interval_secs: 60,
@@ -199,6 +205,15 @@ impl ProvidersConfig {
             specs.push(entry.spec(id, self.jwks_refresh_interval_secs)?);
         }
         Ok(specs)
+    }
+
+    /// Validates every enabled SAML provider (reading its files).
+    pub fn saml_specs(&self, public_url: &str) -> Result<Vec<SamlSpec>, ConfigError> {
+        self.saml
+            .iter()
+            .filter(|(_, entry)| entry.enabled)
+            .map(|(id, entry)| entry.spec(id, public_url))
+            .collect()
     }
 
     /// Checks the settings shared by all providers.
