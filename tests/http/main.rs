@@ -16,6 +16,7 @@ mod outage;
 mod refresh;
 mod replicas;
 mod revocation;
+mod saml;
 mod support;
 mod tokens;
-mod upstream;
+pub mod upstream;

@@ -2,7 +2,7 @@
 //! tokens included), a GitHub-style OAuth2 provider with claim mapping and the verified
 //! e-mail list, upstream failures (502), and the e-mail linking rules (409 or link).
 
-mod harness;
+pub mod harness;
 
 use serde_json::Value;
 
