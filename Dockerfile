@@ -1,6 +1,10 @@
 # Multi-stage build: compile with the Rust toolchain, run on a small Debian image as non-root.
 # (Not exercised by CI: the development machines have no Docker engine.)
 FROM rust:1.95-bookworm AS build
+# samael (SAML) builds against libxmlsec1 and needs libclang for its bindings.
+RUN apt-get update && apt-get install -y --no-install-recommends pkg-config libssl-dev \
+    libxml2-dev libxmlsec1-dev libxslt1-dev libclang1-14 libclang-common-14-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
@@ -9,6 +13,7 @@ RUN cargo build --release --locked --bin tmi-auth
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    libxmlsec1 libxmlsec1-openssl libxml2 libxslt1.1 libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home tmi
 COPY --from=build /src/target/release/tmi-auth /usr/local/bin/tmi-auth

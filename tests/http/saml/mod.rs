@@ -5,6 +5,7 @@
 
 mod harness;
 
+use base64::Engine as _;
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
@@ -566,4 +567,81 @@ async fn an_idp_without_a_signing_certificate_stops_startup() {
     let message = format!("{err:#}");
     assert!(message.contains("providers.saml.bare"), "{message}");
     assert!(message.contains("signing certificate"), "{message}");
+}
+
+/// A bounded, deterministic stand-in for the fuzz target (`fuzz/`, run by hand): mutated
+/// versions of a validly signed response never log anyone in and never crash the server.
+#[tokio::test]
+async fn mutated_responses_are_refused_without_server_errors() {
+    let Some(pki) = Pki::generate("mutations") else {
+        return;
+    };
+    let app = saml_app(
+        &pki,
+        "allow_idp_initiated = true\n[rate_limits]\nenabled = false",
+    )
+    .await;
+    let seed = Assertion::new(&app.public, None, "zed")
+        .signed(&pki, "idp")
+        .into_bytes();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut logged_in = false;
+    for round in 0..300 {
+        let mut bytes = seed.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % bytes.len();
+            match next() % 4 {
+                0 => bytes[at] = next() as u8,
+                1 => bytes.truncate(at.max(1)),
+                2 => bytes.insert(at, b"<>\"&'/="[(next() % 7) as usize]),
+                _ => {
+                    bytes.remove(at);
+                }
+            }
+        }
+        let form = [(
+            "SAMLResponse",
+            base64::engine::general_purpose::STANDARD.encode(&bytes),
+        )];
+        let resp = app
+            .client
+            .post(app.url("/saml/acs"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        if status == 200 {
+            // Only unsigned envelope bytes changed: it may log in, but only as the signed
+            // subject, and only once (the assertion ID is now used up).
+            let tokens = tokens_of(&json_checked(resp, "post", "/saml/acs").await);
+            let me: Value = app
+                .get_bearer("/me", &tokens.access_token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(me["provider_id"], "zed", "round {round}");
+            assert!(
+                !logged_in,
+                "round {round}: a second login from one assertion"
+            );
+            logged_in = true;
+            continue;
+        }
+        assert!(
+            status == 400 || status == 401,
+            "round {round}: mutated response answered {status}"
+        );
+    }
+    // The server is still healthy; the untouched response works unless a mutation used it.
+    let resp = post_acs(&app, std::str::from_utf8(&seed).unwrap(), None).await;
+    let expected = if logged_in { 400 } else { 200 };
+    assert_eq!(resp.status().as_u16(), expected);
 }
