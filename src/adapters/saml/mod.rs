@@ -23,7 +23,7 @@ use openssl::pkey::{PKey, Private};
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
-use samael::metadata::{Endpoint, EntityDescriptor, HTTP_POST_BINDING};
+use samael::metadata::{EncryptionMethod, Endpoint, EntityDescriptor, HTTP_POST_BINDING};
 use samael::schema::{Assertion, Issuer, LogoutRequest, LogoutResponse, Status, StatusCode};
 use samael::service_provider::{Error as SpError, ServiceProvider};
 use samael::traits::ToXml;
@@ -40,6 +40,13 @@ use crate::ports::saml::{
 pub const HTTP_REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// Encryption algorithms samael can decrypt, as advertised in our metadata.
+const DECRYPTABLE: &[&str] = &[
+    "http://www.w3.org/2009/xmlenc11#aes128-gcm",
+    "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+    "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
+];
 
 /// Signature algorithms we accept (no SHA-1, no DSA).
 const ALLOWED: &[AllowedSignatureAlgorithm] = &[
@@ -299,6 +306,17 @@ impl SamlProvider for SamaelProvider {
             .map_err(|e| SamlError::Unavailable(format!("metadata: {e}")))?;
         for descriptor in metadata.sp_sso_descriptors.iter_mut().flatten() {
             descriptor.authn_requests_signed = Some(self.sign_authn_requests);
+            // Offer only what samael can decrypt (it cannot do AES-192/256).
+            for key in descriptor.key_descriptors.iter_mut().flatten() {
+                if let Some(methods) = key.encryption_methods.as_mut() {
+                    *methods = DECRYPTABLE
+                        .iter()
+                        .map(|algorithm| EncryptionMethod {
+                            algorithm: (*algorithm).to_owned(),
+                        })
+                        .collect();
+                }
+            }
             descriptor.single_logout_services = Some(vec![
                 Endpoint {
                     binding: HTTP_REDIRECT_BINDING.to_owned(),

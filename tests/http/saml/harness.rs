@@ -155,6 +155,40 @@ impl Pki {
         std::fs::read_to_string(&output).unwrap()
     }
 
+    /// Encrypts `assertion` for our SP certificate (AES-128-CBC, RSA-OAEP key transport; samael decrypts AES-128 only) with
+    /// xmlsec1 and returns the `EncryptedAssertion` element.
+    pub fn encrypt_assertion(&self, assertion: &str) -> String {
+        let data = self.path("to-encrypt.xml");
+        let template = self.path("enc-template.xml");
+        let output = self.path("encrypted.xml");
+        std::fs::write(
+            &data,
+            format!(r#"<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{assertion}</saml:EncryptedAssertion>"#),
+        )
+        .unwrap();
+        std::fs::write(
+            &template,
+            r#"<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>"#,
+        )
+        .unwrap();
+        run(Command::new("xmlsec1")
+            .arg("--encrypt")
+            .arg("--pubkey-cert-pem")
+            .arg(self.path("sp.crt"))
+            .args([
+                "--session-key",
+                "aes-128",
+                "--node-name",
+                "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+            ])
+            .arg("--xml-data")
+            .arg(&data)
+            .arg("--output")
+            .arg(&output)
+            .arg(&template));
+        strip_declaration(&std::fs::read_to_string(&output).unwrap()).to_owned()
+    }
+
     /// Signs a redirect-binding query (`SAMLRequest=…&SigAlg=…`) with `who`'s key.
     pub fn sign_query(&self, query: &str, who: &str) -> String {
         let input = self.path("query.txt");
@@ -263,6 +297,16 @@ impl Assertion {
             let assertion = pki.sign(&self.assertion_xml(), "Assertion", who);
             self.response_xml(strip_declaration(&assertion))
         }
+    }
+}
+
+impl Assertion {
+    /// A signed Response carrying this assertion encrypted for our SP key.
+    pub fn signed_encrypted(&self, pki: &Pki, who: &str) -> String {
+        let mut inner = self.clone();
+        inner.sign_response = true;
+        let encrypted = pki.encrypt_assertion(&inner.assertion_xml());
+        pki.sign(&inner.response_xml(&encrypted), "Response", who)
     }
 }
 

@@ -136,6 +136,30 @@ async fn sp_initiated_login_ends_with_our_code_and_tokens() {
 }
 
 #[tokio::test]
+async fn encrypted_assertions_are_decrypted_with_our_key() {
+    let Some(pki) = Pki::generate("encrypted") else {
+        return;
+    };
+    let app = saml_app(&pki, "").await;
+    let started = start_login(&app).await;
+    let assertion = Assertion::new(&app.public, Some(&started.request_id), "frank");
+    let response = assertion.signed_encrypted(&pki, "idp");
+    assert!(response.contains("EncryptedAssertion") && !response.contains(">frank<"));
+    let resp = post_acs(&app, &response, Some(&started.relay_state)).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let query = query_of(&location(&resp));
+    let token = app.redeem(&query["code"], VERIFIER).await;
+    let tokens = tokens_of(&json_checked(token, "post", "/oauth2/token").await);
+    let me = json_checked(
+        app.get_bearer("/me", &tokens.access_token).await,
+        "get",
+        "/me",
+    )
+    .await;
+    assert_eq!(me["provider_id"], "frank");
+}
+
+#[tokio::test]
 async fn metadata_describes_our_service_provider() {
     let Some(pki) = Pki::generate("metadata") else {
         return;
@@ -156,6 +180,10 @@ async fn metadata_describes_our_service_provider() {
         "our signing certificate is published"
     );
     assert!(xml.contains("AuthnRequestsSigned=\"true\""));
+    assert!(
+        xml.contains("xmlenc#aes128-cbc") && !xml.contains("aes256"),
+        "only decryptable algorithms"
+    );
     expect_error(
         app.get("/saml/nope/metadata").await,
         "get",
