@@ -187,3 +187,69 @@ fn a_secret_file_is_read_and_trimmed_and_disabled_entries_are_skipped() {
         crate::adapters::oidc::ClaimPath::parse("groups_direct")
     );
 }
+
+#[test]
+fn saml_entries_are_validated_with_their_key_named() {
+    let dir = std::env::temp_dir().join(format!("tmi-auth-saml-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let metadata = dir.join("idp.xml");
+    std::fs::write(&metadata, "<md:EntityDescriptor/>").unwrap();
+    let meta = format!("idp_metadata_file = \"{}\"\n", metadata.display());
+    let config: Config = Figment::from(Toml::string(&format!(
+        "[server]\npublic_url = \"https://auth.example.com\"\n[providers.saml.okta]\n{meta}name = \"Okta\"\n"
+    )))
+    .extract()
+    .unwrap();
+    config.resolve().unwrap();
+    let spec = &config
+        .providers
+        .saml_specs("https://auth.example.com")
+        .unwrap()[0];
+    let info = &spec.settings.info;
+    assert_eq!(
+        info.entity_id,
+        "https://auth.example.com/saml/okta/metadata"
+    );
+    assert_eq!(info.acs_url, "https://auth.example.com/saml/acs");
+    assert_eq!(info.slo_url, "https://auth.example.com/saml/slo");
+    assert!(!info.allow_idp_initiated, "IdP-initiated is off by default");
+    assert!(spec.settings.idp_metadata_xml.is_some());
+
+    assert_eq!(
+        error_key("[providers.saml.okta]\nname = \"Okta\"\n"),
+        "providers.saml.okta.idp_metadata"
+    );
+    assert_eq!(
+        error_key(&format!(
+            "[providers.saml.okta]\n{meta}idp_metadata_url = \"https://idp.example.com/md\"\n"
+        )),
+        "providers.saml.okta.idp_metadata_url"
+    );
+    assert_eq!(
+        error_key("[providers.saml.okta]\nidp_metadata_url = \"http://idp.example.com/md\"\n"),
+        "providers.saml.okta.idp_metadata_url"
+    );
+    assert_eq!(
+        error_key(&format!(
+            "[providers.saml.okta]\n{meta}sign_authn_requests = true\n"
+        )),
+        "providers.saml.okta.sign_authn_requests"
+    );
+    assert_eq!(
+        error_key(&format!("[providers.saml.okta]\n{meta}sp_key = \"x\"\n")),
+        "providers.saml.okta.sp_certificate"
+    );
+    assert_eq!(
+        error_key(&format!(
+            "[providers.saml.okta]\n{meta}clock_skew_secs = 3600\n"
+        )),
+        "providers.saml.okta.clock_skew_secs"
+    );
+    assert_eq!(
+        error_key(&format!(
+            "[providers.upstream.corp]\nclient_id = \"c\"\nclient_secret = \"s\"\nissuer = \"https://x.io\"\n[providers.saml.corp]\n{meta}"
+        )),
+        "providers.saml.corp"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
