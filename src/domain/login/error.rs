@@ -48,6 +48,27 @@ pub enum LoginError {
     Unexpected(String),
 }
 
+impl LoginError {
+    /// A short, stable reason for audit records and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LoginError::InvalidRequest(_) => "invalid_request",
+            LoginError::InvalidScope(_) => "invalid_scope",
+            LoginError::UnsupportedResponseType => "unsupported_response_type",
+            LoginError::UnknownProvider => "unknown_provider",
+            LoginError::InvalidState => "invalid_state",
+            LoginError::AccessDenied => "access_denied",
+            LoginError::UpstreamRejected => "upstream_rejected",
+            LoginError::AccountConflict => "account_conflict",
+            LoginError::SamlInvalid(_) => "invalid_saml",
+            LoginError::SamlRejected(_) => "saml_rejected",
+            LoginError::Upstream(_) => "upstream_error",
+            LoginError::Unavailable(_) => "unavailable",
+            LoginError::Unexpected(_) => "error",
+        }
+    }
+}
+
 impl From<PortError> for LoginError {
     fn from(err: PortError) -> Self {
         match err {

@@ -139,19 +139,9 @@ impl LoginService {
     ) -> Result<CallbackOutcome, LoginError> {
         let result = self.complete_callback(code, state, provider_error).await;
         if let Err(err) = &result {
-            let reason = match err {
-                LoginError::InvalidRequest(_) => "invalid_request",
-                LoginError::InvalidState => "invalid_state",
-                LoginError::AccessDenied => "access_denied",
-                LoginError::UpstreamRejected => "upstream_rejected",
-                LoginError::Upstream(_) => "upstream_error",
-                LoginError::UnknownProvider => "unknown_provider",
-                LoginError::AccountConflict => "account_conflict",
-                _ => "error",
-            };
             self.events.record(AuditEvent::LoginFailed {
                 idp: String::new(),
-                reason,
+                reason: err.reason(),
             });
         }
         result

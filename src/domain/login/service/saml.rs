@@ -129,16 +129,9 @@ impl LoginService {
     ) -> Result<CallbackOutcome, LoginError> {
         let result = self.complete_acs(saml_response, relay_state).await;
         if let Err(err) = &result {
-            let reason = match err {
-                LoginError::SamlInvalid(_) | LoginError::InvalidRequest(_) => "invalid_saml",
-                LoginError::SamlRejected(_) => "saml_rejected",
-                LoginError::InvalidState => "invalid_state",
-                LoginError::AccountConflict => "account_conflict",
-                _ => "error",
-            };
             self.events.record(AuditEvent::LoginFailed {
                 idp: String::new(),
-                reason,
+                reason: err.reason(),
             });
         }
         result
