@@ -240,7 +240,10 @@ pub fn method_label(method: &str) -> &'static str {
 /// The route label for a path: the contract's template for known routes, `other` for the rest
 /// (bounded cardinality whatever clients send).
 pub fn route_label(path: &str) -> &'static str {
-    const EXACT: [&str; 20] = [
+    const EXACT: [&str; 23] = [
+        "/saml/providers",
+        "/saml/acs",
+        "/saml/slo",
         "/oauth2/authorize",
         "/oauth2/callback",
         "/oauth2/token",
@@ -271,9 +274,33 @@ pub fn route_label(path: &str) -> &'static str {
         "/me/groups/{internal_uuid}/members"
     } else if path.starts_with("/oauth2/providers/") && path.ends_with("/groups") {
         "/oauth2/providers/{idp}/groups"
+    } else if path.starts_with("/saml/") && path.ends_with("/metadata") {
+        "/saml/{provider}/metadata"
+    } else if path.starts_with("/saml/") && path.ends_with("/login") {
+        "/saml/{provider}/login"
     } else if path.starts_with("/docs") {
         "/docs"
     } else {
         "other"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn route_labels_are_the_contract_templates_and_bounded() {
+        assert_eq!(
+            route_label("/saml/okta/metadata"),
+            "/saml/{provider}/metadata"
+        );
+        assert_eq!(route_label("/saml/okta/login"), "/saml/{provider}/login");
+        assert_eq!(route_label("/saml/acs"), "/saml/acs");
+        assert_eq!(
+            route_label("/oauth2/providers/github/groups"),
+            "/oauth2/providers/{idp}/groups"
+        );
+        assert_eq!(route_label("/anything/else/42"), "other");
     }
 }
