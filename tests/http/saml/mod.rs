@@ -673,3 +673,35 @@ async fn mutated_responses_are_refused_without_server_errors() {
     let expected = if logged_in { 400 } else { 200 };
     assert_eq!(resp.status().as_u16(), expected);
 }
+
+#[tokio::test]
+async fn an_unreachable_metadata_url_leaves_the_provider_listed_but_uninitialized() {
+    let dead = reserve_port();
+    let app = spawn_on(
+        reserve_port(),
+        &format!(
+            "[providers]\nhttp_timeout_secs = 2\n[providers.saml.later]\nidp_metadata_url = \"http://127.0.0.1:{dead}/metadata\"\n"
+        ),
+    )
+    .await;
+    let list = json_checked(app.get("/saml/providers").await, "get", "/saml/providers").await;
+    assert_eq!(list["providers"][0]["id"], "later");
+    assert_eq!(list["providers"][0]["initialized"], false);
+    let resp = app
+        .client
+        .get(app.url("/saml/later/login"))
+        .query(&[
+            ("client_callback", CALLBACK),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, "get", "/saml/{provider}/login", 500, "server_error").await;
+    // Its metadata is still served, so the IdP side can be set up meanwhile.
+    assert_eq!(
+        app.get("/saml/later/metadata").await.status(),
+        StatusCode::OK
+    );
+}

@@ -309,6 +309,9 @@ fn saml_error(err: SamlError) -> LoginError {
     match err {
         SamlError::Invalid(detail) => LoginError::SamlInvalid(detail),
         SamlError::Signature(detail) => LoginError::SamlRejected(detail),
-        SamlError::Unavailable(detail) => LoginError::Unavailable(detail),
+        // Metadata not loaded, our key unusable: a server-side failure (the contract's 500).
+        SamlError::Unavailable(detail) => {
+            LoginError::Unexpected(format!("SAML provider: {detail}"))
+        }
     }
 }
