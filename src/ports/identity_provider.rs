@@ -43,6 +43,9 @@ pub struct UpstreamCallback {
     pub redirect_uri: String,
     /// The login hint of this flow, if any.
     pub login_hint: Option<String>,
+    /// The `iss` the provider added to its redirect (RFC 9207), if any. A provider that knows
+    /// its issuer MUST reject a different one (an authorization-server mix-up).
+    pub issuer: Option<String>,
 }
 
 impl std::fmt::Debug for UpstreamCallback {
@@ -50,6 +53,7 @@ impl std::fmt::Debug for UpstreamCallback {
         f.debug_struct("UpstreamCallback")
             .field("redirect_uri", &self.redirect_uri)
             .field("login_hint", &self.login_hint)
+            .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
 }

@@ -166,11 +166,17 @@ impl OAuthApi {
         code: Query<Option<String>>,
         state: Query<Option<String>>,
         error: Query<Option<String>>,
+        iss: Query<Option<String>>,
     ) -> Result<CallbackResponse, ApiError> {
         let outcome = self
             .state
             .login
-            .callback(code.0.as_deref(), state.0.as_deref(), error.0.as_deref())
+            .callback(
+                code.0.as_deref(),
+                state.0.as_deref(),
+                error.0.as_deref(),
+                iss.0.as_deref(),
+            )
             .await?;
         Ok(match outcome {
             CallbackOutcome::Redirect(location) => CallbackResponse::Found(location),

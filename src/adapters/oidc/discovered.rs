@@ -241,6 +241,13 @@ impl IdentityProvider for OidcProvider {
 
     async fn exchange(&self, callback: &UpstreamCallback) -> Result<UpstreamIdentity, IdpError> {
         let metadata = self.metadata().await?;
+        if let Some(iss) = &callback.issuer
+            && iss.trim_end_matches('/') != metadata.issuer().as_str().trim_end_matches('/')
+        {
+            return Err(IdpError::Rejected(
+                "the redirect names another issuer (RFC 9207 mix-up)".into(),
+            ));
+        }
         let client = self.client(&metadata, &callback.redirect_uri)?;
         let response = client
             .exchange_code(AuthorizationCode::new(callback.code.clone()))

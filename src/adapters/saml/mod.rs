@@ -343,18 +343,22 @@ impl SamlProvider for SamaelProvider {
             &self.sp
         };
         let ids: Vec<&str> = request_id.into_iter().collect();
-        let assertion = service
-            .parse_xml_response_with_mode(
+        // samael can panic on some malformed (decrypted) content; that is a bad message, not
+        // a server error.
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            service.parse_xml_response_with_mode(
                 &xml,
                 (!unsolicited).then_some(ids.as_slice()),
                 ReduceMode::default(),
             )
-            .map_err(|err| match err {
-                SpError::FailedToValidateSignature => SamlError::Signature(
-                    "no valid signature of this IdP covers the assertion".into(),
-                ),
-                other => SamlError::Invalid(other.to_string()),
-            })?;
+        }))
+        .map_err(|_| SamlError::Invalid("the SAML library could not process the message".into()))?;
+        let assertion = parsed.map_err(|err| match err {
+            SpError::FailedToValidateSignature => {
+                SamlError::Signature("no valid signature of this IdP covers the assertion".into())
+            }
+            other => SamlError::Invalid(other.to_string()),
+        })?;
         self.check_assertion(&assertion, unsolicited)?;
         let identity = self
             .attributes

@@ -139,6 +139,17 @@ pub struct BrowserResult {
 /// Authorize at `app` with `idp`, follow the provider's redirects with a fresh cookie jar
 /// until the browser comes back to our callback, and call it.
 pub async fn browser_login(app: &TestApp, idp: &str, hint: &str) -> BrowserResult {
+    let (upstream_url, url) = browser_until_callback(app, idp, hint).await;
+    let callback = app.client.get(&url).send().await.unwrap();
+    BrowserResult {
+        upstream_url,
+        callback,
+    }
+}
+
+/// Like [`browser_login`], but stops before calling our callback: returns the provider's
+/// first URL and the callback URL the provider sent the browser to.
+pub async fn browser_until_callback(app: &TestApp, idp: &str, hint: &str) -> (String, String) {
     let resp = app
         .authorize(&[
             ("idp", idp),
@@ -161,11 +172,7 @@ pub async fn browser_login(app: &TestApp, idp: &str, hint: &str) -> BrowserResul
     let mut url = upstream_url.clone();
     for _ in 0..12 {
         if url.starts_with(&callback_prefix) {
-            let callback = app.client.get(&url).send().await.unwrap();
-            return BrowserResult {
-                upstream_url,
-                callback,
-            };
+            return (upstream_url, url);
         }
         let cookies: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let resp = browser

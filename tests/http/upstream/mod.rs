@@ -149,6 +149,36 @@ async fn tampered_id_tokens_never_log_anyone_in() {
 }
 
 #[tokio::test]
+async fn a_redirect_naming_another_issuer_is_refused() {
+    let port = reserve_port();
+    let Some(op) = OidcIssuer::start(&format!("http://127.0.0.1:{port}/oauth2/callback")) else {
+        return;
+    };
+    let app = spawn_on(port, &oidc_entry(&op.issuer)).await;
+    let (_, callback) = browser_until_callback(&app, "op", "bob").await;
+    assert_eq!(
+        query_of(&callback)["iss"],
+        op.issuer,
+        "the issuer sends iss (RFC 9207)"
+    );
+    let mut forged = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = forged
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "iss" {
+                "http://127.0.0.1:9/evil".into()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    let resp = app.client.get(forged.as_str()).send().await.unwrap();
+    expect_error(resp, "get", "/oauth2/callback", 400, "invalid_grant").await;
+}
+
+#[tokio::test]
 async fn a_new_signing_key_is_fetched_once_and_unknown_keys_are_refused() {
     let port = reserve_port();
     let Some(op) = OidcIssuer::start(&format!("http://127.0.0.1:{port}/oauth2/callback")) else {

@@ -136,8 +136,11 @@ impl LoginService {
         code: Option<&str>,
         state: Option<&str>,
         provider_error: Option<&str>,
+        issuer: Option<&str>,
     ) -> Result<CallbackOutcome, LoginError> {
-        let result = self.complete_callback(code, state, provider_error).await;
+        let result = self
+            .complete_callback(code, state, provider_error, issuer)
+            .await;
         if let Err(err) = &result {
             self.events.record(AuditEvent::LoginFailed {
                 idp: String::new(),
@@ -152,6 +155,7 @@ impl LoginService {
         code: Option<&str>,
         state: Option<&str>,
         provider_error: Option<&str>,
+        issuer: Option<&str>,
     ) -> Result<CallbackOutcome, LoginError> {
         let state = match state {
             Some(s) if !s.is_empty() && s.len() <= 256 => s,
@@ -199,6 +203,7 @@ impl LoginService {
                 nonce: pending.nonce.clone(),
                 redirect_uri: self.settings.callback_url.clone(),
                 login_hint: pending.login_hint.clone(),
+                issuer: issuer.map(str::to_owned),
             })
             .await
             .map_err(upstream_error)?;
