@@ -2,6 +2,7 @@
 //! allowed here and nowhere else.
 
 pub mod admin;
+mod backends;
 pub mod banner;
 pub mod cli;
 pub mod config;

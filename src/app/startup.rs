@@ -12,19 +12,11 @@ use ed25519_dalek::pkcs8::DecodePrivateKey;
 use poem::Server;
 use poem::listener::TcpAcceptor;
 
-use super::config::{CacheKind, Config, Mode, Resolved, StorageKind};
+pub use super::backends::{connect_postgres, postgres_settings};
+use super::backends::{open_cache, open_storage};
+use super::config::{Config, Mode, Resolved};
 use crate::adapters::http::{self, HttpSettings, HttpState};
-use crate::adapters::memory::{
-    MemoryClientCredentialRepository, MemoryFailureCounter, MemoryFlowStore, MemoryGroupRepository,
-    MemoryKeyStore, MemoryRateLimiter, MemoryRefreshFamilyStore, MemoryRevocationList,
-    MemoryUserRepository,
-};
 use crate::adapters::observability::{AuditLog, Metrics};
-use crate::adapters::postgres::{self, PostgresSettings};
-use crate::adapters::redis::{
-    RedisFailureCounter, RedisFlowStore, RedisHandle, RedisRateLimiter, RedisRevocationList,
-    RedisSettings,
-};
 use crate::adapters::system::{OsRandomIds, SystemClock};
 use crate::domain::access::AccessService;
 use crate::domain::credentials::{CredentialService, CredentialSettings};
@@ -33,11 +25,7 @@ use crate::domain::login::{LoginService, LoginSettings};
 use crate::domain::tokens::keys::{KeyRing, StoredKey};
 use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::domain::user::EmailLinking;
-use crate::ports::{
-    BackoffPolicy, ClientCredentialRepository, Clock, EventSink, FailureCounter, FlowStore,
-    GroupRepository, IdGenerator, KeyStore, PortError, Probe, RateLimiter, RefreshFamilyStore,
-    RevocationList, UserRepository,
-};
+use crate::ports::{BackoffPolicy, Clock, EventSink, IdGenerator, KeyStore, PortError};
 
 /// See [`Application::key_reloader`].
 #[derive(Clone)]
@@ -269,117 +257,6 @@ impl Application {
         }
         result
     }
-}
-
-/// The storage-backed ports.
-struct Storage {
-    pool: Option<sqlx::PgPool>,
-    probe: Option<Arc<dyn Probe>>,
-    users: Arc<dyn UserRepository>,
-    keys: Arc<dyn KeyStore>,
-    families: Arc<dyn RefreshFamilyStore>,
-    credentials: Arc<dyn ClientCredentialRepository>,
-    groups: Arc<dyn GroupRepository>,
-}
-
-/// The cache-backed ports.
-struct Cache {
-    probe: Option<Arc<dyn Probe>>,
-    limiter: Arc<dyn RateLimiter>,
-    flows: Arc<dyn FlowStore>,
-    revocations: Arc<dyn RevocationList>,
-    failures: Arc<dyn FailureCounter>,
-}
-
-/// The PostgreSQL settings from configuration.
-pub fn postgres_settings(config: &Config) -> anyhow::Result<PostgresSettings> {
-    let d = &config.database;
-    Ok(PostgresSettings {
-        url: d
-            .url
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("database.url is not set"))?,
-        max_connections: d.max_connections,
-        acquire_timeout: Duration::from_secs(d.acquire_timeout_secs),
-        statement_timeout: Duration::from_secs(d.statement_timeout_secs),
-        schema: d.schema.clone(),
-    })
-}
-
-/// Connects to PostgreSQL (failing fast with a clear message) and applies the migrations.
-pub async fn connect_postgres(config: &Config, migrate: bool) -> anyhow::Result<sqlx::PgPool> {
-    let settings = postgres_settings(config)?;
-    let pool = postgres::connect(&settings)
-        .await
-        .map_err(|e| anyhow::anyhow!("database.url: cannot reach PostgreSQL: {e}"))?;
-    if migrate {
-        postgres::migrate(&pool)
-            .await
-            .context("applying database migrations")?;
-    }
-    Ok(pool)
-}
-
-async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
-    Ok(match config.storage {
-        StorageKind::Memory => Storage {
-            pool: None,
-            probe: None,
-            users: Arc::new(MemoryUserRepository::new()),
-            keys: Arc::new(MemoryKeyStore::new()),
-            families: Arc::new(MemoryRefreshFamilyStore::new()),
-            credentials: Arc::new(MemoryClientCredentialRepository::new()),
-            groups: Arc::new(MemoryGroupRepository::new()),
-        },
-        StorageKind::Postgres => {
-            let pool = connect_postgres(config, config.database.auto_migrate).await?;
-            Storage {
-                pool: Some(pool.clone()),
-                probe: Some(Arc::new(postgres::PostgresProbe(pool.clone()))),
-                users: Arc::new(postgres::PostgresUserRepository::new(pool.clone())),
-                keys: Arc::new(postgres::PostgresKeyStore::new(pool.clone())),
-                families: Arc::new(postgres::PostgresRefreshFamilyStore::new(pool.clone())),
-                credentials: Arc::new(postgres::PostgresClientCredentialRepository::new(
-                    pool.clone(),
-                )),
-                groups: Arc::new(postgres::PostgresGroupRepository::new(pool)),
-            }
-        }
-    })
-}
-
-async fn open_cache(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Cache> {
-    Ok(match config.cache {
-        CacheKind::Memory => Cache {
-            probe: None,
-            limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
-            flows: Arc::new(MemoryFlowStore::new(clock.clone())),
-            revocations: Arc::new(MemoryRevocationList::new(clock.clone())),
-            failures: Arc::new(MemoryFailureCounter::new(clock)),
-        },
-        CacheKind::Redis => {
-            let r = &config.redis;
-            let settings = RedisSettings {
-                url: r
-                    .url
-                    .clone()
-                    .ok_or_else(|| anyhow::anyhow!("redis.url is not set"))?,
-                key_prefix: r.key_prefix.clone(),
-                response_timeout: Duration::from_millis(r.response_timeout_ms),
-                connection_timeout: Duration::from_millis(r.connection_timeout_ms),
-            };
-            let handle = RedisHandle::connect(&settings)
-                .await
-                .map_err(|e| anyhow::anyhow!("redis.url: cannot reach Redis: {e}"))?;
-            Cache {
-                probe: Some(Arc::new(handle.clone())),
-                limiter: Arc::new(RedisRateLimiter::new(handle.clone())),
-                flows: Arc::new(RedisFlowStore::new(handle.clone())),
-                revocations: Arc::new(RedisRevocationList::new(handle.clone())),
-                failures: Arc::new(RedisFailureCounter::new(handle)),
-            }
-        }
-    })
 }
 
 /// How often noted client-credential uses are written in a batch.
