@@ -89,6 +89,10 @@ async fn openapi_document_docs_page_and_health_are_served() {
         "/me",
         "/oauth2/userinfo",
         "/.well-known/jwks.json",
+        "/saml/providers",
+        "/saml/{provider}/login",
+        "/saml/acs",
+        "/saml/slo",
     ] {
         assert!(
             spec["paths"][path].is_object(),

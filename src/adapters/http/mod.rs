@@ -15,7 +15,7 @@ pub mod rate_limit;
 mod saml;
 mod strict;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use poem::http::Method;
 use poem::middleware::CatchPanic;
@@ -69,6 +69,59 @@ pub struct HttpSettings {
     pub metrics: Arc<crate::adapters::observability::Metrics>,
 }
 
+/// Every API of the service, in the order the OpenAPI document lists them.
+type Apis = (
+    oauth::OAuthApi,
+    me::MeApi,
+    credentials::CredentialsApi,
+    groups::GroupsApi,
+    saml::SamlApi,
+    discovery::DiscoveryApi,
+);
+
+fn api_service(state: HttpState, public_url: String) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            oauth::OAuthApi::new(state.clone()),
+            me::MeApi::new(state.clone()),
+            credentials::CredentialsApi::new(state.clone()),
+            groups::GroupsApi::new(state.clone()),
+            saml::SamlApi::new(state.clone()),
+            discovery::DiscoveryApi::new(state),
+        ),
+        "tmi-auth",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .server(public_url)
+}
+
+/// The OpenAPI document and the docs page, built on first request: they are large (the page
+/// embeds Swagger UI) and rarely read, so an idle server does not hold them.
+struct ApiDocs {
+    state: HttpState,
+    public_url: String,
+    spec: OnceLock<String>,
+    html: OnceLock<String>,
+}
+
+#[handler]
+fn openapi_json(docs: poem::web::Data<&Arc<ApiDocs>>) -> poem::Response {
+    let spec = docs
+        .spec
+        .get_or_init(|| api_service(docs.state.clone(), docs.public_url.clone()).spec());
+    poem::Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(spec.clone())
+}
+
+#[handler]
+fn docs_page(docs: poem::web::Data<&Arc<ApiDocs>>) -> poem::web::Html<String> {
+    let html = docs
+        .html
+        .get_or_init(|| api_service(docs.state.clone(), docs.public_url.clone()).swagger_ui_html());
+    poem::web::Html(html.clone())
+}
+
 /// Builds the complete endpoint: API, docs, health, error rendering and hygiene middleware.
 pub fn endpoint(
     state: HttpState,
@@ -99,28 +152,20 @@ pub fn endpoint(
         ])
         .allow_credentials(false)
         .max_age(600);
-    let api = OpenApiService::new(
-        (
-            oauth::OAuthApi::new(state.clone()),
-            me::MeApi::new(state.clone()),
-            credentials::CredentialsApi::new(state.clone()),
-            groups::GroupsApi::new(state.clone()),
-            saml::SamlApi::new(state.clone()),
-            discovery::DiscoveryApi::new(state),
-        ),
-        "tmi-auth",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .server(public_url);
-    let docs = api.swagger_ui();
-    let spec = api.spec_endpoint();
+    let docs = Arc::new(ApiDocs {
+        state: state.clone(),
+        public_url: public_url.clone(),
+        spec: OnceLock::new(),
+        html: OnceLock::new(),
+    });
+    let api = api_service(state, public_url);
 
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz).data(probes))
         .at("/metrics", get(render_metrics).data(metrics))
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .at("/openapi.json", get(openapi_json).data(docs.clone()))
+        .at("/docs", get(docs_page).data(docs))
         .nest("/", api)
         .with(CatchPanic::new().with_handler(middleware::panic_response))
         .catch_all_error(error::render_uncaught)
