@@ -19,6 +19,23 @@ fn claims_of(tokens: &Tokens) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// The entry for `id` in `GET /oauth2/providers` (validated against the contract).
+async fn listed_provider(app: &TestApp, id: &str) -> Value {
+    let providers = json_checked(
+        app.get("/oauth2/providers").await,
+        "get",
+        "/oauth2/providers",
+    )
+    .await;
+    providers["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{id} is listed"))
+}
+
 async fn userinfo(app: &TestApp, tokens: &Tokens) -> Value {
     json_checked(
         app.get_bearer("/oauth2/userinfo", &tokens.access_token)
@@ -37,18 +54,7 @@ async fn oidc_login_through_a_real_issuer_reaches_me() {
     };
     let app = spawn_on(port, &oidc_entry(&op.issuer)).await;
 
-    let providers = json_checked(
-        app.get("/oauth2/providers").await,
-        "get",
-        "/oauth2/providers",
-    )
-    .await;
-    let listed = providers["providers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == "op")
-        .expect("op is listed");
+    let listed = listed_provider(&app, "op").await;
     assert_eq!(listed["name"], "Test OP");
     assert_eq!(listed["icon"], "openid");
     assert_eq!(listed["client_id"], CLIENT_ID);
@@ -255,18 +261,7 @@ async fn github_style_login_maps_claims_and_the_verified_primary_email() {
     ])
     .await;
     let app = spawn_on(reserve_port(), &gh.entry()).await;
-    let providers = json_checked(
-        app.get("/oauth2/providers").await,
-        "get",
-        "/oauth2/providers",
-    )
-    .await;
-    let listed = providers["providers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == "gh")
-        .expect("gh is listed");
+    let listed = listed_provider(&app, "gh").await;
     assert_eq!(listed["name"], "GitHub");
     assert_eq!(listed["icon"], "github");
 
