@@ -51,6 +51,20 @@ async fn start_login(app: &TestApp) -> Started {
     }
 }
 
+/// `GET /saml/{provider}/login` with a client callback and a PKCE challenge.
+async fn pkce_login(app: &TestApp, provider: &str) -> Response {
+    app.client
+        .get(app.url(&format!("/saml/{provider}/login")))
+        .query(&[
+            ("client_callback", CALLBACK),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn post_acs(app: &TestApp, response_xml: &str, relay_state: Option<&str>) -> Response {
     let mut form = vec![("SAMLResponse", b64(response_xml))];
     if let Some(relay) = relay_state {
@@ -202,17 +216,7 @@ async fn metadata_describes_our_service_provider() {
     )
     .await;
     // Signed AuthnRequests carry a verifiable query signature.
-    let resp = app
-        .client
-        .get(app.url("/saml/idp/login"))
-        .query(&[
-            ("client_callback", CALLBACK),
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = pkce_login(&app, "idp").await;
     let query = query_of(&location(&resp));
     assert_eq!(
         query["SigAlg"],
@@ -284,17 +288,7 @@ async fn an_unreachable_metadata_url_leaves_the_provider_listed_but_uninitialize
     let list = json_checked(app.get("/saml/providers").await, "get", "/saml/providers").await;
     assert_eq!(list["providers"][0]["id"], "later");
     assert_eq!(list["providers"][0]["initialized"], false);
-    let resp = app
-        .client
-        .get(app.url("/saml/later/login"))
-        .query(&[
-            ("client_callback", CALLBACK),
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = pkce_login(&app, "later").await;
     expect_error(resp, "get", "/saml/{provider}/login", 500, "server_error").await;
     // Its metadata is still served, so the IdP side can be set up meanwhile.
     assert_eq!(
