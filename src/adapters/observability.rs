@@ -19,11 +19,18 @@ struct Histogram {
     count: u64,
 }
 
+/// A counter family with at most one label; values are looked up without allocating.
+struct Counter {
+    label: Option<&'static str>,
+    values: BTreeMap<String, u64>,
+}
+
 #[derive(Default)]
 struct Inner {
     /// HTTP requests by (route, method, status), without allocating per request.
     requests: HashMap<(&'static str, &'static str, u16), u64>,
-    counters: BTreeMap<(String, String), u64>,
+    /// Counters by name, then by the value of their one label (`""` without a label).
+    counters: BTreeMap<&'static str, Counter>,
     latency: HashMap<&'static str, Histogram>,
 }
 
@@ -60,13 +67,28 @@ impl Metrics {
         *self.pool.lock().unwrap_or_else(PoisonError::into_inner) = Some(pool);
     }
 
-    /// Adds one to `name{labels}`; `labels` is already rendered (`a="x",b="y"`).
-    pub fn inc(&self, name: &str, labels: &str) {
+    /// Adds one to the unlabelled counter `name`.
+    pub fn inc(&self, name: &'static str) {
+        self.add(name, None, "");
+    }
+
+    /// Adds one to `name{label="value"}` (`value` is a bounded, code-chosen string).
+    pub fn inc_label(&self, name: &'static str, label: &'static str, value: &str) {
+        self.add(name, Some(label), value);
+    }
+
+    fn add(&self, name: &'static str, label: Option<&'static str>, value: &str) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        *inner
-            .counters
-            .entry((name.to_owned(), labels.to_owned()))
-            .or_default() += 1;
+        let counter = inner.counters.entry(name).or_insert_with(|| Counter {
+            label,
+            values: BTreeMap::new(),
+        });
+        match counter.values.get_mut(value) {
+            Some(n) => *n += 1,
+            None => {
+                counter.values.insert(value.to_owned(), 1);
+            }
+        }
     }
 
     /// Counts one HTTP request.
@@ -78,7 +100,7 @@ impl Metrics {
         elapsed: Duration,
     ) {
         if status == 503 {
-            self.inc("tmi_auth_backend_errors_total", "");
+            self.inc("tmi_auth_backend_errors_total");
         }
         let secs = elapsed.as_secs_f64();
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -97,16 +119,17 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut last = String::new();
-        for ((name, labels), value) in &inner.counters {
-            if *name != last {
-                let _ = writeln!(out, "# TYPE {name} counter");
-                last.clone_from(name);
-            }
-            if labels.is_empty() {
-                let _ = writeln!(out, "{name} {value}");
-            } else {
-                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        for (name, counter) in &inner.counters {
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (value, n) in &counter.values {
+                match counter.label {
+                    Some(label) => {
+                        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "{name} {n}");
+                    }
+                }
             }
         }
         let _ = writeln!(out, "# TYPE tmi_auth_http_requests_total counter");
@@ -183,34 +206,27 @@ impl EventSink for AuditLog {
             }
             AuditEvent::LoginFailed { idp, reason } => {
                 tracing::info!(target: "audit", event = name, provider = %idp, reason, outcome = "failure");
-                self.metrics.inc(
-                    "tmi_auth_login_failures_total",
-                    &format!("reason=\"{reason}\""),
-                );
+                self.metrics
+                    .inc_label("tmi_auth_login_failures_total", "reason", reason);
             }
             AuditEvent::TokenIssued { grant, subject } => {
                 tracing::info!(target: "audit", event = name, grant, subject = %subject, outcome = "success");
-                self.metrics.inc(
-                    "tmi_auth_tokens_issued_total",
-                    &format!("grant=\"{grant}\""),
-                );
+                self.metrics
+                    .inc_label("tmi_auth_tokens_issued_total", "grant", grant);
             }
             AuditEvent::RefreshReuseDetected { user } => {
                 tracing::warn!(target: "audit", event = name, subject = %user, outcome = "family_revoked");
-                self.metrics
-                    .inc("tmi_auth_refresh_reuse_detected_total", "");
+                self.metrics.inc("tmi_auth_refresh_reuse_detected_total");
             }
             AuditEvent::TokenRevoked { actor, what } => {
                 tracing::info!(target: "audit", event = name, actor = %actor, what, outcome = "success");
                 self.metrics
-                    .inc("tmi_auth_revocations_total", &format!("kind=\"{what}\""));
+                    .inc_label("tmi_auth_revocations_total", "kind", what);
             }
             AuditEvent::ClientAuthFailed { reason } => {
                 tracing::info!(target: "audit", event = name, reason, outcome = "failure");
-                self.metrics.inc(
-                    "tmi_auth_client_auth_failures_total",
-                    &format!("reason=\"{reason}\""),
-                );
+                self.metrics
+                    .inc_label("tmi_auth_client_auth_failures_total", "reason", reason);
             }
             AuditEvent::CredentialCreated { owner, credential }
             | AuditEvent::CredentialDeleted { owner, credential } => {
@@ -221,7 +237,7 @@ impl EventSink for AuditLog {
             }
         }
         self.metrics
-            .inc("tmi_auth_audit_events_total", &format!("event=\"{name}\""));
+            .inc_label("tmi_auth_audit_events_total", "event", name);
     }
 }
 

@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use rand::rngs::OsRng;
 use uuid::Uuid;
 
 use crate::ports::{Clock, IdGenerator};
@@ -17,18 +16,20 @@ impl Clock for SystemClock {
     }
 }
 
-/// Ids and random bytes from the operating system's CSPRNG.
+/// Ids and random bytes from a cryptographically secure generator: the thread-local ChaCha
+/// generator of `rand`, seeded from the operating system and reseeded periodically (no system
+/// call per token on the hot path).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct OsRandomIds;
+pub struct RandomIds;
 
-impl IdGenerator for OsRandomIds {
+impl IdGenerator for RandomIds {
     fn uuid(&self) -> Uuid {
         let mut bytes = [0u8; 16];
-        OsRng.fill_bytes(&mut bytes);
+        rand::thread_rng().fill_bytes(&mut bytes);
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
 
     fn fill_random(&self, buf: &mut [u8]) {
-        OsRng.fill_bytes(buf);
+        rand::thread_rng().fill_bytes(buf);
     }
 }

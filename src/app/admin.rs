@@ -12,7 +12,7 @@ use crate::adapters::postgres::{
     PostgresClientCredentialRepository, PostgresGroupRepository, PostgresKeyStore,
     PostgresUserRepository,
 };
-use crate::adapters::system::{OsRandomIds, SystemClock};
+use crate::adapters::system::{RandomIds, SystemClock};
 use crate::domain::groups::{ADMINISTRATORS, Group, GroupId, Member, Membership, TMI_PROVIDER};
 use crate::domain::tokens::keys::rotate_signing_key;
 use crate::domain::user::User;
@@ -163,7 +163,7 @@ async fn add(
 ) -> anyhow::Result<()> {
     let clock = SystemClock;
     let membership = Membership {
-        id: OsRandomIds.uuid(),
+        id: RandomIds.uuid(),
         group: target,
         member,
         added_at: clock.now(),
@@ -247,7 +247,7 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Rotate => {
-            let key = rotate_signing_key(stores.keys.as_ref(), &SystemClock, &OsRandomIds)
+            let key = rotate_signing_key(stores.keys.as_ref(), &SystemClock, &RandomIds)
                 .await
                 .context("rotating the signing key")?;
             audit("signing_key_rotated", "keys", &key.kid);
@@ -292,7 +292,7 @@ pub async fn groups(config: &Config, command: GroupsCommand) -> anyhow::Result<(
             let created = stores
                 .groups
                 .ensure_group(&Group {
-                    id: GroupId(OsRandomIds.uuid()),
+                    id: GroupId(RandomIds.uuid()),
                     provider: TMI_PROVIDER.to_owned(),
                     name,
                     display_name,

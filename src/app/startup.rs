@@ -17,7 +17,7 @@ use super::backends::{open_cache, open_storage};
 use super::config::{Config, Mode, Resolved};
 use crate::adapters::http::{self, HttpSettings, HttpState};
 use crate::adapters::observability::{AuditLog, Metrics};
-use crate::adapters::system::{OsRandomIds, SystemClock};
+use crate::adapters::system::{RandomIds, SystemClock};
 use crate::domain::access::AccessService;
 use crate::domain::credentials::{CredentialService, CredentialSettings};
 use crate::domain::groups::GroupService;
@@ -84,7 +84,7 @@ impl Application {
         };
 
         let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let ids: Arc<dyn IdGenerator> = Arc::new(OsRandomIds);
+        let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
         let storage = open_storage(&config).await?;
         let metrics = Arc::new(Metrics::new());
         if let Some(pool) = &storage.pool {

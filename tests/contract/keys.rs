@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use tmi_auth::adapters::memory::MemoryKeyStore;
 use tmi_auth::adapters::postgres::PostgresKeyStore;
-use tmi_auth::adapters::system::OsRandomIds;
+use tmi_auth::adapters::system::RandomIds;
 use tmi_auth::domain::tokens::keys::{KeyPurpose, KeyRing, StoredKey, rotate_signing_key};
 use tmi_auth::ports::{Clock, KeyStore, PortError};
 
@@ -27,7 +27,7 @@ pub async fn keys_round_trip_and_kids_are_unique(store: Arc<dyn KeyStore>) {
 
 pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
     let (clock, _) = manual_time();
-    let ids = OsRandomIds;
+    let ids = RandomIds;
     let first = KeyRing::load_or_create(
         store.as_ref(),
         clock.as_ref(),
@@ -93,7 +93,7 @@ async fn postgres_key_store_honours_the_contract() {
 
 pub async fn rotation_retires_older_keys_and_keeps_the_newest(store: Arc<dyn KeyStore>) {
     let (clock, _) = manual_time();
-    let ids = OsRandomIds;
+    let ids = RandomIds;
     let first = rotate_signing_key(store.as_ref(), clock.as_ref(), &ids)
         .await
         .unwrap();

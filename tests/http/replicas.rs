@@ -299,7 +299,7 @@ async fn a_key_rotated_for_one_replica_verifies_on_another() {
     let new_key = tmi_auth::domain::tokens::keys::rotate_signing_key(
         &store,
         &tmi_auth::adapters::system::SystemClock,
-        &tmi_auth::adapters::system::OsRandomIds,
+        &tmi_auth::adapters::system::RandomIds,
     )
     .await
     .unwrap();

@@ -2,13 +2,13 @@
 //! never derive these traits; handlers convert.
 
 use poem_openapi::Object;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::strict::StrictString;
 use crate::domain::tokens::TokenPair;
 
 /// `AuthTokenResponse`.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct TokenResponseDto {
     /// JWT access token.
     pub access_token: String,
@@ -331,33 +331,41 @@ pub struct IntrospectRequestDto {
 }
 
 /// Introspection response: `active`, plus the contract's fields for active tokens.
-#[derive(Debug, Default, Object)]
+#[derive(Debug, Default, Object, Serialize)]
 pub struct IntrospectionDto {
     /// Whether the token is active.
     pub active: bool,
     /// Subject.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     /// E-mail.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Name.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Expiry.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
     /// Issued at.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
     /// Issuer.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     /// `Bearer`.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
     /// Scopes.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
 

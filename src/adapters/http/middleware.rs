@@ -31,27 +31,35 @@ pub struct Hygiene {
 }
 
 /// A request id: the caller's `X-Request-Id` when it is short and plain, else a fresh one.
-fn request_id(req: &Request) -> String {
-    let given = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        });
+fn request_id(req: &Request) -> HeaderValue {
+    let given = req.headers().get("x-request-id").filter(|v| {
+        let v = v.as_bytes();
+        !v.is_empty()
+            && v.len() <= 64
+            && v.iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
+    });
     match given {
-        Some(id) => id.to_owned(),
+        Some(id) => id.clone(),
         None => {
             // A random per-process prefix and a counter: unique, and no system call per request.
             static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
             static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
             let prefix = PREFIX.get_or_init(|| rand::RngCore::next_u32(&mut rand::rngs::OsRng));
             let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            format!("{prefix:08x}{n:016x}")
+            let mut id = [0u8; 24];
+            hex_into(&mut id[..8], u64::from(*prefix));
+            hex_into(&mut id[8..], n);
+            HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static("0"))
         }
+    }
+}
+
+/// Writes `value` as lower-case hex, zero-padded to the width of `out`.
+fn hex_into(out: &mut [u8], mut value: u64) {
+    for digit in out.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(value & 0xf) as usize];
+        value >>= 4;
     }
 }
 
@@ -65,7 +73,7 @@ pub async fn hygiene<E: Endpoint>(
     let id = request_id(&req);
     let span = tracing::info_span!(
         "request",
-        request_id = %id,
+        request_id = id.to_str().unwrap_or_default(),
         client_ip = tracing::field::Empty,
         method = %req.method(),
         path = %req.uri().path()
@@ -109,9 +117,7 @@ pub async fn hygiene<E: Endpoint>(
         )
     });
     let headers = resp.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        headers.insert("x-request-id", value);
-    }
+    headers.insert("x-request-id", id);
     if ctx.hsts {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,

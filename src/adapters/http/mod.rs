@@ -13,6 +13,7 @@ mod middleware;
 mod oauth;
 pub mod rate_limit;
 mod saml;
+mod serde_json_payload;
 mod strict;
 
 use std::sync::{Arc, OnceLock};

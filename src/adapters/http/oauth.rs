@@ -13,6 +13,7 @@ use super::dto::{
     RevokeRequestDto, TokenRequestDto, TokenResponseDto,
 };
 use super::error::{ApiError, caller_error, credential_error, grant_error};
+use super::serde_json_payload::SerdeJson;
 use super::strict::opt;
 use crate::domain::access::CallerAuth;
 use crate::domain::login::{AuthorizeParams, CallbackOutcome};
@@ -195,20 +196,23 @@ impl OAuthApi {
         http: &Request,
         #[oai(name = "idp")] _idp: Query<Option<String>>,
         body: TokenBody,
-    ) -> Result<Json<TokenResponseDto>, ApiError> {
+    ) -> Result<SerdeJson<TokenResponseDto>, ApiError> {
         let req = match body {
             TokenBody::Json(Json(req)) | TokenBody::Form(Form(req)) => req,
         };
         if opt(&req.grant_type) == Some("client_credentials") {
             let presented = client_credentials(http, opt(&req.client_id), opt(&req.client_secret))?
                 .ok_or_else(|| ApiError::invalid_client(false))?;
-            let (access_token, expires_in) = self
-                .state
-                .credentials
-                .grant(&presented.client_id, &presented.secret)
-                .await
-                .map_err(|e| credential_error(e, presented.basic))?;
-            return Ok(Json(TokenResponseDto {
+            // Boxed: the service's future is large, and every layer above this handler would
+            // otherwise copy it around.
+            let (access_token, expires_in) = Box::pin(
+                self.state
+                    .credentials
+                    .grant(&presented.client_id, &presented.secret),
+            )
+            .await
+            .map_err(|e| credential_error(e, presented.basic))?;
+            return Ok(SerdeJson(TokenResponseDto {
                 access_token,
                 refresh_token: String::new(),
                 token_type: "Bearer".to_owned(),
@@ -218,25 +222,23 @@ impl OAuthApi {
         let result = match opt(&req.grant_type) {
             None | Some("") => Err(GrantError::InvalidRequest("grant_type is required".into())),
             Some("authorization_code") => {
-                self.state
-                    .login
-                    .redeem_code(
-                        opt(&req.code),
-                        opt(&req.code_verifier),
-                        opt(&req.redirect_uri),
-                    )
-                    .await
+                Box::pin(self.state.login.redeem_code(
+                    opt(&req.code),
+                    opt(&req.code_verifier),
+                    opt(&req.redirect_uri),
+                ))
+                .await
             }
             Some("refresh_token") => match opt(&req.refresh_token) {
                 None | Some("") => Err(GrantError::InvalidRequest(
                     "refresh_token is required".into(),
                 )),
-                Some(token) => self.state.tokens.refresh(token).await,
+                Some(token) => Box::pin(self.state.tokens.refresh(token)).await,
             },
             Some(_) => Err(GrantError::UnsupportedGrantType),
         };
         result
-            .map(|pair| Json(pair.into()))
+            .map(|pair| SerdeJson(pair.into()))
             .map_err(|e| grant_error(e, false))
     }
 
@@ -309,7 +311,7 @@ impl OAuthApi {
         &self,
         http: &Request,
         body: Form<IntrospectRequestDto>,
-    ) -> Result<Json<IntrospectionDto>, ApiError> {
+    ) -> Result<SerdeJson<IntrospectionDto>, ApiError> {
         let token = match opt(&body.0.token) {
             Some(t) if !t.is_empty() => t,
             _ => {
@@ -342,8 +344,8 @@ impl OAuthApi {
                 .await
                 .map_err(|e| caller_error(e, basic))?;
         }
-        let claims = self.state.access.introspect(token).await?;
-        Ok(Json(match claims {
+        let claims = Box::pin(self.state.access.introspect(token)).await?;
+        Ok(SerdeJson(match claims {
             None => IntrospectionDto::default(),
             Some(c) => IntrospectionDto {
                 active: true,
@@ -368,7 +370,7 @@ impl OAuthApi {
     async fn refresh(
         &self,
         body: Json<RefreshRequestDto>,
-    ) -> Result<Json<TokenResponseDto>, ApiError> {
+    ) -> Result<SerdeJson<TokenResponseDto>, ApiError> {
         let token = body.0.refresh_token.as_str();
         if token.is_empty() || token.len() > 1000 || token.chars().any(char::is_control) {
             return Err(ApiError::bad_request(
@@ -380,7 +382,7 @@ impl OAuthApi {
             .tokens
             .refresh(token)
             .await
-            .map(|pair| Json(pair.into()))
+            .map(|pair| SerdeJson(pair.into()))
             .map_err(|e| grant_error(e, true))
     }
 }

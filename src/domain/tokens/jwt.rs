@@ -6,7 +6,6 @@
 //! `exp`/`nbf` are checked against our injected clock, not the system time.
 
 use chrono::{DateTime, Utc};
-use ed25519_dalek::Signer;
 use jsonwebtoken::{Algorithm, Validation};
 
 use super::claims::AccessClaims;
@@ -26,7 +25,7 @@ pub fn sign(key: &SigningEntry, claims: &AccessClaims) -> Result<String, serde_j
     token.push_str(&b64url(&payload));
     let signature = key.signer.sign(token.as_bytes());
     token.push('.');
-    token.push_str(&b64url(&signature.to_bytes()));
+    token.push_str(&b64url(signature.as_ref()));
     Ok(token)
 }
 
@@ -122,5 +121,76 @@ impl VerifiedTokens {
             }
         }
         map.insert(token.into(), claims);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::encoding::b64url_decode;
+    use crate::domain::tokens::keys::StoredKey;
+    use ed25519_dalek::{Signer, Verifier};
+
+    fn claims(now: i64) -> AccessClaims {
+        AccessClaims {
+            iss: "https://auth.example".into(),
+            aud: "tmi".into(),
+            sub: "a2c4e6f8-0000-4000-8000-000000000001".into(),
+            exp: now + 900,
+            iat: now,
+            nbf: now,
+            jti: "jti-1".into(),
+            auth_time: now,
+            idp: "tmi".into(),
+            email: "alice@tmi.local".into(),
+            email_verified: true,
+            name: "Alice".into(),
+            groups: vec!["g1".into()],
+            tmi_is_administrator: false,
+            tmi_is_security_reviewer: false,
+            scope: "openid".into(),
+            sid: Some("fam".into()),
+            client_id: None,
+        }
+    }
+
+    #[test]
+    fn signature_is_standard_ed25519_over_header_and_payload() {
+        let seed = [9u8; 32];
+        let ring = KeyRing::from_keys(&[
+            StoredKey::signing(seed, Utc::now()),
+            StoredKey::refresh([1u8; 32], Utc::now()),
+            StoredKey::pepper([2u8; 32], Utc::now()),
+        ])
+        .expect("ring");
+        let now = Utc::now();
+        let token = sign(ring.active_signing(), &claims(now.timestamp())).expect("sign");
+        let (signed, signature) = token.rsplit_once('.').expect("three parts");
+
+        // An independent implementation (ed25519-dalek) agrees bit for bit: Ed25519 is
+        // deterministic, and its verifier accepts the signature.
+        let reference = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let signature = b64url_decode(signature).expect("base64url signature");
+        assert_eq!(signature, reference.sign(signed.as_bytes()).to_bytes());
+        let signature = ed25519_dalek::Signature::from_slice(&signature).expect("64 bytes");
+        assert!(
+            reference
+                .verifying_key()
+                .verify(signed.as_bytes(), &signature)
+                .is_ok()
+        );
+
+        let header: serde_json::Value = serde_json::from_slice(
+            &b64url_decode(signed.split('.').next().expect("header")).expect("base64url"),
+        )
+        .expect("json header");
+        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(header["kid"], ring.active_signing().kid.as_str());
+
+        let verified = verify(&ring, &token, "https://auth.example", "tmi", now, 0).expect("ok");
+        assert_eq!(verified, claims(now.timestamp()));
+        let mut tampered = token.clone();
+        tampered.replace_range(token.len() - 2.., "AA");
+        assert!(verify(&ring, &tampered, "https://auth.example", "tmi", now, 0).is_err());
     }
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use aws_lc_rs::signature::Ed25519KeyPair;
 use ed25519_dalek::SigningKey;
 use pasetors::keys::SymmetricKey;
 use pasetors::version4::V4;
@@ -129,8 +130,8 @@ pub const INITIAL_PEPPER_KID: &str = "p-initial";
 pub struct SigningEntry {
     /// Key id.
     pub kid: String,
-    /// The Ed25519 key, parsed once (signing is on every token's path).
-    pub signer: SigningKey,
+    /// The Ed25519 key pair, parsed once (signing is on every token's path).
+    pub signer: Ed25519KeyPair,
     /// The base64url JWT header for this key, computed once.
     pub header_b64: String,
     /// Base64url public key (`x` of the JWK).
@@ -141,8 +142,10 @@ pub struct SigningEntry {
 
 impl SigningEntry {
     fn from_stored(key: &StoredKey) -> Result<Self, KeyError> {
-        let signer = SigningKey::from_bytes(&key.secret.0);
-        let public_x = b64url(signer.verifying_key().as_bytes());
+        let public = SigningKey::from_bytes(&key.secret.0).verifying_key();
+        let signer = Ed25519KeyPair::from_seed_and_public_key(&key.secret.0, public.as_bytes())
+            .map_err(|_| KeyError::Invalid(key.kid.clone()))?;
+        let public_x = b64url(public.as_bytes());
         let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": key.kid});
         let decoding = jsonwebtoken::DecodingKey::from_ed_components(&public_x)
             .map_err(|_| KeyError::Invalid(key.kid.clone()))?;
