@@ -34,12 +34,17 @@ pub async fn oauth_providers(
             tmi.email_verified,
         )));
     }
+    let specs = config.providers.upstream_specs()?;
+    if specs.is_empty() {
+        // No outbound HTTP client (and no TLS roots in memory) when nothing needs one.
+        return Ok(providers);
+    }
     let http = OutboundHttp::new(config.providers.http_timeout())
         .context("building the outbound HTTP client")?;
     let attempts = config.providers.discovery_attempts;
     // Discover every OIDC issuer at once; a slow one does not delay the others.
     let mut pending = Vec::new();
-    for spec in config.providers.upstream_specs()? {
+    for spec in specs {
         let http = http.clone();
         pending.push(tokio::spawn(async move {
             let provider: Arc<dyn IdentityProvider> = match spec.endpoints {

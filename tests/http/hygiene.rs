@@ -11,6 +11,14 @@ async fn every_response_carries_a_request_id() {
     let resp = app.get("/oauth2/providers").await;
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(id.len(), 24);
+    assert!(
+        id.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
+    let next = app.get("/oauth2/providers").await;
+    let next = next.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(next, id, "every request gets its own id");
+    assert_eq!(next[..8], id[..8], "one per-process prefix");
     let echoed = app
         .client
         .get(app.url("/no/such/route"))
