@@ -101,7 +101,10 @@ impl AccessService {
 
     /// RFC 7662: the claims of an active access token, `None` for anything else (invalid,
     /// expired, revoked, unknown, refresh tokens). Backend failures are errors, never "active".
-    pub async fn introspect(&self, token: &str) -> Result<Option<AccessClaims>, AuthError> {
+    pub async fn introspect(
+        &self,
+        token: &str,
+    ) -> Result<Option<std::sync::Arc<AccessClaims>>, AuthError> {
         match self.tokens.authenticate(token).await {
             Ok(claims) => Ok(Some(claims)),
             Err(AuthError::Unavailable(m)) => Err(AuthError::Unavailable(m)),

@@ -349,14 +349,14 @@ impl OAuthApi {
             None => IntrospectionDto::default(),
             Some(c) => IntrospectionDto {
                 active: true,
-                sub: Some(c.sub),
-                email: Some(c.email),
-                name: Some(c.name),
+                sub: Some(c.sub.clone()),
+                email: Some(c.email.clone()),
+                name: Some(c.name.clone()),
                 exp: Some(c.exp),
                 iat: Some(c.iat),
-                iss: Some(c.iss),
+                iss: Some(c.iss.clone()),
                 token_type: Some("Bearer".to_owned()),
-                scope: Some(c.scope),
+                scope: Some(c.scope.clone()),
             },
         }))
     }

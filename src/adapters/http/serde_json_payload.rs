@@ -39,11 +39,10 @@ impl<T: Type> Payload for SerdeJson<T> {
 impl<T: Serialize + Send> IntoResponse for SerdeJson<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
-            Ok(body) => Response::builder()
-                .content_type(CONTENT_TYPE)
-                .body(body),
-            Err(err) => super::ApiError::internal(&format!("response serialization: {err}"))
-                .into_response(),
+            Ok(body) => Response::builder().content_type(CONTENT_TYPE).body(body),
+            Err(err) => {
+                super::ApiError::internal(&format!("response serialization: {err}")).into_response()
+            }
         }
     }
 }
@@ -121,9 +120,6 @@ mod tests {
     #[test]
     fn content_type_is_json() {
         let resp = SerdeJson(IntrospectionDto::default()).into_response();
-        assert_eq!(
-            resp.content_type(),
-            Some("application/json; charset=utf-8")
-        );
+        assert_eq!(resp.content_type(), Some("application/json; charset=utf-8"));
     }
 }

@@ -11,21 +11,22 @@ use jsonwebtoken::{Algorithm, Validation};
 use super::claims::AccessClaims;
 use super::error::AuthError;
 use super::keys::{KeyRing, SigningEntry};
-use crate::domain::encoding::b64url;
+use crate::domain::encoding::b64url_into;
 
 /// Longest token we even try to parse.
 pub const MAX_TOKEN_LEN: usize = 4096;
 
 /// Signs `claims` with `key`.
 pub fn sign(key: &SigningEntry, claims: &AccessClaims) -> Result<String, serde_json::Error> {
-    let payload = serde_json::to_vec(claims)?;
-    let mut token = String::with_capacity(1024);
+    let mut payload = Vec::with_capacity(768);
+    serde_json::to_writer(&mut payload, claims)?;
+    let mut token = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 96);
     token.push_str(&key.header_b64);
     token.push('.');
-    token.push_str(&b64url(&payload));
+    b64url_into(&payload, &mut token);
     let signature = key.signer.sign(token.as_bytes());
     token.push('.');
-    token.push_str(&b64url(signature.as_ref()));
+    b64url_into(signature.as_ref(), &mut token);
     Ok(token)
 }
 
@@ -80,13 +81,33 @@ pub fn check_times(
 /// Tokens whose signature, algorithm, key, issuer and audience were already verified, with
 /// their claims, so a token presented again (a resource server introspecting it, a client
 /// calling `/me`) skips the signature check. Expiry and revocation are still checked on every
-/// use. Keyed by the whole token; bounded.
+/// use. Bounded.
+///
+/// Entries are found by the token's last [`TAIL`] characters (part of its signature, so
+/// distinct for distinct tokens) and then compared in full, so hashing does not read the whole
+/// token and a look-alike never matches.
 ///
 /// Invariant: keys are only ever added to the ring while this cache lives; a ring that drops a
 /// key must come with a new cache.
 pub struct VerifiedTokens {
-    map: std::sync::Mutex<std::collections::HashMap<Box<str>, std::sync::Arc<AccessClaims>>>,
+    map: std::sync::Mutex<std::collections::HashMap<[u8; TAIL], VerifiedToken>>,
     capacity: usize,
+}
+
+/// How many trailing characters of a token key the cache.
+const TAIL: usize = 32;
+
+struct VerifiedToken {
+    token: Box<str>,
+    claims: std::sync::Arc<AccessClaims>,
+}
+
+fn tail(token: &str) -> [u8; TAIL] {
+    let bytes = token.as_bytes();
+    let mut key = [0u8; TAIL];
+    let n = bytes.len().min(TAIL);
+    key[..n].copy_from_slice(&bytes[bytes.len() - n..]);
+    key
 }
 
 impl VerifiedTokens {
@@ -104,7 +125,9 @@ impl VerifiedTokens {
             .map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(token).cloned()
+        map.get(&tail(token))
+            .filter(|entry| &*entry.token == token)
+            .map(|entry| entry.claims.clone())
     }
 
     /// Remembers a verified token. When full, forgets expired tokens, or everything.
@@ -115,12 +138,18 @@ impl VerifiedTokens {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= self.capacity {
             let now = now.timestamp();
-            map.retain(|_, c| c.exp > now);
+            map.retain(|_, entry| entry.claims.exp > now);
             if map.len() >= self.capacity {
                 map.clear();
             }
         }
-        map.insert(token.into(), claims);
+        map.insert(
+            tail(token),
+            VerifiedToken {
+                token: token.into(),
+                claims,
+            },
+        );
     }
 }
 
@@ -152,6 +181,25 @@ mod tests {
             sid: Some("fam".into()),
             client_id: None,
         }
+    }
+
+    #[test]
+    fn verified_cache_matches_whole_tokens_only() {
+        let cache = VerifiedTokens::new(2);
+        let now = Utc::now();
+        let claims = std::sync::Arc::new(claims(now.timestamp()));
+        let token = format!("header.payload.{}", "s".repeat(86));
+        cache.insert(&token, claims.clone(), now);
+        assert_eq!(cache.get(&token).as_deref(), Some(&*claims));
+        // Same signature tail, different token: not a hit.
+        let look_alike = format!("header.other.{}", "s".repeat(86));
+        assert!(cache.get(&look_alike).is_none());
+        assert!(cache.get("short").is_none());
+        // Bounded: a full cache forgets (here everything, as nothing has expired).
+        cache.insert("a.b.1111", claims.clone(), now);
+        cache.insert("a.b.2222", claims.clone(), now);
+        assert!(cache.get(&token).is_none());
+        assert!(cache.get("a.b.2222").is_some());
     }
 
     #[test]

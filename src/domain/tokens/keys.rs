@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
 use aws_lc_rs::signature::Ed25519KeyPair;
+use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::SigningKey;
 use pasetors::keys::SymmetricKey;
 use pasetors::version4::V4;

@@ -340,13 +340,13 @@ impl TokenService {
 
     /// Validates a bearer access token: signature, algorithm, kid, iss, aud, exp, nbf, and
     /// the revocation list (failing closed when it cannot be read).
-    pub async fn authenticate(&self, token: &str) -> Result<AccessClaims, AuthError> {
+    pub async fn authenticate(&self, token: &str) -> Result<Arc<AccessClaims>, AuthError> {
         let now = self.clock.now();
         let leeway = self.settings.leeway.num_seconds();
         let claims = match self.verified.get(token) {
             Some(claims) => {
                 jwt::check_times(&claims, now, leeway)?;
-                AccessClaims::clone(&claims)
+                claims
             }
             None => {
                 let verify = |ring: &KeyRing| {
@@ -365,7 +365,8 @@ impl TokenService {
                     }
                     other => other?,
                 };
-                self.verified.insert(token, Arc::new(claims.clone()), now);
+                let claims = Arc::new(claims);
+                self.verified.insert(token, claims.clone(), now);
                 claims
             }
         };
@@ -385,7 +386,7 @@ impl TokenService {
     /// [`TokenService::authenticate`], then loads the token's user (for a client-credential
     /// token, the credential's owner).
     pub async fn authenticate_user(&self, token: &str) -> Result<(AccessClaims, User), AuthError> {
-        let claims = self.authenticate(token).await?;
+        let claims = AccessClaims::clone(&*self.authenticate(token).await?);
         let id = owner_of(&claims).ok_or(AuthError::UnknownSubject)?;
         let user = self
             .users
