@@ -6,7 +6,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends pkg-config libs
     libxml2-dev libxmlsec1-dev libxslt1-dev libclang1-14 libclang-common-14-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY bench/hot-symbols.txt ./bench/
 COPY .cargo ./.cargo
 COPY src ./src
 COPY migrations ./migrations

@@ -2,12 +2,21 @@
 //! form bodies as `/oauth2/token` and `/oauth2/introspect` and answer with JSON of the same
 //! shape, with no authentication, storage or crypto. The benchmark reports tmi-auth's
 //! throughput as a ratio of this one, measured in the same run.
+//!
+//! `/naive/token` is the calibration point the benchmark target was set against: the same
+//! handler plus one plain `jsonwebtoken::encode` (EdDSA, the claims of a client-credential
+//! token) per request, the way a first implementation would sign.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::signature::Ed25519KeyPair;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 use poem::listener::TcpListener;
 use poem::web::{Form, Json};
-use poem::{Route, Server, handler, post};
+use poem::{EndpointExt, Route, Server, handler, post};
 use serde_json::{Value, json};
 
 #[handler]
@@ -25,13 +34,49 @@ fn introspect(Form(form): Form<HashMap<String, String>>) -> Json<Value> {
     Json(json!({ "active": form.contains_key("token") }))
 }
 
+#[handler]
+fn naive_token(
+    Form(form): Form<HashMap<String, String>>,
+    key: poem::web::Data<&Arc<EncodingKey>>,
+) -> poem::Result<Json<Value>> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims = json!({
+        "iss": "http://127.0.0.1:8080",
+        "aud": "http://127.0.0.1:8080",
+        "sub": format!("sa:{}:{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()),
+        "exp": now + 900,
+        "iat": now,
+        "nbf": now,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "idp": "tmi",
+        "email": "alice@tmi.local",
+        "name": "[Service Account] CI pipeline",
+        "scope": "openid profile email",
+        "client_id": form.get("client_id").cloned().unwrap_or_default(),
+    });
+    let signed = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &key)
+        .map_err(poem::error::InternalServerError)?;
+    Ok(Json(json!({
+        "access_token": signed,
+        "refresh_token": "",
+        "token_type": "Bearer",
+        "expires_in": 900,
+    })))
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:18090".to_owned());
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+        .map_err(|_| std::io::Error::other("could not generate a key"))?;
+    let key = Arc::new(EncodingKey::from_ed_der(pkcs8.as_ref()));
     let app = Route::new()
         .at("/oauth2/token", post(token))
-        .at("/oauth2/introspect", post(introspect));
+        .at("/oauth2/introspect", post(introspect))
+        .at("/naive/token", post(naive_token).data(key));
     Server::new(TcpListener::bind(addr)).run(app).await
 }

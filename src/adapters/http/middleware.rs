@@ -89,7 +89,9 @@ pub async fn hygiene<E: Endpoint>(
     // The time limit covers reading the body too, so a slow client cannot hold a request open.
     let mut resp = match tokio::time::timeout(
         ctx.request_timeout,
-        process(ep, req, ctx.clone()).instrument(span.clone()),
+        // Boxed: the whole endpoint chain's future is large, and the timeout and the span
+        // would otherwise move it around by value.
+        Box::pin(process(ep, req, ctx.clone())).instrument(span.clone()),
     )
     .await
     {

@@ -167,7 +167,8 @@ pub fn endpoint(
         .at("/metrics", get(render_metrics).data(metrics))
         .at("/openapi.json", get(openapi_json).data(docs.clone()))
         .at("/docs", get(docs_page).data(docs))
-        .nest("/", api)
+        // No prefix to strip: `nest` would rebuild every request's URI for nothing.
+        .nest_no_strip("/", api)
         .with(CatchPanic::new().with_handler(middleware::panic_response))
         .catch_all_error(error::render_uncaught)
         .with_if(cors_enabled, cors)
