@@ -7,8 +7,11 @@
 # Load generator: wrk (installed from Debian's packages when missing), or oha with LOADGEN=oha
 # (`cargo install oha --locked` when missing, ~15 minutes). Each round runs the reference and
 # tmi-auth back to back, so both see the same machine; the ratios printed at the end are the
-# medians over the rounds (these machines are shared and noisy). Also prints p99 latency and
-# tmi-auth's resident memory idle and under load.
+# medians over the rounds (these machines are shared and noisy). Two more reference routes put
+# the grant in context: the bare handler plus a naive `jsonwebtoken::encode` (the issue's ~41 %
+# calibration point) and plus exactly one Ed25519 signature with a pre-parsed key (the floor for
+# any server that signs a fresh token per grant). Also prints p99 latency and tmi-auth's
+# resident memory idle (after the README walk-through, bench/walkthrough.sh) and under load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
@@ -89,21 +92,28 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[in
 echo "== $LOADGEN, $CONNECTIONS connections, ${DURATION}s per run, $ROUNDS rounds, $(nproc) cores" >&2
 GRANT_RATIOS=""
 NAIVE_RATIOS=""
+FLOOR_RATIOS=""
+VS_FLOOR=""
 INTRO_RATIOS=""
 for round in $(seq 1 "$ROUNDS"); do
   echo "-- round $round" >&2
   REF_GRANT=$(run "reference (token form)" "$R/oauth2/token" "$GRANT_BODY")
   NAIVE=$(run "reference + naive encode" "$R/naive/token" "$GRANT_BODY")
+  FLOOR=$(run "reference + one signature" "$R/signed/token" "$GRANT_BODY")
   GRANT=$(run "tmi-auth client_credentials" "$B/oauth2/token" "$GRANT_BODY")
   REF_INTRO=$(run "reference (introspect form)" "$R/oauth2/introspect" "$INTRO_BODY")
   INTRO=$(run "tmi-auth introspection" "$B/oauth2/introspect" "$INTRO_BODY")
   GRANT_RATIOS="$GRANT_RATIOS $(ratio "$GRANT" "$REF_GRANT")"
   NAIVE_RATIOS="$NAIVE_RATIOS $(ratio "$NAIVE" "$REF_GRANT")"
+  FLOOR_RATIOS="$FLOOR_RATIOS $(ratio "$FLOOR" "$REF_GRANT")"
+  VS_FLOOR="$VS_FLOOR $(ratio "$GRANT" "$FLOOR")"
   INTRO_RATIOS="$INTRO_RATIOS $(ratio "$INTRO" "$REF_INTRO")"
 done
 
 echo "grant / reference:          $(echo "$GRANT_RATIOS" | median)%   (rounds:$GRANT_RATIOS; target >= 50%)"
 echo "naive encode / reference:   $(echo "$NAIVE_RATIOS" | median)%   (rounds:$NAIVE_RATIOS; the calibration point, ~41% in the issue)"
+echo "one signature / reference:  $(echo "$FLOOR_RATIOS" | median)%   (rounds:$FLOOR_RATIOS; the floor for a fresh EdDSA token per grant)"
+echo "grant / one signature:      $(echo "$VS_FLOOR" | median)%   (rounds:$VS_FLOOR)"
 echo "introspection / reference:  $(echo "$INTRO_RATIOS" | median)%   (rounds:$INTRO_RATIOS; target >= 60%)"
 echo "tmi-auth RSS idle:          $IDLE_RSS   (target <= 15 MB)"
 echo "tmi-auth RSS peak (load):   $(hwm $SERVER_PID)   (target <= 40 MB)"
