@@ -92,7 +92,9 @@ fn signed_token(
 ) -> poem::Result<Json<Value>> {
     let claims = claims(form.get("client_id").map_or("", String::as_str));
     let payload = serde_json::to_vec(&claims).map_err(poem::error::InternalServerError)?;
-    let mut jwt = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","kid":"umqs558FGfBd1DEsIrnN7qMUIDaxzLVqKK7ELnepLLg","typ":"JWT"}"#);
+    let mut jwt = URL_SAFE_NO_PAD.encode(
+        br#"{"alg":"EdDSA","kid":"umqs558FGfBd1DEsIrnN7qMUIDaxzLVqKK7ELnepLLg","typ":"JWT"}"#,
+    );
     jwt.push('.');
     URL_SAFE_NO_PAD.encode_string(payload, &mut jwt);
     let signature = key.sign(jwt.as_bytes());
