@@ -270,3 +270,51 @@ async fn a_request_that_takes_too_long_gets_503_even_while_its_body_trickles_in(
     assert!(text.starts_with("HTTP/1.1 503"), "{text}");
     assert!(text.contains("service_unavailable"));
 }
+
+#[tokio::test]
+async fn method_not_allowed_lists_the_allowed_methods() {
+    let app = spawn().await;
+    let cases = [
+        (reqwest::Method::PUT, "/oauth2/token", "POST"),
+        (reqwest::Method::DELETE, "/me", "GET, HEAD"),
+        (
+            reqwest::Method::PATCH,
+            "/me/client_credentials",
+            "GET, HEAD, POST",
+        ),
+        (
+            reqwest::Method::GET,
+            "/me/client_credentials/1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+            "DELETE",
+        ),
+        (reqwest::Method::POST, "/saml/any/login", "GET, HEAD"),
+        (reqwest::Method::PUT, "/saml/slo", "GET, HEAD, POST"),
+        (reqwest::Method::POST, "/.well-known/jwks.json", "GET, HEAD"),
+        (reqwest::Method::POST, "/healthz", "GET, HEAD"),
+    ];
+    for (method, path, allow) in cases {
+        let resp = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        let mut listed: Vec<String> = resp.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .split(", ")
+            .map(str::to_owned)
+            .collect();
+        listed.sort();
+        let mut expected: Vec<&str> = allow.split(", ").collect();
+        expected.sort_unstable();
+        assert_eq!(listed, expected, "{method} {path}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+    }
+}

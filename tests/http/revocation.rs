@@ -85,14 +85,26 @@ async fn introspection_rejects_bad_requests() {
         expect_error(resp, "post", "/oauth2/introspect", 400, "invalid_request").await;
     }
     let long = "x".repeat(1001);
-    let resp = app
-        .client
-        .post(app.url("/oauth2/introspect"))
-        .form(&[("token", long.as_str())])
-        .send()
-        .await
-        .unwrap();
-    expect_error(resp, "post", "/oauth2/introspect", 400, "invalid_request").await;
+    let wide = "é".repeat(1001);
+    for token in [long.as_str(), wide.as_str(), "a\u{1f}b"] {
+        let resp = app
+            .client
+            .post(app.url("/oauth2/introspect"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        expect_error(resp, "post", "/oauth2/introspect", 400, "invalid_request").await;
+    }
+    // Strings the schema allows are merely inactive tokens (RFC 7662 §2.2).
+    let wide_ok = "é".repeat(1000);
+    for token in ["\u{7f}", "a\u{98}b", wide_ok.as_str()] {
+        assert_eq!(
+            introspect(&app, token).await,
+            json!({"active": false}),
+            "{token:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -288,6 +300,22 @@ async fn unknown_tokens_revoke_successfully() {
         json_checked(json_body, "post", "/oauth2/revoke").await,
         json!({})
     );
+    // Anything the contract's schema allows is at worst "not our token": DEL, C1 controls and
+    // multi-byte characters up to 2000 characters (not bytes).
+    let wide = "é".repeat(2000);
+    for token in ["\u{7f}abc", "a\u{98}b", wide.as_str()] {
+        let resp = revoke(&app, &alice.access_token, &[("token", token)]).await;
+        assert_eq!(
+            json_checked(resp, "post", "/oauth2/revoke").await,
+            json!({}),
+            "{token:?}"
+        );
+    }
+    let too_long = "é".repeat(2001);
+    for token in ["a\u{1}b", too_long.as_str()] {
+        let resp = revoke(&app, &alice.access_token, &[("token", token)]).await;
+        expect_error(resp, "post", "/oauth2/revoke", 400, "invalid_request").await;
+    }
 }
 
 #[tokio::test]
@@ -323,6 +351,20 @@ async fn revocation_requires_caller_authentication_and_a_token() {
         "invalid_client",
     )
     .await;
+    // Client credentials the schema allows but no credential can have: a failed
+    // authentication, not a malformed request.
+    let odd_client = app
+        .client
+        .post(app.url("/oauth2/revoke"))
+        .form(&[
+            ("token", alice.access_token.as_str()),
+            ("client_id", "tmi_cc_\u{1}\u{7f}"),
+            ("client_secret", "x\ny"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    expect_error(odd_client, "post", "/oauth2/revoke", 401, "invalid_client").await;
     assert_eq!(
         app.get_bearer("/me", &alice.access_token).await.status(),
         StatusCode::OK,

@@ -165,7 +165,14 @@ async fn process<E: Endpoint>(
         }
     };
     let cacheable = req.uri().path().starts_with("/.well-known/");
+    let uri = req.uri().clone();
     let mut resp = ep.call(req).await?.into_response();
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !resp.headers().contains_key(header::ALLOW)
+        && let Some(allow) = super::allowed_methods(uri.path())
+    {
+        resp.headers_mut().insert(header::ALLOW, allow);
+    }
     if let Some(decision) = &decision {
         rate_limit::add_headers(&mut resp, decision);
     }

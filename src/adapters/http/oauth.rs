@@ -61,6 +61,12 @@ pub enum RevokeBody {
 
 /// The caller of revoke/introspect: a bearer token, else client credentials. Also says whether
 /// HTTP Basic was used (for the 401 challenge).
+/// What the contract's schemas allow for these strings: at most `max_chars` characters (JSON
+/// Schema counts characters, not bytes) and none of U+0000..U+001F.
+fn schema_text(value: &str, max_chars: usize) -> bool {
+    value.chars().count() <= max_chars && !value.chars().any(|c| c < '\u{20}')
+}
+
 fn caller_auth(
     http: &Request,
     body_id: Option<&str>,
@@ -263,7 +269,9 @@ impl OAuthApi {
                 ));
             }
         };
-        if token.len() > 2000 || token.chars().any(char::is_control) {
+        // Only what the contract's schema refuses is a 400; any other string is merely not a
+        // token of ours, which RFC 7009 §2.2 answers with 200.
+        if !schema_text(token, 2000) {
             return Err(ApiError::bad_request(
                 "invalid_request",
                 "token is malformed",
@@ -283,7 +291,9 @@ impl OAuthApi {
             .into_iter()
             .flatten()
         {
-            if value.len() > 256 || value.chars().any(char::is_control) {
+            // The schema caps only the length; anything else that cannot be one of our
+            // credentials fails authentication like a wrong secret.
+            if value.chars().count() > 256 {
                 return Err(ApiError::bad_request(
                     "invalid_request",
                     "client credentials are malformed",
@@ -321,15 +331,14 @@ impl OAuthApi {
                 ));
             }
         };
-        if token.len() > 1000 || token.chars().any(char::is_control) {
+        // As at revocation: a string the schema allows is at worst an inactive token (RFC 7662).
+        if !schema_text(token, 1000) {
             return Err(ApiError::bad_request(
                 "invalid_request",
                 "token is malformed",
             ));
         }
-        if opt(&body.0.token_type_hint)
-            .is_some_and(|h| h.len() > 1000 || h.chars().any(char::is_control))
-        {
+        if opt(&body.0.token_type_hint).is_some_and(|h| !schema_text(h, 1000)) {
             return Err(ApiError::bad_request(
                 "invalid_request",
                 "token_type_hint is malformed",

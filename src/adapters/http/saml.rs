@@ -169,11 +169,10 @@ impl SamlApi {
         operation_id = "getSAMLMetadata"
     )]
     async fn metadata(&self, provider: Path<String>) -> Result<MetadataResponse, ApiError> {
+        // No provider can have such an id: it is simply not one of ours (the contract's
+        // parameter is any string, so this is not a malformed request).
         if !is_valid_provider_id(&provider.0) {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "provider is malformed",
-            ));
+            return Err(ApiError::not_found("unknown SAML provider"));
         }
         let provider = self
             .state
@@ -202,6 +201,9 @@ impl SamlApi {
         code_challenge_method: Query<Option<String>>,
         state: Query<Option<String>>,
     ) -> Result<LoginRedirect, ApiError> {
+        if !is_valid_provider_id(&provider.0) {
+            return Err(ApiError::not_found("unknown SAML provider"));
+        }
         let url = self
             .state
             .login

@@ -207,14 +207,19 @@ async fn metadata_describes_our_service_provider() {
         "not_found",
     )
     .await;
-    expect_error(
-        app.get("/saml/1bad/metadata").await,
-        "get",
-        "/saml/{provider}/metadata",
-        400,
-        "invalid_request",
-    )
-    .await;
+    // An id no provider can have is just as unknown (the contract's parameter is any string).
+    for path in [
+        "/saml/1bad/metadata",
+        "/saml/0/login",
+        "/saml/%C3%A9%20x/login",
+    ] {
+        let template = if path.ends_with("login") {
+            "/saml/{provider}/login"
+        } else {
+            "/saml/{provider}/metadata"
+        };
+        expect_error(app.get(path).await, "get", template, 404, "not_found").await;
+    }
     // Signed AuthnRequests carry a verifiable query signature.
     let resp = pkce_login(&app, "idp").await;
     let query = query_of(&location(&resp));

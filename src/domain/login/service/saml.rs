@@ -53,7 +53,7 @@ impl LoginService {
     ) -> Result<String, LoginError> {
         let invalid = |msg: &str| LoginError::InvalidRequest(msg.to_owned());
         if !is_valid_provider_id(provider_id) {
-            return Err(invalid("provider is malformed"));
+            return Err(LoginError::UnknownProvider);
         }
         let provider = self
             .saml
