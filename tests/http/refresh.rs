@@ -213,4 +213,22 @@ async fn refresh_endpoint_rejects_bad_bodies() {
         "invalid_grant",
     )
     .await;
+    // The schema forbids only U+0000..U+001F (and more than 1000 characters): DEL or a C1
+    // control is merely not a valid token.
+    expect_error(
+        post(r#"{"refresh_token":"a\u007fb\u0098"}"#).await.unwrap(),
+        "post",
+        "/oauth2/refresh",
+        401,
+        "invalid_grant",
+    )
+    .await;
+    expect_error(
+        post(r#"{"refresh_token":"a\u0001b"}"#).await.unwrap(),
+        "post",
+        "/oauth2/refresh",
+        400,
+        "invalid_request",
+    )
+    .await;
 }

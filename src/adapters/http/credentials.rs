@@ -12,7 +12,6 @@ use super::dto::{
 };
 use super::error::{ApiError, credential_error};
 use super::me::BearerAuth;
-use super::strict::opt;
 use crate::domain::user::User;
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -83,8 +82,8 @@ impl CredentialsApi {
             .create(
                 user.id,
                 body.name.as_str(),
-                opt(&body.description),
-                opt(&body.expires_at),
+                body.description.as_deref(),
+                body.expires_at.as_deref(),
             )
             .await
             .map_err(|e| credential_error(e, false))?;

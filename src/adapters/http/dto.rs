@@ -4,7 +4,7 @@
 use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 
-use super::strict::StrictString;
+use super::strict::{OptionalString, StrictString};
 use crate::domain::tokens::TokenPair;
 
 /// `AuthTokenResponse`.
@@ -238,10 +238,10 @@ pub struct HealthDto {
 pub struct CreateCredentialDto {
     /// Name (1–100 characters).
     pub name: StrictString,
-    /// Description (at most 500 characters).
-    pub description: Option<StrictString>,
-    /// Expiry (RFC 3339, in the future).
-    pub expires_at: Option<StrictString>,
+    /// Description (at most 500 characters). Not nullable in the contract: `null` is a 400.
+    pub description: OptionalString,
+    /// Expiry (RFC 3339, in the future). Not nullable in the contract: `null` is a 400.
+    pub expires_at: OptionalString,
 }
 
 /// `ClientCredentialResponse` (the only place a secret appears).

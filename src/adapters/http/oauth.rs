@@ -381,7 +381,8 @@ impl OAuthApi {
         body: Json<RefreshRequestDto>,
     ) -> Result<SerdeJson<TokenResponseDto>, ApiError> {
         let token = body.0.refresh_token.as_str();
-        if token.is_empty() || token.len() > 1000 || token.chars().any(char::is_control) {
+        // As the schema says; any other string is just not a valid refresh token (401 below).
+        if token.is_empty() || !schema_text(token, 1000) {
             return Err(ApiError::bad_request(
                 "invalid_request",
                 "refresh_token must be 1-1000 printable characters",

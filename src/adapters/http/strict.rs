@@ -67,3 +67,59 @@ impl ToJSON for StrictString {
 pub fn opt(value: &Option<StrictString>) -> Option<&str> {
     value.as_ref().map(StrictString::as_str)
 }
+
+/// An optional string the schema does not mark `nullable`: absent is `None`, a JSON string is
+/// `Some`, and `null` (or any other JSON type) is refused like a wrong type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OptionalString(pub Option<String>);
+
+impl OptionalString {
+    /// The text, when present.
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl Type for OptionalString {
+    const IS_REQUIRED: bool = false;
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_ref()
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.0.iter())
+    }
+
+    fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl ParseFromJSON for OptionalString {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None => Ok(Self(None)),
+            Some(Value::String(text)) => Ok(Self(Some(text))),
+            Some(other) => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for OptionalString {
+    fn to_json(&self) -> Option<Value> {
+        self.0.clone().map(Value::String)
+    }
+}

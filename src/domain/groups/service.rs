@@ -274,9 +274,10 @@ impl GroupService {
             .ok_or_else(|| GroupError::InvalidRequest("internal_uuid must be a UUID".into()))?;
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         let offset = offset.unwrap_or(0);
-        if !(1..=MAX_LIMIT).contains(&limit) {
+        // The contract allows 0: the total without any members.
+        if !(0..=MAX_LIMIT).contains(&limit) {
             return Err(GroupError::InvalidRequest(format!(
-                "limit must be between 1 and {MAX_LIMIT}"
+                "limit must be between 0 and {MAX_LIMIT}"
             )));
         }
         if !(0..=MAX_OFFSET).contains(&offset) {

@@ -130,6 +130,11 @@ async fn creation_validates_every_field() {
         json!({"name": "ok", "expires_at": "2020-01-01T00:00:00Z"}),
         json!({"name": "ok", "unknown": 1}),
         json!({"name": 42}),
+        json!({"name": null}),
+        // Optional but not nullable in the contract.
+        json!({"name": "ok", "description": null}),
+        json!({"name": "ok", "expires_at": null}),
+        json!({"name": "ok", "description": 7}),
     ];
     for body in cases {
         let resp = create(&app, &alice.access_token, body.clone()).await;
