@@ -169,6 +169,52 @@ async fn introspection_can_require_caller_authentication() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // client_secret_post works too (what OAuth libraries send when configured for it)...
+    let id = cred["client_id"].as_str().unwrap();
+    let secret = cred["client_secret"].as_str().unwrap();
+    let post = |form: Vec<(&'static str, String)>| {
+        app.client
+            .post(app.url("/oauth2/introspect"))
+            .form(&form)
+            .send()
+    };
+    let token = || ("token", alice.access_token.clone());
+    let resp = post(vec![
+        token(),
+        ("client_id", id.to_owned()),
+        ("client_secret", secret.to_owned()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        json_checked(resp, "post", "/oauth2/introspect").await["active"],
+        true
+    );
+    // ...and is refused with a wrong secret, like Basic.
+    let resp = post(vec![
+        token(),
+        ("client_id", id.to_owned()),
+        ("client_secret", "wrong".to_owned()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    // Two authentication methods at once are a bad request (RFC 6749 §2.3).
+    let resp = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("token", alice.access_token.as_str()),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -328,6 +328,12 @@ pub struct IntrospectRequestDto {
     pub token: Option<StrictString>,
     /// Optional hint (ignored: only access tokens can be active).
     pub token_type_hint: Option<StrictString>,
+    /// Client id for `client_secret_post` caller authentication (RFC 7662 §2.1 with RFC 6749
+    /// §2.3.1). Beyond the contract's closed schema, which would leave OAuth libraries set to
+    /// `client_secret_post` unable to introspect; used only when callers must authenticate.
+    pub client_id: Option<StrictString>,
+    /// Client secret for `client_secret_post` (see `client_id`).
+    pub client_secret: Option<StrictString>,
 }
 
 /// Introspection response: `active`, plus the contract's fields for active tokens.

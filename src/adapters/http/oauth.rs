@@ -344,8 +344,20 @@ impl OAuthApi {
                 "token_type_hint is malformed",
             ));
         }
+        let body_id = opt(&body.0.client_id);
+        let body_secret = opt(&body.0.client_secret);
+        if [body_id, body_secret]
+            .into_iter()
+            .flatten()
+            .any(|value| value.chars().count() > 256)
+        {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "client credentials are malformed",
+            ));
+        }
         if self.state.introspection_requires_auth {
-            let (caller, basic) = caller_auth(http, None, None)?;
+            let (caller, basic) = caller_auth(http, body_id, body_secret)?;
             let caller = caller.ok_or_else(|| ApiError::invalid_client(basic))?;
             self.state
                 .access
