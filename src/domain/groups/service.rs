@@ -274,10 +274,10 @@ impl GroupService {
             .ok_or_else(|| GroupError::InvalidRequest("internal_uuid must be a UUID".into()))?;
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         let offset = offset.unwrap_or(0);
-        // The contract allows 0: the total without any members.
-        if !(0..=MAX_LIMIT).contains(&limit) {
+        // DECISIONS.md: 1..=1000 (the contract's schema says minimum 0; the team's decision wins).
+        if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(GroupError::InvalidRequest(format!(
-                "limit must be between 0 and {MAX_LIMIT}"
+                "limit must be between 1 and {MAX_LIMIT}"
             )));
         }
         if !(0..=MAX_OFFSET).contains(&offset) {
