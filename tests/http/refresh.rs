@@ -164,71 +164,38 @@ async fn the_token_endpoint_refresh_grant_answers_400_for_a_bad_token() {
 #[tokio::test]
 async fn refresh_endpoint_rejects_bad_bodies() {
     let app = spawn().await;
-    let post = |body: &'static str| {
-        app.client
+    let cases = [
+        ("{}", 400, "invalid_request"),
+        ("not json", 400, "invalid_request"),
+        (r#"{"refresh_token":""}"#, 400, "invalid_request"),
+        (
+            r#"{"refresh_token":"abc","extra":1}"#,
+            400,
+            "invalid_request",
+        ),
+        (
+            r#"{"refresh_token":"not-a-real-token"}"#,
+            401,
+            "invalid_grant",
+        ),
+        // The schema forbids only U+0000..U+001F (and more than 1000 characters): DEL or a C1
+        // control is merely not a valid token.
+        (
+            r#"{"refresh_token":"a\u007fb\u0098"}"#,
+            401,
+            "invalid_grant",
+        ),
+        (r#"{"refresh_token":"a\u0001b"}"#, 400, "invalid_request"),
+    ];
+    for (body, status, code) in cases {
+        let resp = app
+            .client
             .post(app.url("/oauth2/refresh"))
             .header("content-type", "application/json")
             .body(body)
             .send()
-    };
-    expect_error(
-        post("{}").await.unwrap(),
-        "post",
-        "/oauth2/refresh",
-        400,
-        "invalid_request",
-    )
-    .await;
-    expect_error(
-        post("not json").await.unwrap(),
-        "post",
-        "/oauth2/refresh",
-        400,
-        "invalid_request",
-    )
-    .await;
-    expect_error(
-        post(r#"{"refresh_token":""}"#).await.unwrap(),
-        "post",
-        "/oauth2/refresh",
-        400,
-        "invalid_request",
-    )
-    .await;
-    expect_error(
-        post(r#"{"refresh_token":"abc","extra":1}"#).await.unwrap(),
-        "post",
-        "/oauth2/refresh",
-        400,
-        "invalid_request",
-    )
-    .await;
-    expect_error(
-        post(r#"{"refresh_token":"not-a-real-token"}"#)
             .await
-            .unwrap(),
-        "post",
-        "/oauth2/refresh",
-        401,
-        "invalid_grant",
-    )
-    .await;
-    // The schema forbids only U+0000..U+001F (and more than 1000 characters): DEL or a C1
-    // control is merely not a valid token.
-    expect_error(
-        post(r#"{"refresh_token":"a\u007fb\u0098"}"#).await.unwrap(),
-        "post",
-        "/oauth2/refresh",
-        401,
-        "invalid_grant",
-    )
-    .await;
-    expect_error(
-        post(r#"{"refresh_token":"a\u0001b"}"#).await.unwrap(),
-        "post",
-        "/oauth2/refresh",
-        400,
-        "invalid_request",
-    )
-    .await;
+            .unwrap();
+        expect_error(resp, "post", "/oauth2/refresh", status, code).await;
+    }
 }
