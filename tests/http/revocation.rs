@@ -84,6 +84,15 @@ async fn introspection_rejects_bad_requests() {
             .unwrap();
         expect_error(resp, "post", "/oauth2/introspect", 400, "invalid_request").await;
     }
+    let long_id = "a".repeat(257);
+    let resp = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .form(&[("token", "x"), ("client_id", long_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, "post", "/oauth2/introspect", 400, "invalid_request").await;
     let long = "x".repeat(1001);
     let wide = "é".repeat(1001);
     for token in [long.as_str(), wide.as_str(), "a\u{1f}b"] {
@@ -403,11 +412,13 @@ async fn revocation_requires_caller_authentication_and_a_token() {
         "nothing revoked"
     );
 
+    let long_id = "a".repeat(257);
     for form in [
         vec![],
         vec![("token", "")],
         vec![("token", "x"), ("token_type_hint", "id_token")],
         vec![("token", "x"), ("nope", "1")],
+        vec![("token", "x"), ("client_id", long_id.as_str())],
     ] {
         let resp = revoke(&app, &alice.access_token, &form).await;
         expect_error(resp, "post", "/oauth2/revoke", 400, "invalid_request").await;

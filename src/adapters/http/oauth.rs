@@ -67,6 +67,23 @@ fn schema_text(value: &str, max_chars: usize) -> bool {
     value.chars().count() <= max_chars && !value.chars().any(|c| c < '\u{20}')
 }
 
+/// `client_id` / `client_secret` in a revocation or introspection body: the schema caps only
+/// their length (256 characters); anything else that cannot be one of our credentials fails
+/// authentication later, like a wrong secret.
+fn check_body_client(id: Option<&str>, secret: Option<&str>) -> Result<(), ApiError> {
+    if [id, secret]
+        .into_iter()
+        .flatten()
+        .any(|value| value.chars().count() > 256)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "client credentials are malformed",
+        ));
+    }
+    Ok(())
+}
+
 fn caller_auth(
     http: &Request,
     body_id: Option<&str>,
@@ -287,19 +304,7 @@ impl OAuthApi {
                 ));
             }
         };
-        for value in [opt(&req.client_id), opt(&req.client_secret)]
-            .into_iter()
-            .flatten()
-        {
-            // The schema caps only the length; anything else that cannot be one of our
-            // credentials fails authentication like a wrong secret.
-            if value.chars().count() > 256 {
-                return Err(ApiError::bad_request(
-                    "invalid_request",
-                    "client credentials are malformed",
-                ));
-            }
-        }
+        check_body_client(opt(&req.client_id), opt(&req.client_secret))?;
         let (caller, basic) = caller_auth(http, opt(&req.client_id), opt(&req.client_secret))?;
         let caller = caller.ok_or_else(|| ApiError::invalid_client(basic))?;
         self.state
@@ -346,16 +351,7 @@ impl OAuthApi {
         }
         let body_id = opt(&body.0.client_id);
         let body_secret = opt(&body.0.client_secret);
-        if [body_id, body_secret]
-            .into_iter()
-            .flatten()
-            .any(|value| value.chars().count() > 256)
-        {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "client credentials are malformed",
-            ));
-        }
+        check_body_client(body_id, body_secret)?;
         if self.state.introspection_requires_auth {
             let (caller, basic) = caller_auth(http, body_id, body_secret)?;
             let caller = caller.ok_or_else(|| ApiError::invalid_client(basic))?;
