@@ -238,16 +238,18 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                     |at| format!("retired {}", at.to_rfc3339()),
                 );
                 println!(
-                    "{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}",
                     k.kid,
                     k.purpose.as_str(),
+                    k.signing_alg().map_or("-", |alg| alg.as_str()),
                     k.created_at.to_rfc3339(),
                     retired
                 );
             }
         }
         KeysCommand::Rotate => {
-            let key = rotate_signing_key(stores.keys.as_ref(), &SystemClock, &RandomIds)
+            let alg = config.tokens.signing_algorithm;
+            let key = rotate_signing_key(stores.keys.as_ref(), &SystemClock, &RandomIds, alg)
                 .await
                 .context("rotating the signing key")?;
             audit("signing_key_rotated", "keys", &key.kid);

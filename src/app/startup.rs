@@ -100,6 +100,7 @@ impl Application {
             clock.as_ref(),
             ids.as_ref(),
             token_settings.access_ttl + token_settings.leeway,
+            token_settings.signing_alg,
         )
         .await
         .context("loading signing keys")?;
@@ -296,6 +297,7 @@ fn token_settings(config: &Config, public_url: &str) -> TokenSettings {
         family_lifetime: secs(t.refresh_family_lifetime_secs),
         refresh_grace: secs(t.refresh_grace_secs),
         leeway: secs(t.leeway_secs),
+        signing_alg: t.signing_algorithm,
     }
 }
 
@@ -326,13 +328,22 @@ async fn install_configured_keys(
     if let Some(path) = &config.tokens.signing_key_file {
         let pem = std::fs::read_to_string(path)
             .with_context(|| format!("tokens.signing_key_file: cannot read {}", path.display()))?;
-        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|_| {
+        let key = signing_key_from_pem(&pem, clock.now()).ok_or_else(|| {
             anyhow::anyhow!(
-                "tokens.signing_key_file: {} is not a PKCS#8 PEM Ed25519 key",
+                "tokens.signing_key_file: {} is not an unencrypted PKCS#8 PEM key (\"BEGIN PRIVATE \
+                 KEY\") of Ed25519, P-256 or RSA (2048 bits or more); `openssl pkcs8 -topk8 \
+                 -nocrypt` converts other forms",
                 path.display()
             )
         })?;
-        insert_once(store, &StoredKey::signing(key.to_bytes(), clock.now())).await?;
+        let alg = key.signing_alg().unwrap_or_default();
+        anyhow::ensure!(
+            alg == config.tokens.signing_algorithm,
+            "tokens.signing_key_file: {} holds a key for {alg}, but tokens.signing_algorithm is {}",
+            path.display(),
+            config.tokens.signing_algorithm
+        );
+        insert_once(store, &key).await?;
     }
     if let Some(path) = &config.tokens.refresh_token_key_file {
         let text = std::fs::read_to_string(path).with_context(|| {
@@ -353,6 +364,18 @@ async fn install_configured_keys(
         insert_once(store, &StoredKey::refresh(bytes, clock.now())).await?;
     }
     Ok(())
+}
+
+/// A signing key from a PKCS#8 PEM document: Ed25519, P-256 or RSA.
+fn signing_key_from_pem(pem: &str, now: chrono::DateTime<chrono::Utc>) -> Option<StoredKey> {
+    if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
+        return Some(StoredKey::signing(key.to_bytes(), now));
+    }
+    let (label, document) = ed25519_dalek::pkcs8::SecretDocument::from_pem(pem).ok()?;
+    if label != "PRIVATE KEY" {
+        return None;
+    }
+    StoredKey::signing_pkcs8(document.as_bytes(), now)
 }
 
 async fn insert_once(store: &dyn KeyStore, key: &StoredKey) -> anyhow::Result<()> {

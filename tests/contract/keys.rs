@@ -6,7 +6,9 @@ use chrono::{TimeZone, Utc};
 use tmi_auth::adapters::memory::MemoryKeyStore;
 use tmi_auth::adapters::postgres::PostgresKeyStore;
 use tmi_auth::adapters::system::RandomIds;
-use tmi_auth::domain::tokens::keys::{KeyPurpose, KeyRing, StoredKey, rotate_signing_key};
+use tmi_auth::domain::tokens::keys::{
+    KeyPurpose, KeyRing, SigningAlg, StoredKey, rotate_signing_key,
+};
 use tmi_auth::ports::{Clock, KeyStore, PortError};
 
 use crate::manual_time;
@@ -33,6 +35,7 @@ pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
         clock.as_ref(),
         &ids,
         chrono::Duration::minutes(15),
+        SigningAlg::EdDSA,
     )
     .await
     .unwrap();
@@ -41,6 +44,7 @@ pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
         clock.as_ref(),
         &ids,
         chrono::Duration::minutes(15),
+        SigningAlg::EdDSA,
     )
     .await
     .unwrap();
@@ -71,10 +75,67 @@ pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
     assert_eq!(first.pepper(), second.pepper());
 }
 
+/// Starting with another `tokens.signing_algorithm` makes a key for it; the old key is retired
+/// but keeps verifying, and keys of every algorithm survive the store (P-256 and RSA keys are
+/// PKCS#8 documents, longer than the 32-byte seeds).
+pub async fn a_changed_algorithm_gets_a_new_key(store: Arc<dyn KeyStore>) {
+    let (clock, _) = manual_time();
+    let ids = RandomIds;
+    let retention = chrono::Duration::minutes(15);
+    let mut kids = Vec::new();
+    for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256] {
+        clock.advance(chrono::Duration::seconds(1));
+        let ring = KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids, retention, alg)
+            .await
+            .unwrap();
+        assert_eq!(ring.active_signing().alg(), alg);
+        assert_eq!(
+            ring.algorithms()[0],
+            alg,
+            "the active key's algorithm first"
+        );
+        kids.push(ring.active_signing().kid.clone());
+        // Every earlier key still verifies.
+        for kid in &kids {
+            assert!(ring.signing_key(kid).is_some(), "{kid} verifies");
+        }
+        // A second start with the same algorithm reuses the key.
+        let again = KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids, retention, alg)
+            .await
+            .unwrap();
+        assert_eq!(again.active_signing().kid, ring.active_signing().kid);
+    }
+    let keys = store.list().await.unwrap();
+    let signing: Vec<&StoredKey> = keys
+        .iter()
+        .filter(|k| k.purpose == KeyPurpose::AccessTokenSigning)
+        .collect();
+    assert_eq!(signing.len(), 3);
+    assert_eq!(
+        signing.iter().filter(|k| k.retired_at.is_none()).count(),
+        1,
+        "one active signing key"
+    );
+    for key in &signing {
+        let expected = match key.kid.as_str() {
+            kid if kid == kids[0] => SigningAlg::EdDSA,
+            kid if kid == kids[1] => SigningAlg::ES256,
+            _ => SigningAlg::RS256,
+        };
+        assert_eq!(key.signing_alg(), Some(expected), "{}", key.kid);
+    }
+    // Rotation keeps the configured algorithm.
+    let rotated = rotate_signing_key(store.as_ref(), clock.as_ref(), &ids, SigningAlg::ES256)
+        .await
+        .unwrap();
+    assert_eq!(rotated.signing_alg(), Some(SigningAlg::ES256));
+}
+
 #[tokio::test]
 async fn memory_key_store_honours_the_contract() {
     keys_round_trip_and_kids_are_unique(Arc::new(MemoryKeyStore::new())).await;
     the_ring_creates_missing_keys_once(Arc::new(MemoryKeyStore::new())).await;
+    a_changed_algorithm_gets_a_new_key(Arc::new(MemoryKeyStore::new())).await;
 }
 
 #[tokio::test]
@@ -83,6 +144,11 @@ async fn postgres_key_store_honours_the_contract() {
         return;
     };
     keys_round_trip_and_kids_are_unique(Arc::new(PostgresKeyStore::new(pg.pool.clone()))).await;
+    pg.cleanup().await;
+    let Some(pg) = crate::live::postgres("keys by algorithm").await else {
+        return;
+    };
+    a_changed_algorithm_gets_a_new_key(Arc::new(PostgresKeyStore::new(pg.pool.clone()))).await;
     pg.cleanup().await;
     let Some(pg) = crate::live::postgres("keys").await else {
         return;
@@ -94,14 +160,14 @@ async fn postgres_key_store_honours_the_contract() {
 pub async fn rotation_retires_older_keys_and_keeps_the_newest(store: Arc<dyn KeyStore>) {
     let (clock, _) = manual_time();
     let ids = RandomIds;
-    let first = rotate_signing_key(store.as_ref(), clock.as_ref(), &ids)
+    let first = rotate_signing_key(store.as_ref(), clock.as_ref(), &ids, SigningAlg::EdDSA)
         .await
         .unwrap();
     clock.advance(chrono::Duration::seconds(1));
     // Two replicas rotate at the same moment.
     let (a, b) = tokio::join!(
-        rotate_signing_key(store.as_ref(), clock.as_ref(), &ids),
-        rotate_signing_key(store.as_ref(), clock.as_ref(), &ids)
+        rotate_signing_key(store.as_ref(), clock.as_ref(), &ids, SigningAlg::EdDSA),
+        rotate_signing_key(store.as_ref(), clock.as_ref(), &ids, SigningAlg::EdDSA)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     let keys = store.list().await.unwrap();

@@ -82,6 +82,10 @@ async fn management_commands_work_against_postgres() {
         .filter(|l| l.contains("access_token_signing"))
         .collect();
     assert_eq!(signing.len(), 2, "{keys}");
+    assert!(
+        signing.iter().all(|l| l.contains("\tEdDSA\t")),
+        "the algorithm is listed: {keys}"
+    );
     assert_eq!(
         signing.iter().filter(|l| l.ends_with("active")).count(),
         1,

@@ -3,6 +3,7 @@
 //! contract in `../shared/contract/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod algorithms;
 mod cli;
 mod cli_storage;
 mod credentials;

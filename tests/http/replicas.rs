@@ -300,6 +300,7 @@ async fn a_key_rotated_for_one_replica_verifies_on_another() {
         &store,
         &tmi_auth::adapters::system::SystemClock,
         &tmi_auth::adapters::system::RandomIds,
+        tmi_auth::domain::tokens::keys::SigningAlg::EdDSA,
     )
     .await
     .unwrap();

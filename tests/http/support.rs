@@ -77,6 +77,18 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// `/me` refuses `token` with the contract's 401.
+    pub async fn expect_me_refuses(&self, token: &str) {
+        expect_error(
+            self.get_bearer("/me", token).await,
+            "get",
+            "/me",
+            401,
+            "unauthorized",
+        )
+        .await;
+    }
+
     pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
         self.client
             .get(self.url(path))

@@ -8,6 +8,7 @@ use super::HttpState;
 use super::dto::{
     AuthorizationServerMetadataDto, JwkDto, JwksDto, OpenIdConfigurationDto, ProtectedResourceDto,
 };
+use crate::domain::tokens::keys::PublicKey;
 
 /// The discovery endpoints.
 pub struct DiscoveryApi {
@@ -49,7 +50,13 @@ impl DiscoveryApi {
             introspection_endpoint: self.url("/oauth2/introspect"),
             response_types_supported: strings(&["code"]),
             subject_types_supported: strings(&["public"]),
-            id_token_signing_alg_values_supported: strings(&["EdDSA"]),
+            id_token_signing_alg_values_supported: self
+                .state
+                .tokens
+                .signing_algorithms()
+                .iter()
+                .map(|alg| alg.as_str().to_owned())
+                .collect(),
             scopes_supported: strings(&SCOPES),
             claims_supported: strings(&[
                 "sub",
@@ -110,13 +117,37 @@ impl DiscoveryApi {
             .tokens
             .public_keys()
             .into_iter()
-            .map(|k| JwkDto {
-                kty: "OKP".to_owned(),
-                crv: "Ed25519".to_owned(),
-                x: k.x,
-                kid: k.kid,
-                key_use: "sig".to_owned(),
-                alg: "EdDSA".to_owned(),
+            .map(|k| {
+                let mut jwk = JwkDto {
+                    kty: String::new(),
+                    crv: None,
+                    x: None,
+                    y: None,
+                    n: None,
+                    e: None,
+                    kid: k.kid,
+                    key_use: "sig".to_owned(),
+                    alg: k.alg.as_str().to_owned(),
+                };
+                match k.key {
+                    PublicKey::Okp { x } => {
+                        jwk.kty = "OKP".to_owned();
+                        jwk.crv = Some("Ed25519".to_owned());
+                        jwk.x = Some(x);
+                    }
+                    PublicKey::Ec { x, y } => {
+                        jwk.kty = "EC".to_owned();
+                        jwk.crv = Some("P-256".to_owned());
+                        jwk.x = Some(x);
+                        jwk.y = Some(y);
+                    }
+                    PublicKey::Rsa { n, e } => {
+                        jwk.kty = "RSA".to_owned();
+                        jwk.n = Some(n);
+                        jwk.e = Some(e);
+                    }
+                }
+                jwk
             })
             .collect();
         Json(JwksDto { keys })

@@ -183,15 +183,27 @@ pub struct AuthorizationServerMetadataDto {
     pub token_endpoint_auth_methods_supported: Vec<String>,
 }
 
-/// One public key (OKP / Ed25519).
+/// One public key: OKP (Ed25519), EC (P-256) or RSA, with the members RFC 7518 §6 / RFC 8037
+/// require for its type.
 #[derive(Debug, Object)]
 pub struct JwkDto {
     /// Key type.
     pub kty: String,
-    /// Curve.
-    pub crv: String,
-    /// Public key.
-    pub x: String,
+    /// Curve (OKP and EC keys).
+    #[oai(skip_serializing_if_is_none)]
+    pub crv: Option<String>,
+    /// Public key (OKP) or x coordinate (EC).
+    #[oai(skip_serializing_if_is_none)]
+    pub x: Option<String>,
+    /// y coordinate (EC).
+    #[oai(skip_serializing_if_is_none)]
+    pub y: Option<String>,
+    /// Modulus (RSA).
+    #[oai(skip_serializing_if_is_none)]
+    pub n: Option<String>,
+    /// Exponent (RSA).
+    #[oai(skip_serializing_if_is_none)]
+    pub e: Option<String>,
     /// Key id.
     pub kid: String,
     /// Use.

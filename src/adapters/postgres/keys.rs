@@ -43,14 +43,10 @@ impl KeyStore for PostgresKeyStore {
                 let purpose = KeyPurpose::parse(&r.purpose).ok_or_else(|| {
                     PortError::Unexpected(format!("key {} has unknown purpose", r.kid))
                 })?;
-                let secret: [u8; 32] = r
-                    .secret
-                    .try_into()
-                    .map_err(|_| PortError::Unexpected("stored key is not 32 bytes".into()))?;
                 Ok(StoredKey {
                     kid: r.kid,
                     purpose,
-                    secret: SecretKeyBytes(secret),
+                    secret: SecretKeyBytes(r.secret),
                     created_at: r.created_at,
                     retired_at: r.retired_at,
                 })

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::domain::tokens::keys::SigningAlg;
+
 mod groups;
 mod providers;
 mod resolve;
@@ -214,7 +216,11 @@ pub struct TokensConfig {
     pub flow_ttl_secs: u64,
     /// Clock skew tolerated on `exp`/`nbf`.
     pub leeway_secs: u64,
-    /// PKCS#8 PEM file with an Ed25519 signing key (ephemeral key when absent).
+    /// Algorithm of access tokens: `EdDSA` (default), `ES256` or `RS256`. Changing it makes a
+    /// new signing key at start; the old keys verify until their tokens expire.
+    pub signing_algorithm: SigningAlg,
+    /// PKCS#8 PEM file with the signing key (Ed25519, P-256 or RSA of 2048 bits or more,
+    /// matching `signing_algorithm`); a generated key when absent.
     pub signing_key_file: Option<PathBuf>,
     /// File holding a base64 32-byte refresh-token key (ephemeral key when absent).
     pub refresh_token_key_file: Option<PathBuf>,
@@ -232,6 +238,7 @@ impl Default for TokensConfig {
             authorization_code_ttl_secs: 60,
             flow_ttl_secs: 600,
             leeway_secs: 30,
+            signing_algorithm: SigningAlg::default(),
             signing_key_file: None,
             refresh_token_key_file: None,
             signing_key_rotation_hours: 0,

@@ -1,12 +1,13 @@
 //! Signing and verifying JWT access tokens.
 //!
-//! Signing uses the parsed Ed25519 key directly over the standard `header.payload` (the
-//! header is encoded once per key). Verification goes through the `jsonwebtoken` crate with an
-//! algorithm allow-list of `EdDSA`, a key looked up by `kid`, and exact `iss`/`aud` checks;
+//! Signing uses the parsed key directly over the standard `header.payload` (the header is
+//! encoded once per key). Verification goes through the `jsonwebtoken` crate with a key looked
+//! up by `kid` and the one algorithm that key signs with (EdDSA, ES256 or RS256: a token whose
+//! header names another is refused before any cryptography), and exact `iss`/`aud` checks;
 //! `exp`/`nbf` are checked against our injected clock, not the system time.
 
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Validation;
 
 use super::claims::AccessClaims;
 use super::error::AuthError;
@@ -16,15 +17,29 @@ use crate::domain::encoding::b64url_into;
 /// Longest token we even try to parse.
 pub const MAX_TOKEN_LEN: usize = 4096;
 
+/// Why a token could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The claims did not serialize.
+    #[error("claims: {0}")]
+    Claims(#[from] serde_json::Error),
+    /// The crypto library refused to sign.
+    #[error("the signature failed")]
+    Signature,
+}
+
 /// Signs `claims` with `key`.
-pub fn sign(key: &SigningEntry, claims: &AccessClaims) -> Result<String, serde_json::Error> {
+pub fn sign(key: &SigningEntry, claims: &AccessClaims) -> Result<String, SignError> {
     let mut payload = Vec::with_capacity(768);
     serde_json::to_writer(&mut payload, claims)?;
     let mut token = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 96);
     token.push_str(&key.header_b64);
     token.push('.');
     b64url_into(&payload, &mut token);
-    let signature = key.signer.sign(token.as_bytes());
+    let signature = key
+        .signer
+        .sign(token.as_bytes())
+        .ok_or(SignError::Signature)?;
     token.push('.');
     b64url_into(signature.as_ref(), &mut token);
     Ok(token)
@@ -44,13 +59,13 @@ pub fn verify(
         return Err(AuthError::Malformed);
     }
     let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
-    if header.alg != Algorithm::EdDSA {
-        return Err(AuthError::Invalid);
-    }
     let kid = header.kid.ok_or(AuthError::Invalid)?;
     let key = ring.signing_key(&kid).ok_or(AuthError::UnknownKey)?;
+    if header.alg != key.alg().jwt() {
+        return Err(AuthError::Invalid);
+    }
 
-    let mut validation = Validation::new(Algorithm::EdDSA);
+    let mut validation = Validation::new(key.alg().jwt());
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.set_issuer(&[issuer]);

@@ -7,7 +7,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_lc_rs::signature::Ed25519KeyPair;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
+    RsaKeyPair,
+};
 use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::SigningKey;
 use pasetors::keys::SymmetricKey;
@@ -22,7 +28,8 @@ use crate::ports::{Clock, IdGenerator, KeyStore, PortError};
 /// What a stored key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyPurpose {
-    /// Ed25519 seed signing JWT access tokens (`alg: EdDSA`).
+    /// A key signing JWT access tokens: an Ed25519 seed (`alg: EdDSA`) or a PKCS#8 document
+    /// of a P-256 (`ES256`) or RSA (`RS256`) key.
     AccessTokenSigning,
     /// 256-bit key for PASETO v4.local refresh tokens.
     RefreshTokenEncryption,
@@ -51,9 +58,55 @@ impl KeyPurpose {
     }
 }
 
-/// 32 bytes of secret key material. `Debug` never prints it.
+/// The algorithm access tokens are signed with (the JWS `alg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize)]
+pub enum SigningAlg {
+    /// Ed25519 (RFC 8037), the default: small, fast, deterministic signatures.
+    #[default]
+    EdDSA,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys unless a larger one is configured.
+    RS256,
+}
+
+impl SigningAlg {
+    /// The JWS `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::EdDSA => "EdDSA",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::RS256 => "RS256",
+        }
+    }
+
+    /// The same algorithm as the JWT library names it.
+    pub fn jwt(self) -> jsonwebtoken::Algorithm {
+        match self {
+            SigningAlg::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+            SigningAlg::ES256 => jsonwebtoken::Algorithm::ES256,
+            SigningAlg::RS256 => jsonwebtoken::Algorithm::RS256,
+        }
+    }
+}
+
+impl std::fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Secret key material: 32 bytes for symmetric keys and Ed25519 seeds, a PKCS#8 document for
+/// P-256 and RSA signing keys. `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretKeyBytes(pub [u8; 32]);
+pub struct SecretKeyBytes(pub Vec<u8>);
+
+impl SecretKeyBytes {
+    /// The material as a 32-byte key, if it is one.
+    pub fn as_32(&self) -> Option<[u8; 32]> {
+        self.0.as_slice().try_into().ok()
+    }
+}
 
 impl std::fmt::Debug for SecretKeyBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,13 +133,73 @@ impl StoredKey {
     /// A signing key from a 32-byte Ed25519 seed; its kid is the RFC 7638 thumbprint.
     pub fn signing(seed: [u8; 32], created_at: DateTime<Utc>) -> Self {
         let signer = SigningKey::from_bytes(&seed);
-        let x = b64url(signer.verifying_key().as_bytes());
+        let public = PublicKey::Okp {
+            x: b64url(signer.verifying_key().as_bytes()),
+        };
         Self {
-            kid: jwk_thumbprint(&x),
+            kid: public.thumbprint(),
             purpose: KeyPurpose::AccessTokenSigning,
-            secret: SecretKeyBytes(seed),
+            secret: SecretKeyBytes(seed.to_vec()),
             created_at,
             retired_at: None,
+        }
+    }
+
+    /// A signing key from a PKCS#8 document of a P-256 or RSA key; its kid is the RFC 7638
+    /// thumbprint. `None` when the document is neither (or an RSA key under 2048 bits).
+    pub fn signing_pkcs8(der: &[u8], created_at: DateTime<Utc>) -> Option<Self> {
+        let signer = Signer::from_pkcs8(der)?;
+        Some(Self {
+            kid: signer.public_key().thumbprint(),
+            purpose: KeyPurpose::AccessTokenSigning,
+            secret: SecretKeyBytes(der.to_vec()),
+            created_at,
+            retired_at: None,
+        })
+    }
+
+    /// A new random signing key for `alg` (Ed25519 seeds come from `ids`, P-256 and RSA keys
+    /// from the system's random generator).
+    pub fn generate_signing(
+        alg: SigningAlg,
+        ids: &dyn IdGenerator,
+        created_at: DateTime<Utc>,
+    ) -> Result<Self, KeyError> {
+        let generated = |der: Option<Vec<u8>>| {
+            der.and_then(|der| Self::signing_pkcs8(&der, created_at))
+                .ok_or_else(|| KeyError::Invalid(format!("new {alg} key")))
+        };
+        match alg {
+            SigningAlg::EdDSA => {
+                let mut seed = [0u8; 32];
+                ids.fill_random(&mut seed);
+                Ok(Self::signing(seed, created_at))
+            }
+            SigningAlg::ES256 => generated(
+                EcdsaKeyPair::generate_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &SystemRandom::new(),
+                )
+                .ok()
+                .map(|doc| doc.as_ref().to_vec()),
+            ),
+            SigningAlg::RS256 => generated(
+                RsaKeyPair::generate(KeySize::Rsa2048)
+                    .ok()
+                    .and_then(|key| key.as_der().ok())
+                    .map(|der| der.as_ref().to_vec()),
+            ),
+        }
+    }
+
+    /// The algorithm of a signing key (`None` for other purposes or unusable material).
+    pub fn signing_alg(&self) -> Option<SigningAlg> {
+        if self.purpose != KeyPurpose::AccessTokenSigning {
+            return None;
+        }
+        match self.secret.as_32() {
+            Some(_) => Some(SigningAlg::EdDSA),
+            None => Signer::from_pkcs8(&self.secret.0).map(|s| s.alg()),
         }
     }
 
@@ -110,17 +223,177 @@ impl StoredKey {
         Self {
             kid: format!("{prefix}-{}", &b64url(&digest)[..16]),
             purpose,
-            secret: SecretKeyBytes(key),
+            secret: SecretKeyBytes(key.to_vec()),
             created_at,
             retired_at: None,
         }
     }
 }
 
-/// RFC 7638 thumbprint of an Ed25519 public key.
-fn jwk_thumbprint(x: &str) -> String {
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-    b64url(&Sha256::digest(canonical.as_bytes()))
+/// The public half of a signing key, as its JWK members (base64url values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    /// Ed25519 (`kty: OKP`, `crv: Ed25519`).
+    Okp {
+        /// The public key.
+        x: String,
+    },
+    /// P-256 (`kty: EC`, `crv: P-256`).
+    Ec {
+        /// The x coordinate.
+        x: String,
+        /// The y coordinate.
+        y: String,
+    },
+    /// RSA (`kty: RSA`).
+    Rsa {
+        /// The modulus.
+        n: String,
+        /// The public exponent.
+        e: String,
+    },
+}
+
+impl PublicKey {
+    /// RFC 7638 thumbprint: SHA-256 of the required members in lexicographic order.
+    fn thumbprint(&self) -> String {
+        let canonical = match self {
+            PublicKey::Okp { x } => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#),
+            PublicKey::Ec { x, y } => {
+                format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#)
+            }
+            PublicKey::Rsa { n, e } => format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
+        };
+        b64url(&Sha256::digest(canonical.as_bytes()))
+    }
+
+    /// The verification key in the form the JWT library wants.
+    fn decoding_key(&self) -> Option<jsonwebtoken::DecodingKey> {
+        match self {
+            PublicKey::Okp { x } => jsonwebtoken::DecodingKey::from_ed_components(x).ok(),
+            PublicKey::Ec { x, y } => jsonwebtoken::DecodingKey::from_ec_components(x, y).ok(),
+            PublicKey::Rsa { n, e } => jsonwebtoken::DecodingKey::from_rsa_components(n, e).ok(),
+        }
+    }
+}
+
+/// A parsed private key.
+pub enum Signer {
+    /// Ed25519.
+    Ed25519(Ed25519KeyPair),
+    /// ECDSA P-256 with SHA-256, fixed-length (JWS) signatures.
+    Es256(EcdsaKeyPair),
+    /// RSA PKCS#1 v1.5 with SHA-256.
+    Rs256(RsaKeyPair),
+}
+
+impl Signer {
+    /// A P-256 or RSA (2048 bits or more) key from a PKCS#8 document.
+    fn from_pkcs8(der: &[u8]) -> Option<Self> {
+        if let Ok(key) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
+            return Some(Signer::Es256(key));
+        }
+        RsaKeyPair::from_pkcs8(der)
+            .ok()
+            .filter(|key| key.public_modulus_len() >= 256)
+            .map(Signer::Rs256)
+    }
+
+    /// The algorithm this key signs with.
+    pub fn alg(&self) -> SigningAlg {
+        match self {
+            Signer::Ed25519(_) => SigningAlg::EdDSA,
+            Signer::Es256(_) => SigningAlg::ES256,
+            Signer::Rs256(_) => SigningAlg::RS256,
+        }
+    }
+
+    /// The public half, as JWK members.
+    fn public_key(&self) -> PublicKey {
+        match self {
+            Signer::Ed25519(key) => PublicKey::Okp {
+                x: b64url(key.public_key().as_ref()),
+            },
+            Signer::Es256(key) => {
+                // Uncompressed SEC1 point: 0x04 || x || y.
+                let point = key.public_key().as_ref();
+                PublicKey::Ec {
+                    x: b64url(&point[1..33]),
+                    y: b64url(&point[33..65]),
+                }
+            }
+            Signer::Rs256(key) => {
+                let public = key.public_key();
+                PublicKey::Rsa {
+                    n: b64url(public.modulus().big_endian_without_leading_zero()),
+                    e: b64url(public.exponent().big_endian_without_leading_zero()),
+                }
+            }
+        }
+    }
+
+    /// Signs `message` (the JWS signing input); `None` only if the library fails.
+    pub fn sign(&self, message: &[u8]) -> Option<SignatureBytes> {
+        match self {
+            Signer::Ed25519(key) => Some(SignatureBytes::from_slice(key.sign(message).as_ref())),
+            Signer::Es256(key) => key
+                .sign(&SystemRandom::new(), message)
+                .ok()
+                .map(|s| SignatureBytes::from_slice(s.as_ref())),
+            Signer::Rs256(key) => {
+                let mut out = SignatureBytes::zeroed(key.public_modulus_len());
+                key.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    out.as_mut(),
+                )
+                .ok()
+                .map(|()| out)
+            }
+        }
+    }
+}
+
+/// A signature, on the stack for the 64-byte ones (Ed25519, P-256).
+pub struct SignatureBytes {
+    len: usize,
+    inline: [u8; 64],
+    heap: Vec<u8>,
+}
+
+impl SignatureBytes {
+    fn from_slice(bytes: &[u8]) -> Self {
+        let mut out = Self::zeroed(bytes.len());
+        out.as_mut().copy_from_slice(bytes);
+        out
+    }
+
+    fn zeroed(len: usize) -> Self {
+        Self {
+            len,
+            inline: [0; 64],
+            heap: if len > 64 { vec![0; len] } else { Vec::new() },
+        }
+    }
+
+    fn as_mut(&mut self) -> &mut [u8] {
+        if self.len > 64 {
+            &mut self.heap
+        } else {
+            &mut self.inline[..self.len]
+        }
+    }
+}
+
+impl AsRef<[u8]> for SignatureBytes {
+    fn as_ref(&self) -> &[u8] {
+        if self.len > 64 {
+            &self.heap
+        } else {
+            &self.inline[..self.len]
+        }
+    }
 }
 
 /// Kid of the pepper created automatically on first start.
@@ -130,32 +403,44 @@ pub const INITIAL_PEPPER_KID: &str = "p-initial";
 pub struct SigningEntry {
     /// Key id.
     pub kid: String,
-    /// The Ed25519 key pair, parsed once (signing is on every token's path).
-    pub signer: Ed25519KeyPair,
+    /// The private key, parsed once (signing is on every token's path).
+    pub signer: Signer,
     /// The base64url JWT header for this key, computed once.
     pub header_b64: String,
-    /// Base64url public key (`x` of the JWK).
-    pub public_x: String,
+    /// The public key, as JWK members.
+    pub public: PublicKey,
     /// The verification key in the form the JWT library wants.
     pub decoding: jsonwebtoken::DecodingKey,
 }
 
 impl SigningEntry {
     fn from_stored(key: &StoredKey) -> Result<Self, KeyError> {
-        let public = SigningKey::from_bytes(&key.secret.0).verifying_key();
-        let signer = Ed25519KeyPair::from_seed_and_public_key(&key.secret.0, public.as_bytes())
-            .map_err(|_| KeyError::Invalid(key.kid.clone()))?;
-        let public_x = b64url(public.as_bytes());
-        let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": key.kid});
-        let decoding = jsonwebtoken::DecodingKey::from_ed_components(&public_x)
-            .map_err(|_| KeyError::Invalid(key.kid.clone()))?;
+        let invalid = || KeyError::Invalid(key.kid.clone());
+        let signer = match key.secret.as_32() {
+            Some(seed) => {
+                let public = SigningKey::from_bytes(&seed).verifying_key();
+                Signer::Ed25519(
+                    Ed25519KeyPair::from_seed_and_public_key(&seed, public.as_bytes())
+                        .map_err(|_| invalid())?,
+                )
+            }
+            None => Signer::from_pkcs8(&key.secret.0).ok_or_else(invalid)?,
+        };
+        let public = signer.public_key();
+        let decoding = public.decoding_key().ok_or_else(invalid)?;
+        let header = json!({"alg": signer.alg().as_str(), "typ": "JWT", "kid": key.kid});
         Ok(Self {
             kid: key.kid.clone(),
             signer,
             header_b64: b64url(header.to_string().as_bytes()),
-            public_x,
+            public,
             decoding,
         })
+    }
+
+    /// The algorithm this key signs with.
+    pub fn alg(&self) -> SigningAlg {
+        self.signer.alg()
     }
 }
 
@@ -164,8 +449,10 @@ impl SigningEntry {
 pub struct PublicJwk {
     /// Key id.
     pub kid: String,
-    /// Base64url Ed25519 public key.
-    pub x: String,
+    /// Algorithm.
+    pub alg: SigningAlg,
+    /// The key.
+    pub key: PublicKey,
 }
 
 /// The keys in use, parsed once.
@@ -179,13 +466,31 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// Loads every key from the store, creating an active key of each purpose when the store
-    /// has none. Safe when several replicas start at once: a lost insert race re-reads.
+    /// has none, and a new signing key for `alg` when the active one uses another algorithm
+    /// (the older keys are retired: they verify until their tokens expire). Safe when several
+    /// replicas start at once: a lost insert race re-reads.
     pub async fn load_or_create(
         store: &dyn KeyStore,
         clock: &dyn Clock,
         ids: &dyn IdGenerator,
         retention: Duration,
+        alg: SigningAlg,
     ) -> Result<Self, KeyError> {
+        let keys = store.list().await?;
+        let active_signing = keys
+            .iter()
+            .filter(|k| k.purpose == KeyPurpose::AccessTokenSigning && k.retired_at.is_none())
+            .max_by_key(|k| k.created_at);
+        if let Some(active) = active_signing
+            && active.signing_alg() != Some(alg)
+        {
+            let key = StoredKey::generate_signing(alg, ids, clock.now())?;
+            store.insert(&key).await?;
+            store
+                .retire_all_but_newest(KeyPurpose::AccessTokenSigning, clock.now())
+                .await?;
+            tracing::info!(kid = %key.kid, %alg, "signing algorithm changed: new signing key");
+        }
         for purpose in [
             KeyPurpose::AccessTokenSigning,
             KeyPurpose::RefreshTokenEncryption,
@@ -199,7 +504,9 @@ impl KeyRing {
                 let mut seed = [0u8; 32];
                 ids.fill_random(&mut seed);
                 let key = match purpose {
-                    KeyPurpose::AccessTokenSigning => StoredKey::signing(seed, clock.now()),
+                    KeyPurpose::AccessTokenSigning => {
+                        StoredKey::generate_signing(alg, ids, clock.now())?
+                    }
                     KeyPurpose::RefreshTokenEncryption => StoredKey::refresh(seed, clock.now()),
                     // A fixed kid: replicas starting together race on one row, so they
                     // can never end up with different peppers.
@@ -260,8 +567,11 @@ impl KeyRing {
                 }
                 KeyPurpose::SecretPepper => {}
                 KeyPurpose::RefreshTokenEncryption => {
-                    let parsed = SymmetricKey::<V4>::from(&key.secret.0)
-                        .map_err(|_| KeyError::Invalid(key.kid.clone()))?;
+                    let parsed = key
+                        .secret
+                        .as_32()
+                        .and_then(|k| SymmetricKey::<V4>::from(&k).ok())
+                        .ok_or_else(|| KeyError::Invalid(key.kid.clone()))?;
                     refresh.insert(key.kid.clone(), parsed);
                 }
             }
@@ -270,14 +580,19 @@ impl KeyRing {
             .get(&active_signing.kid)
             .cloned()
             .ok_or(KeyError::NoActiveKey)?;
-        let refresh_key = SymmetricKey::<V4>::from(&active_refresh.secret.0)
-            .map_err(|_| KeyError::Invalid(active_refresh.kid.clone()))?;
+        let refresh_key = refresh
+            .get(&active_refresh.kid)
+            .cloned()
+            .ok_or_else(|| KeyError::Invalid(active_refresh.kid.clone()))?;
         Ok(Self {
             active,
             signing,
             refresh_active: (active_refresh.kid.clone(), refresh_key),
             refresh,
-            pepper: pepper.secret.0,
+            pepper: pepper
+                .secret
+                .as_32()
+                .ok_or_else(|| KeyError::Invalid(pepper.kid.clone()))?,
         })
     }
 
@@ -290,6 +605,17 @@ impl KeyRing {
     /// The key new access tokens are signed with.
     pub fn active_signing(&self) -> &SigningEntry {
         &self.active
+    }
+
+    /// The algorithms of the keys in the ring, the active key's first.
+    pub fn algorithms(&self) -> Vec<SigningAlg> {
+        let mut algs = vec![self.active.alg()];
+        for key in self.signing.values() {
+            if !algs.contains(&key.alg()) {
+                algs.push(key.alg());
+            }
+        }
+        algs
     }
 
     /// The signing key with this kid, if it may still verify tokens.
@@ -314,7 +640,8 @@ impl KeyRing {
             .values()
             .map(|k| PublicJwk {
                 kid: k.kid.clone(),
-                x: k.public_x.clone(),
+                alg: k.alg(),
+                key: k.public.clone(),
             })
             .collect();
         keys.sort_by_key(|k| (k.kid != self.active.kid, k.kid.clone()));
@@ -322,17 +649,17 @@ impl KeyRing {
     }
 }
 
-/// Creates a new signing key and retires the older ones (they keep verifying until their
-/// tokens expire). Safe when replicas rotate at the same moment: the newest key stays active.
+/// Creates a new signing key for `alg` and retires the older ones (they keep verifying until
+/// their tokens expire). Safe when replicas rotate at the same moment: the newest key stays
+/// active.
 pub async fn rotate_signing_key(
     store: &dyn KeyStore,
     clock: &dyn Clock,
     ids: &dyn IdGenerator,
+    alg: SigningAlg,
 ) -> Result<StoredKey, KeyError> {
-    let mut seed = [0u8; 32];
-    ids.fill_random(&mut seed);
     let now = clock.now();
-    let key = StoredKey::signing(seed, now);
+    let key = StoredKey::generate_signing(alg, ids, now)?;
     store.insert(&key).await?;
     store
         .retire_all_but_newest(KeyPurpose::AccessTokenSigning, now)
@@ -352,6 +679,42 @@ mod tests {
         let seed: [u8; 32] = seed.try_into().expect("32 bytes");
         let key = StoredKey::signing(seed, Utc::now());
         assert_eq!(key.kid, "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    }
+
+    #[test]
+    fn rsa_thumbprint_is_the_rfc7638_example() {
+        // RFC 7638 section 3.1.
+        let key = PublicKey::Rsa {
+            n: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw".into(),
+            e: "AQAB".into(),
+        };
+        assert_eq!(
+            key.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn pkcs8_keys_are_recognised_by_type() {
+        let ec =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .expect("P-256 key");
+        let key = StoredKey::signing_pkcs8(ec.as_ref(), Utc::now()).expect("P-256 accepted");
+        assert_eq!(key.signing_alg(), Some(SigningAlg::ES256));
+        let rsa = RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key");
+        let der = rsa.as_der().expect("PKCS#8");
+        let key = StoredKey::signing_pkcs8(der.as_ref(), Utc::now()).expect("RSA accepted");
+        assert_eq!(key.signing_alg(), Some(SigningAlg::RS256));
+        // Other material is refused; symmetric keys have no signing algorithm.
+        assert!(StoredKey::signing_pkcs8(b"not a key", Utc::now()).is_none());
+        assert_eq!(StoredKey::pepper([1; 32], Utc::now()).signing_alg(), None);
+        // A P-384 key is a valid PKCS#8 document but not one we sign with.
+        let p384 = EcdsaKeyPair::generate_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            &SystemRandom::new(),
+        )
+        .expect("P-384 key");
+        assert!(StoredKey::signing_pkcs8(p384.as_ref(), Utc::now()).is_none());
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct TokenSettings {
     pub refresh_grace: Duration,
     /// Clock skew tolerated when checking `exp` and `nbf`.
     pub leeway: Duration,
+    /// Algorithm of new signing keys.
+    pub signing_alg: super::keys::SigningAlg,
 }
 
 /// A successful login, about to receive tokens.
@@ -187,8 +189,13 @@ impl TokenService {
         if newest.is_some_and(|at| now - at < period) {
             return Ok(false);
         }
-        super::keys::rotate_signing_key(self.keys.as_ref(), self.clock.as_ref(), self.ids.as_ref())
-            .await?;
+        super::keys::rotate_signing_key(
+            self.keys.as_ref(),
+            self.clock.as_ref(),
+            self.ids.as_ref(),
+            self.settings.signing_alg,
+        )
+        .await?;
         self.reload_keys().await?;
         tracing::info!("signing key rotated on schedule");
         Ok(true)
@@ -222,6 +229,11 @@ impl TokenService {
     /// Public keys for the JWKS.
     pub fn public_keys(&self) -> Vec<PublicJwk> {
         self.ring().public_keys()
+    }
+
+    /// The algorithms our access tokens may be signed with now, the active key's first.
+    pub fn signing_algorithms(&self) -> Vec<super::keys::SigningAlg> {
+        self.ring().algorithms()
     }
 
     /// Starts a new refresh family for a login and issues its first pair.
