@@ -249,6 +249,11 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Rotate => {
             let alg = config.tokens.signing_algorithm;
+            anyhow::ensure!(
+                alg.is_stored(),
+                "tokens.signing_algorithm is HS256: its secret is tokens.hs256_secret_file; \
+                 rotate it by changing that file on every replica"
+            );
             let key = rotate_signing_key(stores.keys.as_ref(), &SystemClock, &RandomIds, alg)
                 .await
                 .context("rotating the signing key")?;

@@ -22,7 +22,7 @@ use crate::domain::access::AccessService;
 use crate::domain::credentials::{CredentialService, CredentialSettings};
 use crate::domain::groups::GroupService;
 use crate::domain::login::{LoginService, LoginSettings};
-use crate::domain::tokens::keys::{KeyRing, StoredKey};
+use crate::domain::tokens::keys::{KeyRing, SharedSecret, StoredKey};
 use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::domain::user::EmailLinking;
 use crate::ports::{BackoffPolicy, Clock, EventSink, IdGenerator, KeyStore, PortError};
@@ -94,13 +94,15 @@ impl Application {
         let cache = open_cache(&config, clock.clone()).await?;
         let keys = storage.keys.clone();
         install_configured_keys(&config, keys.as_ref(), clock.as_ref()).await?;
-        let token_settings = token_settings(&config, &public_url);
+        let mut token_settings = token_settings(&config, &public_url);
+        token_settings.shared_secret = shared_secret(&config)?;
         let ring = KeyRing::load_or_create(
             keys.as_ref(),
             clock.as_ref(),
             ids.as_ref(),
             token_settings.access_ttl + token_settings.leeway,
             token_settings.signing_alg,
+            token_settings.shared_secret.as_ref(),
         )
         .await
         .context("loading signing keys")?;
@@ -298,7 +300,30 @@ fn token_settings(config: &Config, public_url: &str) -> TokenSettings {
         refresh_grace: secs(t.refresh_grace_secs),
         leeway: secs(t.leeway_secs),
         signing_alg: t.signing_algorithm,
+        shared_secret: None,
     }
+}
+
+/// The HS256 secret from `tokens.hs256_secret_file`: the file's bytes without a trailing line
+/// break, as servers validating the original TMI's tokens use their configured secret.
+fn shared_secret(config: &Config) -> anyhow::Result<Option<SharedSecret>> {
+    let Some(path) = &config.tokens.hs256_secret_file else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("tokens.hs256_secret_file: cannot read {}", path.display()))?;
+    let secret = bytes
+        .strip_suffix(b"\r\n")
+        .or_else(|| bytes.strip_suffix(b"\n"))
+        .unwrap_or(&bytes);
+    let secret = SharedSecret::new(secret).ok_or_else(|| {
+        anyhow::anyhow!(
+            "tokens.hs256_secret_file: {} must hold at least {} bytes (`openssl rand -base64 48`)",
+            path.display(),
+            SharedSecret::MIN_LEN
+        )
+    })?;
+    Ok(Some(secret))
 }
 
 fn login_settings(config: &Config, resolved: &Resolved, public_url: &str) -> LoginSettings {

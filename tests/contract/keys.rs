@@ -36,6 +36,7 @@ pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
         &ids,
         chrono::Duration::minutes(15),
         SigningAlg::EdDSA,
+        None,
     )
     .await
     .unwrap();
@@ -45,6 +46,7 @@ pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
         &ids,
         chrono::Duration::minutes(15),
         SigningAlg::EdDSA,
+        None,
     )
     .await
     .unwrap();
@@ -85,9 +87,10 @@ pub async fn a_changed_algorithm_gets_a_new_key(store: Arc<dyn KeyStore>) {
     let mut kids = Vec::new();
     for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256] {
         clock.advance(chrono::Duration::seconds(1));
-        let ring = KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids, retention, alg)
-            .await
-            .unwrap();
+        let ring =
+            KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids, retention, alg, None)
+                .await
+                .unwrap();
         assert_eq!(ring.active_signing().alg(), alg);
         assert_eq!(
             ring.algorithms()[0],
@@ -100,9 +103,10 @@ pub async fn a_changed_algorithm_gets_a_new_key(store: Arc<dyn KeyStore>) {
             assert!(ring.signing_key(kid).is_some(), "{kid} verifies");
         }
         // A second start with the same algorithm reuses the key.
-        let again = KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids, retention, alg)
-            .await
-            .unwrap();
+        let again =
+            KeyRing::load_or_create(store.as_ref(), clock.as_ref(), &ids, retention, alg, None)
+                .await
+                .unwrap();
         assert_eq!(again.active_signing().kid, ring.active_signing().kid);
     }
     let keys = store.list().await.unwrap();

@@ -64,6 +64,20 @@ fn pem(der: &[u8]) -> String {
     )
 }
 
+/// Discovery lists exactly `alg` as the signing algorithm.
+async fn assert_discovery_names(app: &TestApp, alg: SigningAlg) {
+    let oidc = json_checked(
+        app.get("/.well-known/openid-configuration").await,
+        "get",
+        "/.well-known/openid-configuration",
+    )
+    .await;
+    assert_eq!(
+        oidc["id_token_signing_alg_values_supported"],
+        json!([alg.as_str()])
+    );
+}
+
 /// Everything a client or resource server does with an access token works for `alg`.
 async fn tokens_work_end_to_end(alg: SigningAlg, jwt_alg: Algorithm, kty: &str) -> TestApp {
     let app = spawn_with(config(alg)).await;
@@ -122,16 +136,7 @@ async fn tokens_work_end_to_end(alg: SigningAlg, jwt_alg: Algorithm, kty: &str) 
     );
 
     // Discovery names the algorithm.
-    let oidc = json_checked(
-        app.get("/.well-known/openid-configuration").await,
-        "get",
-        "/.well-known/openid-configuration",
-    )
-    .await;
-    assert_eq!(
-        oidc["id_token_signing_alg_values_supported"],
-        json!([alg.as_str()])
-    );
+    assert_discovery_names(&app, alg).await;
 
     // The same signature under a header naming another algorithm (or none) is refused.
     let (_, rest) = tokens.access_token.split_once('.').unwrap();
@@ -313,4 +318,119 @@ async fn signing_keys_are_read_from_pkcs8_pem_files_of_each_type() {
             "{err:#}"
         );
     }
+}
+
+fn hs256_config(dir: &TempDir, secret: &[u8]) -> Config {
+    let path = dir.path().join(format!("hs256-{}.secret", secret.len()));
+    std::fs::write(&path, secret).unwrap();
+    let mut config = config(SigningAlg::HS256);
+    config.tokens.hs256_secret_file = Some(path);
+    config
+}
+
+#[tokio::test]
+async fn hs256_tokens_verify_with_the_shared_secret_and_nothing_is_published() {
+    let dir = TempDir::new();
+    let secret = "a secret shared with the TMI API servers, 48 bytes";
+    // The file's trailing line break is not part of the secret.
+    let app = spawn_with(hs256_config(&dir, format!("{secret}\n").as_bytes())).await;
+    let tokens = app.login("alice").await;
+    let header = jsonwebtoken::decode_header(&tokens.access_token).unwrap();
+    assert_eq!(header.alg, Algorithm::HS256);
+    let kid = header.kid.expect("kid");
+
+    // A resource server holding the secret verifies it, as the original TMI's servers do.
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[&app.public]);
+    validation.set_audience(&[&app.public]);
+    validation.validate_exp = false; // the test clock is not the wall clock
+    let data = jsonwebtoken::decode::<Value>(
+        &tokens.access_token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .expect("verifies with the shared secret");
+    assert_eq!(data.claims["email"], "alice@tmi.local");
+    let with_newline = format!("{secret}\n");
+    assert!(
+        jsonwebtoken::decode::<Value>(
+            &tokens.access_token,
+            &DecodingKey::from_secret(with_newline.as_bytes()),
+            &validation,
+        )
+        .is_err()
+    );
+
+    // Nothing about the secret is published.
+    let body = jwks(&app).await;
+    assert_eq!(body["keys"], json!([]), "{body}");
+    assert!(!body.to_string().contains(&kid));
+    assert_discovery_names(&app, SigningAlg::HS256).await;
+
+    // We accept it, refresh and introspection work.
+    assert_eq!(
+        app.get_bearer("/me", &tokens.access_token).await.status(),
+        StatusCode::OK
+    );
+    let resp = introspect(&app, &tokens.access_token).await;
+    let body = json_checked(resp, "post", "/oauth2/introspect").await;
+    assert_eq!(body["active"], true, "{body}");
+    let refreshed = app.refresh(&tokens.refresh_token).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+
+    // The same claims and kid MACed under another secret, or relabelled, are refused.
+    let mut forged_header = jsonwebtoken::Header::new(Algorithm::HS256);
+    forged_header.kid = Some(kid.clone());
+    let forged = jsonwebtoken::encode(
+        &forged_header,
+        &data.claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"another secret of forty-eight bytes, not ours.."),
+    )
+    .unwrap();
+    app.expect_me_refuses(&forged).await;
+    let (_, rest) = tokens.access_token.split_once('.').unwrap();
+    for other in ["HS384", "HS512", "none", "EdDSA"] {
+        let relabelled = json!({"alg": other, "typ": "JWT", "kid": kid});
+        let relabelled = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(relabelled.to_string()));
+        app.expect_me_refuses(&relabelled).await;
+    }
+}
+
+#[tokio::test]
+async fn hs256_needs_a_secret_file_of_at_least_32_bytes() {
+    let dir = TempDir::new();
+    let err = Application::build(config(SigningAlg::HS256))
+        .await
+        .err()
+        .expect("refused without a secret file");
+    assert!(
+        format!("{err:#}").contains("tokens.hs256_secret_file"),
+        "{err:#}"
+    );
+    let err = Application::build(hs256_config(&dir, &[b'x'; 31]))
+        .await
+        .err()
+        .expect("refused: 31 bytes");
+    assert!(format!("{err:#}").contains("at least 32 bytes"), "{err:#}");
+    assert!(
+        Application::build(hs256_config(&dir, &[b'x'; 32]))
+            .await
+            .is_ok()
+    );
+
+    // The secret file with another algorithm, or rotation with HS256, is a mistake.
+    let mut wrong = hs256_config(&dir, &[b'x'; 32]);
+    wrong.tokens.signing_algorithm = SigningAlg::EdDSA;
+    let err = Application::build(wrong).await.err().expect("refused");
+    assert!(
+        format!("{err:#}").contains("tokens.hs256_secret_file"),
+        "{err:#}"
+    );
+    let mut rotating = hs256_config(&dir, &[b'x'; 32]);
+    rotating.tokens.signing_key_rotation_hours = 24;
+    let err = Application::build(rotating).await.err().expect("refused");
+    assert!(
+        format!("{err:#}").contains("tokens.signing_key_rotation_hours"),
+        "{err:#}"
+    );
 }

@@ -117,6 +117,7 @@ impl DiscoveryApi {
             .tokens
             .public_keys()
             .into_iter()
+            .filter(|k| k.key != PublicKey::Secret)
             .map(|k| {
                 let mut jwk = JwkDto {
                     kty: String::new(),
@@ -146,6 +147,7 @@ impl DiscoveryApi {
                         jwk.n = Some(n);
                         jwk.e = Some(e);
                     }
+                    PublicKey::Secret => {}
                 }
                 jwk
             })

@@ -222,6 +222,9 @@ pub struct TokensConfig {
     /// PKCS#8 PEM file with the signing key (Ed25519, P-256 or RSA of 2048 bits or more,
     /// matching `signing_algorithm`); a generated key when absent.
     pub signing_key_file: Option<PathBuf>,
+    /// File holding the secret shared with resource servers when `signing_algorithm` is
+    /// `HS256` (its bytes, without a trailing line break; at least 32).
+    pub hs256_secret_file: Option<PathBuf>,
     /// File holding a base64 32-byte refresh-token key (ephemeral key when absent).
     pub refresh_token_key_file: Option<PathBuf>,
     /// Rotate the signing key automatically after this many hours (0: never).
@@ -240,6 +243,7 @@ impl Default for TokensConfig {
             leeway_secs: 30,
             signing_algorithm: SigningAlg::default(),
             signing_key_file: None,
+            hs256_secret_file: None,
             refresh_token_key_file: None,
             signing_key_rotation_hours: 0,
         }

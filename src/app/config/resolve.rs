@@ -194,6 +194,33 @@ impl Config {
                 ));
             }
         }
+        match (t.signing_algorithm, &t.hs256_secret_file) {
+            (SigningAlg::HS256, None) => {
+                return Err(ConfigError::new(
+                    "tokens.hs256_secret_file",
+                    "is required when tokens.signing_algorithm = \"HS256\"",
+                ));
+            }
+            (SigningAlg::HS256, Some(_)) if t.signing_key_rotation_hours != 0 => {
+                return Err(ConfigError::new(
+                    "tokens.signing_key_rotation_hours",
+                    "must be 0 with HS256 (the shared secret is rotated by changing the file)",
+                ));
+            }
+            (alg, Some(_)) if alg != SigningAlg::HS256 => {
+                return Err(ConfigError::new(
+                    "tokens.hs256_secret_file",
+                    "is only used with tokens.signing_algorithm = \"HS256\"",
+                ));
+            }
+            (SigningAlg::HS256, Some(_)) if t.signing_key_file.is_some() => {
+                return Err(ConfigError::new(
+                    "tokens.signing_key_file",
+                    "is not used with HS256 (the key is tokens.hs256_secret_file)",
+                ));
+            }
+            _ => {}
+        }
         if let Some(aud) = &t.audience
             && (aud.trim().is_empty() || aud.len() > 1000)
         {

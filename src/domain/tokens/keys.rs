@@ -68,6 +68,10 @@ pub enum SigningAlg {
     ES256,
     /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys unless a larger one is configured.
     RS256,
+    /// HMAC with SHA-256 under a secret the operator shares with the resource servers
+    /// (compatibility with servers that validate the original TMI's tokens). The secret is
+    /// configured, never stored or published.
+    HS256,
 }
 
 impl SigningAlg {
@@ -77,6 +81,7 @@ impl SigningAlg {
             SigningAlg::EdDSA => "EdDSA",
             SigningAlg::ES256 => "ES256",
             SigningAlg::RS256 => "RS256",
+            SigningAlg::HS256 => "HS256",
         }
     }
 
@@ -86,7 +91,41 @@ impl SigningAlg {
             SigningAlg::EdDSA => jsonwebtoken::Algorithm::EdDSA,
             SigningAlg::ES256 => jsonwebtoken::Algorithm::ES256,
             SigningAlg::RS256 => jsonwebtoken::Algorithm::RS256,
+            SigningAlg::HS256 => jsonwebtoken::Algorithm::HS256,
         }
+    }
+
+    /// Whether keys for this algorithm live in the key store (HS256's secret is configured).
+    pub fn is_stored(self) -> bool {
+        self != SigningAlg::HS256
+    }
+}
+
+/// The HS256 secret shared with resource servers. `Debug` never prints it.
+#[derive(Clone)]
+pub struct SharedSecret(Arc<[u8]>);
+
+impl SharedSecret {
+    /// Shortest secret accepted: 256 bits, the size of the HMAC-SHA-256 output (RFC 7518 §3.2).
+    pub const MIN_LEN: usize = 32;
+
+    /// The secret, if it is long enough.
+    pub fn new(secret: &[u8]) -> Option<Self> {
+        (secret.len() >= Self::MIN_LEN).then(|| Self(secret.into()))
+    }
+
+    /// Its key id: derived from a digest of the secret, so replicas sharing it agree.
+    pub fn kid(&self) -> String {
+        let mut digest = Sha256::new();
+        digest.update(b"tmi-auth hs256 kid\0");
+        digest.update(&self.0);
+        format!("hs-{}", &b64url(&digest.finalize())[..16])
+    }
+}
+
+impl std::fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedSecret(<redacted>)")
     }
 }
 
@@ -189,6 +228,9 @@ impl StoredKey {
                     .and_then(|key| key.as_der().ok())
                     .map(|der| der.as_ref().to_vec()),
             ),
+            SigningAlg::HS256 => Err(KeyError::Invalid(
+                "HS256 keys are configured (tokens.hs256_secret_file), not generated".into(),
+            )),
         }
     }
 
@@ -252,6 +294,8 @@ pub enum PublicKey {
         /// The public exponent.
         e: String,
     },
+    /// A shared secret: nothing public.
+    Secret,
 }
 
 impl PublicKey {
@@ -263,6 +307,7 @@ impl PublicKey {
                 format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#)
             }
             PublicKey::Rsa { n, e } => format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
+            PublicKey::Secret => return String::new(),
         };
         b64url(&Sha256::digest(canonical.as_bytes()))
     }
@@ -273,6 +318,7 @@ impl PublicKey {
             PublicKey::Okp { x } => jsonwebtoken::DecodingKey::from_ed_components(x).ok(),
             PublicKey::Ec { x, y } => jsonwebtoken::DecodingKey::from_ec_components(x, y).ok(),
             PublicKey::Rsa { n, e } => jsonwebtoken::DecodingKey::from_rsa_components(n, e).ok(),
+            PublicKey::Secret => None,
         }
     }
 }
@@ -285,6 +331,8 @@ pub enum Signer {
     Es256(EcdsaKeyPair),
     /// RSA PKCS#1 v1.5 with SHA-256.
     Rs256(RsaKeyPair),
+    /// HMAC-SHA-256 under the shared secret (boxed: the key keeps its precomputed state).
+    Hs256(Box<aws_lc_rs::hmac::Key>),
 }
 
 impl Signer {
@@ -305,6 +353,7 @@ impl Signer {
             Signer::Ed25519(_) => SigningAlg::EdDSA,
             Signer::Es256(_) => SigningAlg::ES256,
             Signer::Rs256(_) => SigningAlg::RS256,
+            Signer::Hs256(_) => SigningAlg::HS256,
         }
     }
 
@@ -329,6 +378,7 @@ impl Signer {
                     e: b64url(public.exponent().big_endian_without_leading_zero()),
                 }
             }
+            Signer::Hs256(_) => PublicKey::Secret,
         }
     }
 
@@ -351,6 +401,9 @@ impl Signer {
                 .ok()
                 .map(|()| out)
             }
+            Signer::Hs256(key) => Some(SignatureBytes::from_slice(
+                aws_lc_rs::hmac::sign(key, message).as_ref(),
+            )),
         }
     }
 }
@@ -442,6 +495,21 @@ impl SigningEntry {
     pub fn alg(&self) -> SigningAlg {
         self.signer.alg()
     }
+
+    fn from_shared(secret: &SharedSecret) -> Self {
+        let kid = secret.kid();
+        let header = json!({"alg": "HS256", "typ": "JWT", "kid": kid});
+        Self {
+            kid,
+            signer: Signer::Hs256(Box::new(aws_lc_rs::hmac::Key::new(
+                aws_lc_rs::hmac::HMAC_SHA256,
+                &secret.0,
+            ))),
+            header_b64: b64url(header.to_string().as_bytes()),
+            public: PublicKey::Secret,
+            decoding: jsonwebtoken::DecodingKey::from_secret(&secret.0),
+        }
+    }
 }
 
 /// A public key as published in the JWKS.
@@ -469,19 +537,29 @@ impl KeyRing {
     /// has none, and a new signing key for `alg` when the active one uses another algorithm
     /// (the older keys are retired: they verify until their tokens expire). Safe when several
     /// replicas start at once: a lost insert race re-reads.
+    ///
+    /// With HS256 the `shared` secret signs; stored signing keys are neither created nor
+    /// retired, and those still active keep verifying.
     pub async fn load_or_create(
         store: &dyn KeyStore,
         clock: &dyn Clock,
         ids: &dyn IdGenerator,
         retention: Duration,
         alg: SigningAlg,
+        shared: Option<&SharedSecret>,
     ) -> Result<Self, KeyError> {
+        let shared = match (alg, shared) {
+            (SigningAlg::HS256, None) => return Err(KeyError::NoActiveKey),
+            (SigningAlg::HS256, Some(secret)) => Some(secret),
+            _ => None,
+        };
         let keys = store.list().await?;
         let active_signing = keys
             .iter()
             .filter(|k| k.purpose == KeyPurpose::AccessTokenSigning && k.retired_at.is_none())
             .max_by_key(|k| k.created_at);
         if let Some(active) = active_signing
+            && alg.is_stored()
             && active.signing_alg() != Some(alg)
         {
             let key = StoredKey::generate_signing(alg, ids, clock.now())?;
@@ -500,7 +578,7 @@ impl KeyRing {
             let has_active = keys
                 .iter()
                 .any(|k| k.purpose == purpose && k.retired_at.is_none());
-            if !has_active {
+            if !has_active && (purpose != KeyPurpose::AccessTokenSigning || alg.is_stored()) {
                 let mut seed = [0u8; 32];
                 ids.fill_random(&mut seed);
                 let key = match purpose {
@@ -521,7 +599,7 @@ impl KeyRing {
                 }
             }
         }
-        Self::from_keys_at(&store.list().await?, clock.now(), retention)
+        Self::from_keys_at_with(&store.list().await?, clock.now(), retention, shared)
     }
 
     /// [`KeyRing::from_keys`], leaving out signing keys retired more than `retention` before
@@ -531,6 +609,17 @@ impl KeyRing {
         now: DateTime<Utc>,
         retention: Duration,
     ) -> Result<Self, KeyError> {
+        Self::from_keys_at_with(keys, now, retention, None)
+    }
+
+    /// [`KeyRing::from_keys_at`] with the HS256 `shared` secret, when configured, as the
+    /// active signing key.
+    pub fn from_keys_at_with(
+        keys: &[StoredKey],
+        now: DateTime<Utc>,
+        retention: Duration,
+        shared: Option<&SharedSecret>,
+    ) -> Result<Self, KeyError> {
         let live: Vec<StoredKey> = keys
             .iter()
             .filter(|k| {
@@ -539,17 +628,21 @@ impl KeyRing {
             })
             .cloned()
             .collect();
-        Self::from_keys(&live)
+        Self::from_keys_with(&live, shared)
     }
 
     /// Builds a ring from stored keys: the newest non-retired key of each purpose is active.
     pub fn from_keys(keys: &[StoredKey]) -> Result<Self, KeyError> {
+        Self::from_keys_with(keys, None)
+    }
+
+    /// [`KeyRing::from_keys`], with the `shared` secret as the active signing key if given.
+    fn from_keys_with(keys: &[StoredKey], shared: Option<&SharedSecret>) -> Result<Self, KeyError> {
         let newest = |purpose: KeyPurpose| {
             keys.iter()
                 .filter(|k| k.purpose == purpose && k.retired_at.is_none())
                 .max_by_key(|k| k.created_at)
         };
-        let active_signing = newest(KeyPurpose::AccessTokenSigning).ok_or(KeyError::NoActiveKey)?;
         let active_refresh =
             newest(KeyPurpose::RefreshTokenEncryption).ok_or(KeyError::NoActiveKey)?;
         let pepper = keys
@@ -576,10 +669,17 @@ impl KeyRing {
                 }
             }
         }
-        let active = signing
-            .get(&active_signing.kid)
-            .cloned()
-            .ok_or(KeyError::NoActiveKey)?;
+        let active = match shared {
+            Some(secret) => {
+                let entry = Arc::new(SigningEntry::from_shared(secret));
+                signing.insert(entry.kid.clone(), entry.clone());
+                entry
+            }
+            None => newest(KeyPurpose::AccessTokenSigning)
+                .and_then(|key| signing.get(&key.kid))
+                .cloned()
+                .ok_or(KeyError::NoActiveKey)?,
+        };
         let refresh_key = refresh
             .get(&active_refresh.kid)
             .cloned()
@@ -638,6 +738,7 @@ impl KeyRing {
         let mut keys: Vec<PublicJwk> = self
             .signing
             .values()
+            .filter(|k| k.public != PublicKey::Secret)
             .map(|k| PublicJwk {
                 kid: k.kid.clone(),
                 alg: k.alg(),
@@ -715,6 +816,17 @@ mod tests {
         )
         .expect("P-384 key");
         assert!(StoredKey::signing_pkcs8(p384.as_ref(), Utc::now()).is_none());
+    }
+
+    #[test]
+    fn shared_secrets_are_long_hidden_and_named_by_a_digest() {
+        assert!(SharedSecret::new(&[7; 31]).is_none());
+        let secret = SharedSecret::new(&[7; 32]).expect("32 bytes");
+        assert_eq!(format!("{secret:?}"), "SharedSecret(<redacted>)");
+        let kid = secret.kid();
+        assert!(kid.starts_with("hs-") && kid.len() == 19, "{kid}");
+        assert_eq!(kid, SharedSecret::new(&[7; 32]).expect("same").kid());
+        assert_ne!(kid, SharedSecret::new(&[8; 32]).expect("other").kid());
     }
 
     #[test]

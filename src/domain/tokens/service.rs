@@ -41,6 +41,8 @@ pub struct TokenSettings {
     pub leeway: Duration,
     /// Algorithm of new signing keys.
     pub signing_alg: super::keys::SigningAlg,
+    /// The HS256 secret, when `signing_alg` is HS256.
+    pub shared_secret: Option<super::keys::SharedSecret>,
 }
 
 /// A successful login, about to receive tokens.
@@ -165,7 +167,12 @@ impl TokenService {
     pub async fn reload_keys(&self) -> Result<(), KeyError> {
         let now = self.clock.now();
         let retention = self.settings.access_ttl + self.settings.leeway;
-        let ring = KeyRing::from_keys_at(&self.keys.list().await?, now, retention)?;
+        let ring = KeyRing::from_keys_at_with(
+            &self.keys.list().await?,
+            now,
+            retention,
+            self.settings.shared_secret.as_ref(),
+        )?;
         *self.ring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
         *self
             .last_reload
@@ -177,6 +184,9 @@ impl TokenService {
     /// Rotates the signing key when the active one is older than `period` (safe when several
     /// replicas do it at once: the newest key stays active), then reloads. Whether it rotated.
     pub async fn rotate_if_due(&self, period: Duration) -> Result<bool, KeyError> {
+        if !self.settings.signing_alg.is_stored() {
+            return Ok(false);
+        }
         let now = self.clock.now();
         let keys = self.keys.list().await?;
         let newest = keys
