@@ -14,7 +14,7 @@ use crate::adapters::postgres::{
 };
 use crate::adapters::system::{RandomIds, SystemClock};
 use crate::domain::groups::{ADMINISTRATORS, Group, GroupId, Member, Membership, TMI_PROVIDER};
-use crate::domain::tokens::keys::rotate_signing_key;
+use crate::domain::tokens::keys::{rotate_refresh_key, rotate_signing_key};
 use crate::domain::user::User;
 use crate::ports::{
     ClientCredentialRepository, Clock, GroupRepository, IdGenerator, KeyStore, PortError,
@@ -26,8 +26,13 @@ use crate::ports::{
 pub enum KeysCommand {
     /// List stored keys (never the secret material).
     List,
-    /// Create a new signing key; older ones keep verifying until their tokens expire.
-    Rotate,
+    /// Create a new signing key (with `--refresh`: refresh-token key); older ones keep
+    /// verifying (opening) until their tokens expire.
+    Rotate {
+        /// Rotate the key that seals refresh tokens instead of the signing key.
+        #[arg(long)]
+        refresh: bool,
+    },
 }
 
 /// Who a membership command is about.
@@ -247,7 +252,17 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        KeysCommand::Rotate => {
+        KeysCommand::Rotate { refresh: true } => {
+            let key = rotate_refresh_key(stores.keys.as_ref(), &SystemClock, &RandomIds)
+                .await
+                .context("rotating the refresh-token key")?;
+            audit("refresh_key_rotated", "keys", &key.kid);
+            println!(
+                "{}\tnew refresh-token key; replicas pick it up within a minute",
+                key.kid
+            );
+        }
+        KeysCommand::Rotate { refresh: false } => {
             let alg = config.tokens.signing_algorithm;
             anyhow::ensure!(
                 alg.is_stored(),

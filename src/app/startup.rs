@@ -42,6 +42,14 @@ impl KeyReloader {
     pub async fn rotate_if_due(&self, period: ChronoDuration) -> anyhow::Result<bool> {
         self.0.rotate_if_due(period).await.context("rotating keys")
     }
+
+    /// The same for the refresh-token key.
+    pub async fn rotate_refresh_if_due(&self, period: ChronoDuration) -> anyhow::Result<bool> {
+        self.0
+            .rotate_refresh_if_due(period)
+            .await
+            .context("rotating keys")
+    }
 }
 
 /// Replacements for the defaults, used by tests (a manual clock, for instance).
@@ -62,6 +70,7 @@ pub struct Application {
     credentials: Arc<CredentialService>,
     tokens: Arc<TokenService>,
     key_rotation: Option<ChronoDuration>,
+    refresh_key_rotation: Option<ChronoDuration>,
 }
 
 impl Application {
@@ -100,7 +109,7 @@ impl Application {
             keys.as_ref(),
             clock.as_ref(),
             ids.as_ref(),
-            token_settings.access_ttl + token_settings.leeway,
+            token_settings.retention(),
             token_settings.signing_alg,
             token_settings.shared_secret.as_ref(),
         )
@@ -195,10 +204,8 @@ impl Application {
             endpoint: poem::EndpointExt::boxed(endpoint),
             credentials,
             tokens: tokens_for_reload,
-            key_rotation: match config.tokens.signing_key_rotation_hours {
-                0 => None,
-                hours => Some(ChronoDuration::hours(i64::try_from(hours).unwrap_or(24))),
-            },
+            key_rotation: hours(config.tokens.signing_key_rotation_hours),
+            refresh_key_rotation: hours(config.tokens.refresh_key_rotation_hours),
         })
     }
 
@@ -228,6 +235,7 @@ impl Application {
         let credentials = self.credentials.clone();
         let tokens = self.tokens.clone();
         let rotation = self.key_rotation;
+        let refresh_rotation = self.refresh_key_rotation;
         let flusher = tokio::spawn(async move {
             let mut tick = tokio::time::interval(LAST_USED_FLUSH);
             let mut ticks: u64 = 0;
@@ -244,6 +252,11 @@ impl Application {
                         && let Err(err) = tokens.rotate_if_due(period).await
                     {
                         tracing::warn!(error = %err, "scheduled key rotation failed");
+                    }
+                    if let Some(period) = refresh_rotation
+                        && let Err(err) = tokens.rotate_refresh_if_due(period).await
+                    {
+                        tracing::warn!(error = %err, "scheduled refresh-token key rotation failed");
                     }
                     if let Err(err) = tokens.reload_keys().await {
                         tracing::warn!(error = %err, "could not reload keys");
@@ -301,6 +314,14 @@ fn token_settings(config: &Config, public_url: &str) -> TokenSettings {
         leeway: secs(t.leeway_secs),
         signing_alg: t.signing_algorithm,
         shared_secret: None,
+    }
+}
+
+/// A rotation period from a number of hours (0: no rotation).
+fn hours(hours: u64) -> Option<ChronoDuration> {
+    match hours {
+        0 => None,
+        hours => Some(ChronoDuration::hours(i64::try_from(hours).unwrap_or(24))),
     }
 }
 

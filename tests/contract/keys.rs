@@ -7,7 +7,13 @@ use tmi_auth::adapters::memory::MemoryKeyStore;
 use tmi_auth::adapters::postgres::PostgresKeyStore;
 use tmi_auth::adapters::system::RandomIds;
 use tmi_auth::domain::tokens::keys::{
-    KeyPurpose, KeyRing, SigningAlg, StoredKey, rotate_signing_key,
+    KeyPurpose, KeyRing, Retention, SigningAlg, StoredKey, rotate_refresh_key, rotate_signing_key,
+};
+
+/// Retired signing keys are kept 15 minutes, retired refresh-token keys a day.
+const RETENTION: Retention = Retention {
+    signing: chrono::Duration::minutes(15),
+    refresh: chrono::Duration::days(1),
 };
 use tmi_auth::ports::{Clock, KeyStore, PortError};
 
@@ -27,29 +33,24 @@ pub async fn keys_round_trip_and_kids_are_unique(store: Arc<dyn KeyStore>) {
     assert_eq!(listed, vec![signing, refresh]);
 }
 
+/// The ring as a start with the default algorithm loads it.
+async fn load_eddsa(store: &Arc<dyn KeyStore>, clock: &dyn tmi_auth::ports::Clock) -> KeyRing {
+    KeyRing::load_or_create(
+        store.as_ref(),
+        clock,
+        &RandomIds,
+        RETENTION,
+        SigningAlg::EdDSA,
+        None,
+    )
+    .await
+    .unwrap()
+}
+
 pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
     let (clock, _) = manual_time();
-    let ids = RandomIds;
-    let first = KeyRing::load_or_create(
-        store.as_ref(),
-        clock.as_ref(),
-        &ids,
-        chrono::Duration::minutes(15),
-        SigningAlg::EdDSA,
-        None,
-    )
-    .await
-    .unwrap();
-    let second = KeyRing::load_or_create(
-        store.as_ref(),
-        clock.as_ref(),
-        &ids,
-        chrono::Duration::minutes(15),
-        SigningAlg::EdDSA,
-        None,
-    )
-    .await
-    .unwrap();
+    let first = load_eddsa(&store, clock.as_ref()).await;
+    let second = load_eddsa(&store, clock.as_ref()).await;
     assert_eq!(
         first.active_signing().kid,
         second.active_signing().kid,
@@ -83,7 +84,7 @@ pub async fn the_ring_creates_missing_keys_once(store: Arc<dyn KeyStore>) {
 pub async fn a_changed_algorithm_gets_a_new_key(store: Arc<dyn KeyStore>) {
     let (clock, _) = manual_time();
     let ids = RandomIds;
-    let retention = chrono::Duration::minutes(15);
+    let retention = RETENTION;
     let mut kids = Vec::new();
     for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256] {
         clock.advance(chrono::Duration::seconds(1));
@@ -193,21 +194,11 @@ pub async fn rotation_retires_older_keys_and_keeps_the_newest(store: Arc<dyn Key
     let retired_first = keys.iter().find(|k| k.kid == first.kid).unwrap();
     assert!(retired_first.retired_at.is_some());
     // The ring verifies with every key still within retention, and drops the rest.
-    let ring = KeyRing::from_keys_at(
-        &keys_with_refresh(&keys),
-        clock.now(),
-        chrono::Duration::minutes(15),
-    )
-    .unwrap();
+    let ring = KeyRing::from_keys_at(&keys_with_refresh(&keys), clock.now(), RETENTION).unwrap();
     assert_eq!(ring.active_signing().kid, newest.kid);
     assert!(ring.signing_key(&first.kid).is_some());
     let later = clock.now() + chrono::Duration::minutes(16);
-    let ring = KeyRing::from_keys_at(
-        &keys_with_refresh(&keys),
-        later,
-        chrono::Duration::minutes(15),
-    )
-    .unwrap();
+    let ring = KeyRing::from_keys_at(&keys_with_refresh(&keys), later, RETENTION).unwrap();
     assert!(
         ring.signing_key(&first.kid).is_none(),
         "expired retired keys are dropped"
@@ -222,9 +213,58 @@ fn keys_with_refresh(keys: &[StoredKey]) -> Vec<StoredKey> {
     all
 }
 
+/// Rotating the refresh-token key: one active key even when replicas rotate together, the
+/// old key opens its tokens until the refresh retention has passed, the pepper never changes.
+pub async fn refresh_key_rotation_keeps_old_tokens_opening(store: Arc<dyn KeyStore>) {
+    let (clock, _) = manual_time();
+    let ids = RandomIds;
+    let first = load_eddsa(&store, clock.as_ref()).await;
+    let old_kid = first.active_refresh().0.to_owned();
+    clock.advance(chrono::Duration::seconds(1));
+    let (a, b) = tokio::join!(
+        rotate_refresh_key(store.as_ref(), clock.as_ref(), &ids),
+        rotate_refresh_key(store.as_ref(), clock.as_ref(), &ids)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let newest = if (a.created_at, &a.kid) > (b.created_at, &b.kid) {
+        &a
+    } else {
+        &b
+    };
+    let keys = store.list().await.unwrap();
+    let active: Vec<&StoredKey> = keys
+        .iter()
+        .filter(|k| k.purpose == KeyPurpose::RefreshTokenEncryption && k.retired_at.is_none())
+        .collect();
+    assert_eq!(active.len(), 1, "one active refresh-token key: {active:?}");
+    assert_eq!(active[0].kid, newest.kid);
+
+    let ring = KeyRing::from_keys_at(&keys, clock.now(), RETENTION).unwrap();
+    assert_eq!(ring.active_refresh().0, newest.kid);
+    assert!(
+        ring.refresh_key(&old_kid).is_some(),
+        "the old key still opens"
+    );
+    assert_eq!(ring.pepper(), first.pepper());
+    assert_eq!(
+        ring.active_signing().kid,
+        first.active_signing().kid,
+        "the signing key is untouched"
+    );
+    let later = clock.now() + RETENTION.refresh + chrono::Duration::seconds(1);
+    let ring = KeyRing::from_keys_at(&keys, later, RETENTION).unwrap();
+    assert!(
+        ring.refresh_key(&old_kid).is_none(),
+        "dropped after retention"
+    );
+    assert_eq!(ring.active_refresh().0, newest.kid);
+    assert_eq!(ring.pepper(), first.pepper());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_rotation_honours_the_contract() {
     rotation_retires_older_keys_and_keeps_the_newest(Arc::new(MemoryKeyStore::new())).await;
+    refresh_key_rotation_keeps_old_tokens_opening(Arc::new(MemoryKeyStore::new())).await;
     let Some(pg) = crate::live::postgres("key rotation").await else {
         return;
     };
@@ -232,5 +272,11 @@ async fn key_rotation_honours_the_contract() {
         pg.pool.clone(),
     )))
     .await;
+    pg.cleanup().await;
+    let Some(pg) = crate::live::postgres("refresh key rotation").await else {
+        return;
+    };
+    refresh_key_rotation_keeps_old_tokens_opening(Arc::new(PostgresKeyStore::new(pg.pool.clone())))
+        .await;
     pg.cleanup().await;
 }

@@ -86,6 +86,28 @@ async fn management_commands_work_against_postgres() {
         signing.iter().all(|l| l.contains("\tEdDSA\t")),
         "the algorithm is listed: {keys}"
     );
+    for _ in 0..2 {
+        let out = db.ok(&["keys", "rotate", "--refresh"]);
+        assert!(out.contains("new refresh-token key"), "{out}");
+    }
+    let keys = db.ok(&["keys", "list"]);
+    let refresh: Vec<&str> = keys
+        .lines()
+        .filter(|l| l.contains("refresh_token_encryption"))
+        .collect();
+    assert_eq!(refresh.len(), 2, "{keys}");
+    assert_eq!(
+        refresh.iter().filter(|l| l.ends_with("active")).count(),
+        1,
+        "{keys}"
+    );
+    assert_eq!(
+        keys.lines()
+            .filter(|l| l.contains("access_token_signing"))
+            .count(),
+        2,
+        "the signing keys are untouched: {keys}"
+    );
     assert_eq!(
         signing.iter().filter(|l| l.ends_with("active")).count(),
         1,

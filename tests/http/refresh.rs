@@ -1,9 +1,22 @@
 //! Refresh-token families: rotation, reuse detection, the grace window, absolute lifetime.
 
+use base64::Engine;
 use chrono::Duration;
 use reqwest::StatusCode;
 
 use crate::support::*;
+
+/// `/oauth2/refresh` refuses `refresh_token` with 401 `invalid_grant`.
+async fn refused(app: &TestApp, refresh_token: &str) {
+    expect_error(
+        app.refresh(refresh_token).await,
+        "post",
+        "/oauth2/refresh",
+        401,
+        "invalid_grant",
+    )
+    .await;
+}
 
 async fn rotate(app: &TestApp, refresh_token: &str) -> Tokens {
     let resp = app.refresh(refresh_token).await;
@@ -32,23 +45,9 @@ async fn reused_refresh_token_revokes_the_family() {
     let t2 = rotate(&app, &t1.refresh_token).await;
 
     // t0 is two generations old: reuse.
-    expect_error(
-        app.refresh(&t0.refresh_token).await,
-        "post",
-        "/oauth2/refresh",
-        401,
-        "invalid_grant",
-    )
-    .await;
+    refused(&app, &t0.refresh_token).await;
     // The newest refresh token of the family now fails too...
-    expect_error(
-        app.refresh(&t2.refresh_token).await,
-        "post",
-        "/oauth2/refresh",
-        401,
-        "invalid_grant",
-    )
-    .await;
+    refused(&app, &t2.refresh_token).await;
     // ...and so does every access token issued from the family.
     expect_error(
         app.get_bearer("/me", &t2.access_token).await,
@@ -94,22 +93,8 @@ async fn the_previous_token_after_the_grace_window_is_reuse() {
     let t0 = app.login("alice").await;
     let t1 = rotate(&app, &t0.refresh_token).await;
     app.clock.advance(Duration::seconds(10));
-    expect_error(
-        app.refresh(&t0.refresh_token).await,
-        "post",
-        "/oauth2/refresh",
-        401,
-        "invalid_grant",
-    )
-    .await;
-    expect_error(
-        app.refresh(&t1.refresh_token).await,
-        "post",
-        "/oauth2/refresh",
-        401,
-        "invalid_grant",
-    )
-    .await;
+    refused(&app, &t0.refresh_token).await;
+    refused(&app, &t1.refresh_token).await;
 }
 
 #[tokio::test]
@@ -122,14 +107,7 @@ async fn families_expire_absolutely() {
         tokens = rotate(&app, &tokens.refresh_token).await;
     }
     app.clock.advance(Duration::days(1));
-    expect_error(
-        app.refresh(&tokens.refresh_token).await,
-        "post",
-        "/oauth2/refresh",
-        401,
-        "invalid_grant",
-    )
-    .await;
+    refused(&app, &tokens.refresh_token).await;
 }
 
 #[tokio::test]
@@ -198,4 +176,48 @@ async fn refresh_endpoint_rejects_bad_bodies() {
             .unwrap();
         expect_error(resp, "post", "/oauth2/refresh", status, code).await;
     }
+}
+
+/// The key id in a PASETO refresh token's footer.
+fn refresh_kid(token: &str) -> String {
+    let footer = token.rsplit('.').next().unwrap();
+    String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(footer)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn refresh_tokens_keep_working_across_a_refresh_key_rotation() {
+    let app = spawn().await;
+    let t0 = app.login("alice").await;
+    assert!(
+        !app.keys
+            .rotate_refresh_if_due(chrono::Duration::hours(24))
+            .await
+            .unwrap(),
+        "not due yet"
+    );
+    app.clock.advance(chrono::Duration::hours(25));
+    assert!(
+        app.keys
+            .rotate_refresh_if_due(chrono::Duration::hours(24))
+            .await
+            .unwrap()
+    );
+    // Sealed under the old key: still refreshes, and the new token is sealed under the new key.
+    let t1 = rotate(&app, &t0.refresh_token).await;
+    assert_ne!(
+        refresh_kid(&t0.refresh_token),
+        refresh_kid(&t1.refresh_token)
+    );
+    let t2 = rotate(&app, &t1.refresh_token).await;
+    assert_eq!(
+        refresh_kid(&t1.refresh_token),
+        refresh_kid(&t2.refresh_token)
+    );
+    // Rotation and reuse detection are unchanged: the first token is spent.
+    refused(&app, &t0.refresh_token).await;
 }

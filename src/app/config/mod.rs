@@ -229,6 +229,8 @@ pub struct TokensConfig {
     pub refresh_token_key_file: Option<PathBuf>,
     /// Rotate the signing key automatically after this many hours (0: never).
     pub signing_key_rotation_hours: u64,
+    /// Rotate the refresh-token key automatically after this many hours (0: never).
+    pub refresh_key_rotation_hours: u64,
 }
 
 impl Default for TokensConfig {
@@ -246,6 +248,7 @@ impl Default for TokensConfig {
             hs256_secret_file: None,
             refresh_token_key_file: None,
             signing_key_rotation_hours: 0,
+            refresh_key_rotation_hours: 0,
         }
     }
 }

@@ -186,6 +186,12 @@ impl Config {
                 0,
                 24 * 365,
             ),
+            (
+                "tokens.refresh_key_rotation_hours",
+                t.refresh_key_rotation_hours,
+                0,
+                24 * 365,
+            ),
         ] {
             if !(min..=max).contains(&value) {
                 return Err(ConfigError::new(

@@ -523,6 +523,17 @@ pub struct PublicJwk {
     pub key: PublicKey,
 }
 
+/// How long retired keys stay in the ring: until every token they signed or sealed has
+/// expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// After a signing key is retired (the access-token lifetime plus leeway).
+    pub signing: Duration,
+    /// After a refresh-token key is retired (a refresh family's lifetime plus grace and
+    /// leeway: tokens sealed under it open until then).
+    pub refresh: Duration,
+}
+
 /// The keys in use, parsed once.
 pub struct KeyRing {
     active: Arc<SigningEntry>,
@@ -544,7 +555,7 @@ impl KeyRing {
         store: &dyn KeyStore,
         clock: &dyn Clock,
         ids: &dyn IdGenerator,
-        retention: Duration,
+        retention: Retention,
         alg: SigningAlg,
         shared: Option<&SharedSecret>,
     ) -> Result<Self, KeyError> {
@@ -602,12 +613,12 @@ impl KeyRing {
         Self::from_keys_at_with(&store.list().await?, clock.now(), retention, shared)
     }
 
-    /// [`KeyRing::from_keys`], leaving out signing keys retired more than `retention` before
-    /// `now` (every token they signed has expired by then).
+    /// [`KeyRing::from_keys`], leaving out signing and refresh-token keys retired longer ago
+    /// than their `retention` (every token they signed or sealed has expired by then).
     pub fn from_keys_at(
         keys: &[StoredKey],
         now: DateTime<Utc>,
-        retention: Duration,
+        retention: Retention,
     ) -> Result<Self, KeyError> {
         Self::from_keys_at_with(keys, now, retention, None)
     }
@@ -617,14 +628,18 @@ impl KeyRing {
     pub fn from_keys_at_with(
         keys: &[StoredKey],
         now: DateTime<Utc>,
-        retention: Duration,
+        retention: Retention,
         shared: Option<&SharedSecret>,
     ) -> Result<Self, KeyError> {
         let live: Vec<StoredKey> = keys
             .iter()
             .filter(|k| {
-                k.purpose != KeyPurpose::AccessTokenSigning
-                    || k.retired_at.is_none_or(|at| at + retention > now)
+                let kept = match k.purpose {
+                    KeyPurpose::AccessTokenSigning => retention.signing,
+                    KeyPurpose::RefreshTokenEncryption => retention.refresh,
+                    KeyPurpose::SecretPepper => return true,
+                };
+                k.retired_at.is_none_or(|at| at + kept > now)
             })
             .cloned()
             .collect();
@@ -748,6 +763,25 @@ impl KeyRing {
         keys.sort_by_key(|k| (k.kid != self.active.kid, k.kid.clone()));
         keys
     }
+}
+
+/// Creates a new refresh-token key and retires the older ones (they keep opening the refresh
+/// tokens sealed under them until those families expire). Safe when replicas rotate at the
+/// same moment: the newest key stays active.
+pub async fn rotate_refresh_key(
+    store: &dyn KeyStore,
+    clock: &dyn Clock,
+    ids: &dyn IdGenerator,
+) -> Result<StoredKey, KeyError> {
+    let mut secret = [0u8; 32];
+    ids.fill_random(&mut secret);
+    let now = clock.now();
+    let key = StoredKey::refresh(secret, now);
+    store.insert(&key).await?;
+    store
+        .retire_all_but_newest(KeyPurpose::RefreshTokenEncryption, now)
+        .await?;
+    Ok(key)
 }
 
 /// Creates a new signing key for `alg` and retires the older ones (they keep verifying until

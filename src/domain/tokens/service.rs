@@ -9,7 +9,7 @@ use super::claims::AccessClaims;
 use super::error::{AuthError, GrantError, KeyError};
 use super::family::{FamilyId, Presentation, RefreshFamily};
 use super::jwt;
-use super::keys::{KeyRing, PublicJwk};
+use super::keys::{KeyPurpose, KeyRing, PublicJwk, Retention};
 use super::refresh::{self, RefreshPayload};
 use crate::domain::credentials::ClientCredential;
 use crate::domain::credentials::model::{owner_of_service_subject, service_subject};
@@ -43,6 +43,16 @@ pub struct TokenSettings {
     pub signing_alg: super::keys::SigningAlg,
     /// The HS256 secret, when `signing_alg` is HS256.
     pub shared_secret: Option<super::keys::SharedSecret>,
+}
+
+impl TokenSettings {
+    /// How long retired keys are kept: until every token they made has expired.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            signing: self.access_ttl + self.leeway,
+            refresh: self.family_lifetime + self.refresh_grace + self.leeway,
+        }
+    }
 }
 
 /// A successful login, about to receive tokens.
@@ -166,7 +176,7 @@ impl TokenService {
     /// start verifying here, and the newest becomes the signing key).
     pub async fn reload_keys(&self) -> Result<(), KeyError> {
         let now = self.clock.now();
-        let retention = self.settings.access_ttl + self.settings.leeway;
+        let retention = self.settings.retention();
         let ring = KeyRing::from_keys_at_with(
             &self.keys.list().await?,
             now,
@@ -184,19 +194,9 @@ impl TokenService {
     /// Rotates the signing key when the active one is older than `period` (safe when several
     /// replicas do it at once: the newest key stays active), then reloads. Whether it rotated.
     pub async fn rotate_if_due(&self, period: Duration) -> Result<bool, KeyError> {
-        if !self.settings.signing_alg.is_stored() {
-            return Ok(false);
-        }
-        let now = self.clock.now();
-        let keys = self.keys.list().await?;
-        let newest = keys
-            .iter()
-            .filter(|k| {
-                k.purpose == super::keys::KeyPurpose::AccessTokenSigning && k.retired_at.is_none()
-            })
-            .map(|k| k.created_at)
-            .max();
-        if newest.is_some_and(|at| now - at < period) {
+        if !self.settings.signing_alg.is_stored()
+            || !self.due(KeyPurpose::AccessTokenSigning, period).await?
+        {
             return Ok(false);
         }
         super::keys::rotate_signing_key(
@@ -209,6 +209,33 @@ impl TokenService {
         self.reload_keys().await?;
         tracing::info!("signing key rotated on schedule");
         Ok(true)
+    }
+
+    /// Rotates the refresh-token key when the active one is older than `period`, then reloads
+    /// (like [`TokenService::rotate_if_due`]). Whether it rotated.
+    pub async fn rotate_refresh_if_due(&self, period: Duration) -> Result<bool, KeyError> {
+        if !self.due(KeyPurpose::RefreshTokenEncryption, period).await? {
+            return Ok(false);
+        }
+        super::keys::rotate_refresh_key(self.keys.as_ref(), self.clock.as_ref(), self.ids.as_ref())
+            .await?;
+        self.reload_keys().await?;
+        tracing::info!("refresh-token key rotated on schedule");
+        Ok(true)
+    }
+
+    /// Whether the newest active key of `purpose` is at least `period` old (or missing).
+    async fn due(&self, purpose: KeyPurpose, period: Duration) -> Result<bool, KeyError> {
+        let now = self.clock.now();
+        let newest = self
+            .keys
+            .list()
+            .await?
+            .iter()
+            .filter(|k| k.purpose == purpose && k.retired_at.is_none())
+            .map(|k| k.created_at)
+            .max();
+        Ok(newest.is_none_or(|at| now - at >= period))
     }
 
     /// Reloads the keys unless that happened in the last few seconds; whether it reloaded.
