@@ -39,8 +39,12 @@ pub enum KeysCommand {
 #[derive(Debug, Args)]
 pub struct MemberArgs {
     /// A user, as PROVIDER:PROVIDER_USER_ID (the user must have signed in once).
-    #[arg(long, value_name = "PROVIDER:SUBJECT", conflicts_with = "group")]
+    #[arg(long, value_name = "PROVIDER:SUBJECT", conflicts_with_all = ["group", "email"])]
     pub user: Option<String>,
+    /// The one user whose verified e-mail address this is (ignoring case; the user must have
+    /// signed in once).
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "group")]
+    pub email: Option<String>,
     /// A TMI-managed group, by name.
     #[arg(long, value_name = "NAME")]
     pub group: Option<String>,
@@ -153,10 +157,36 @@ async fn group(stores: &Stores, name: &str) -> anyhow::Result<Group> {
 }
 
 async fn member(stores: &Stores, args: &MemberArgs) -> anyhow::Result<Member> {
-    match (&args.user, &args.group) {
-        (Some(spec), None) => Ok(Member::User(user(stores, spec).await?.id)),
-        (None, Some(name)) => Ok(Member::Group(group(stores, name).await?.id)),
-        _ => bail!("give exactly one of --user or --group"),
+    match (&args.user, &args.email, &args.group) {
+        (Some(spec), None, None) => Ok(Member::User(user(stores, spec).await?.id)),
+        (None, Some(address), None) => Ok(Member::User(user_by_email(stores, address).await?.id)),
+        (None, None, Some(name)) => Ok(Member::Group(group(stores, name).await?.id)),
+        _ => bail!("give exactly one of --user, --email or --group"),
+    }
+}
+
+/// The one account with this verified e-mail address. Several accounts (signed in through
+/// different providers) or an unverified address are refused: name the user with --user.
+async fn user_by_email(stores: &Stores, address: &str) -> anyhow::Result<User> {
+    let address = address.trim();
+    if !crate::domain::user::is_plausible_email(address) {
+        bail!("--email {address:?} is not an e-mail address");
+    }
+    let mut found = stores.users.find_by_email(address, 2).await?;
+    match found.len() {
+        0 => bail!("no user with e-mail {address} (users exist after their first sign-in)"),
+        1 => {
+            let user = found.remove(0);
+            if !user.email_verified {
+                bail!(
+                    "the e-mail of {}:{} is not verified by its provider; name the user with --user",
+                    user.provider,
+                    user.provider_user_id
+                );
+            }
+            Ok(user)
+        }
+        _ => bail!("several users have e-mail {address}; name one with --user PROVIDER:SUBJECT"),
     }
 }
 

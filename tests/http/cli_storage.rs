@@ -123,6 +123,45 @@ async fn management_commands_work_against_postgres() {
     ]);
     db.fails(&["groups", "create", "platform"], "exists");
     db.ok(&["groups", "create", "sre"]);
+
+    // Members by verified e-mail: exactly one account must have it.
+    let carol = insert_users(&db).await;
+    db.ok(&[
+        "groups",
+        "add-member",
+        "platform",
+        "--email",
+        "CAROL@example.com",
+    ]);
+    assert!(
+        db.ok(&["groups", "members", "platform"])
+            .contains(&carol.to_string()),
+        "carol is a member"
+    );
+    db.ok(&[
+        "groups",
+        "remove-member",
+        "platform",
+        "--email",
+        "carol@example.com",
+    ]);
+    for (address, expect) in [
+        ("dave@example.com", "not verified"),
+        ("shared@example.com", "several users"),
+        ("nobody@example.com", "no user"),
+        ("not-an-address", "not an e-mail address"),
+    ] {
+        db.fails(&["admins", "add", "--email", address], expect);
+    }
+    let (code, _, err) = db.run(&[
+        "admins",
+        "add",
+        "--email",
+        "carol@example.com",
+        "--user",
+        "tmi:carol",
+    ]);
+    assert_ne!(code, 0, "--email and --user together: {err}");
     assert!(db.ok(&["groups", "list"]).contains("platform"));
     db.ok(&["groups", "add-member", "platform", "--group", "sre"]);
     db.fails(
@@ -157,4 +196,47 @@ async fn management_commands_work_against_postgres() {
     .execute(&admin)
     .await
     .unwrap();
+}
+
+/// Users as their first sign-in leaves them: carol (verified), dave (unverified), and two
+/// accounts sharing one verified address. Returns carol's id.
+async fn insert_users(db: &Db) -> tmi_auth::domain::user::UserId {
+    use tmi_auth::adapters::postgres::{PostgresSettings, PostgresUserRepository, connect};
+    use tmi_auth::domain::user::{User, UserId};
+    use tmi_auth::ports::UserRepository;
+
+    let pool = connect(&PostgresSettings {
+        url: db.url.clone(),
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_secs(5),
+        schema: Some(db.schema.clone()),
+    })
+    .await
+    .unwrap();
+    let users = PostgresUserRepository::new(pool);
+    let now = chrono::Utc::now();
+    let mut carol = None;
+    for (provider, subject, email, verified) in [
+        ("tmi", "carol", "carol@example.com", true),
+        ("tmi", "dave", "Dave@Example.com", false),
+        ("tmi", "erin", "shared@example.com", true),
+        ("github", "erin", "shared@example.com", true),
+    ] {
+        let user = User {
+            id: UserId::from_uuid(uuid::Uuid::new_v4()),
+            provider: provider.into(),
+            provider_user_id: subject.into(),
+            email: email.into(),
+            email_verified: verified,
+            name: subject.into(),
+            created_at: now,
+            last_login_at: now,
+        };
+        users.insert(&user).await.unwrap();
+        if subject == "carol" {
+            carol = Some(user.id);
+        }
+    }
+    carol.unwrap()
 }
