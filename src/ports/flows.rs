@@ -20,6 +20,9 @@ pub enum FlowKind {
     SamlRequest,
     /// A SAML assertion already consumed, keyed by provider and assertion ID (replay guard).
     SamlAssertion,
+    /// The subject behind a SAML NameID when the provider maps subjects from an attribute,
+    /// keyed by provider and NameID, for single logout; kept as long as a session may live.
+    SamlNameId,
 }
 
 impl FlowKind {
@@ -31,6 +34,7 @@ impl FlowKind {
             FlowKind::RedeemedCode => "redeemed",
             FlowKind::SamlRequest => "saml-request",
             FlowKind::SamlAssertion => "saml-assertion",
+            FlowKind::SamlNameId => "saml-nameid",
         }
     }
 }

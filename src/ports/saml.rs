@@ -46,6 +46,9 @@ pub struct SamlAssertion {
     pub assertion_id: String,
     /// When the assertion stops being acceptable anyway.
     pub expires_at: DateTime<Utc>,
+    /// The assertion's NameID, when the subject was taken from an attribute instead: single
+    /// logout names the user by it.
+    pub name_id: Option<String>,
 }
 
 /// A validated, signed logout request.
@@ -53,8 +56,9 @@ pub struct SamlAssertion {
 pub struct SamlLogout {
     /// The LogoutRequest's ID.
     pub request_id: String,
-    /// The subject the IdP logs out (same mapping as at login).
-    pub subject: String,
+    /// The NameID the IdP logs out (the subject itself unless the provider maps the subject
+    /// from an attribute; see [`SamlAssertion::name_id`]).
+    pub name_id: String,
 }
 
 /// Why a SAML message was refused. The text is for logs only.

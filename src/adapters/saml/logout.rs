@@ -123,7 +123,7 @@ impl SamaelProvider {
             .clone()
             .filter(|id| !id.is_empty() && id.len() <= 256)
             .ok_or_else(|| SamlError::Invalid("LogoutRequest has no ID".into()))?;
-        let subject = request
+        let name_id = request
             .name_id
             .as_ref()
             .map(|n| n.value.trim().to_owned())
@@ -131,7 +131,7 @@ impl SamaelProvider {
             .ok_or_else(|| SamlError::Invalid("LogoutRequest has no NameID".into()))?;
         Ok(SamlLogout {
             request_id,
-            subject,
+            name_id,
         })
     }
 }

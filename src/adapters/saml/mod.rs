@@ -364,10 +364,17 @@ impl SamlProvider for SamaelProvider {
             .attributes
             .identity(&assertion)
             .map_err(SamlError::Invalid)?;
+        let name_id = assertion
+            .subject
+            .as_ref()
+            .and_then(|s| s.name_id.as_ref())
+            .map(|n| n.value.trim().to_owned())
+            .filter(|n| !n.is_empty() && n.len() <= 1024 && *n != identity.subject);
         Ok(SamlAssertion {
             identity,
             expires_at: self.expiry(&assertion),
             assertion_id: assertion.id,
+            name_id,
         })
     }
 

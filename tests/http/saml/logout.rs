@@ -7,58 +7,48 @@ use super::post_acs;
 use super::saml_app;
 use crate::support::*;
 
+/// An IdP-initiated login of `name`; its tokens.
+async fn idp_login(app: &TestApp, pki: &Pki, name: &str) -> Tokens {
+    let signed = Assertion::new(&app.public, None, name).signed(pki, "idp");
+    let resp = post_acs(app, &signed, None).await;
+    tokens_of(&json_checked(resp, "post", "/saml/acs").await)
+}
+
+/// A LogoutRequest over the HTTP-POST binding.
+async fn post_slo(app: &TestApp, xml: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/saml/slo"))
+        .form(&[("SAMLRequest", b64(xml))])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn signed_logout_requests_end_the_sessions_and_unsigned_ones_fail() {
     let Some(pki) = Pki::generate("logout") else {
         return;
     };
     let app = saml_app(&pki, "allow_idp_initiated = true").await;
-    let login = |name: &'static str| {
-        let a = Assertion::new(&app.public, None, name);
-        let signed = a.signed(&pki, "idp");
-        let app = &app;
-        async move {
-            let resp = post_acs(app, &signed, None).await;
-            tokens_of(&json_checked(resp, "post", "/saml/acs").await)
-        }
-    };
 
     // HTTP-POST binding: unsigned → 400; signed by the IdP → 200 and the session is over.
-    let dave = login("dave").await;
+    let dave = idp_login(&app, &pki, "dave").await;
     let (_, unsigned) = logout_request(&app.public, "dave", false);
-    let resp = app
-        .client
-        .post(app.url("/saml/slo"))
-        .form(&[("SAMLRequest", b64(&unsigned))])
-        .send()
-        .await
-        .unwrap();
+    let resp = post_slo(&app, &unsigned).await;
     expect_error(resp, "post", "/saml/slo", 400, "invalid_request").await;
     let (_, rogue) = logout_request(&app.public, "dave", true);
     let rogue = pki.sign(&rogue, "LogoutRequest", "rogue");
-    let resp = app
-        .client
-        .post(app.url("/saml/slo"))
-        .form(&[("SAMLRequest", b64(&rogue))])
-        .send()
-        .await
-        .unwrap();
+    let resp = post_slo(&app, &rogue).await;
     expect_error(resp, "post", "/saml/slo", 400, "invalid_request").await;
     assert_eq!(
         app.refresh(&dave.refresh_token).await.status(),
         StatusCode::OK,
         "still logged in"
     );
-    let dave = login("dave").await;
+    let dave = idp_login(&app, &pki, "dave").await;
     let (_, signed) = logout_request(&app.public, "dave", true);
     let signed = pki.sign(&signed, "LogoutRequest", "idp");
-    let resp = app
-        .client
-        .post(app.url("/saml/slo"))
-        .form(&[("SAMLRequest", b64(&signed))])
-        .send()
-        .await
-        .unwrap();
+    let resp = post_slo(&app, &signed).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(
         json_checked(resp, "post", "/saml/slo").await["message"],
@@ -76,7 +66,7 @@ async fn signed_logout_requests_end_the_sessions_and_unsigned_ones_fail() {
     );
 
     // HTTP-Redirect binding: the query signature is checked as received.
-    let erin = login("erin").await;
+    let erin = idp_login(&app, &pki, "erin").await;
     let (request_id, xml) = logout_request(&app.public, "erin", false);
     let encoded = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
     let query = format!(
@@ -128,5 +118,47 @@ async fn signed_logout_requests_end_the_sessions_and_unsigned_ones_fail() {
     assert_eq!(
         app.refresh(&erin.refresh_token).await.status(),
         StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn logout_by_name_id_reaches_users_whose_subject_comes_from_an_attribute() {
+    let Some(pki) = Pki::generate("logout-mapped") else {
+        return;
+    };
+    let app = saml_app(
+        &pki,
+        "allow_idp_initiated = true\nattributes = { subject = \"mail\" }",
+    )
+    .await;
+    let frank = idp_login(&app, &pki, "frank").await;
+    let grace = idp_login(&app, &pki, "grace").await;
+    // The account is keyed by the mail attribute, not by the NameID.
+    let me = json_checked(
+        app.get_bearer("/me", &frank.access_token).await,
+        "get",
+        "/me",
+    )
+    .await;
+    assert_eq!(me["provider_id"], "frank@example.test");
+
+    // The IdP logs out the NameID "frank": frank's sessions end, grace's do not.
+    let (_, request) = logout_request(&app.public, "frank", true);
+    let request = pki.sign(&request, "LogoutRequest", "idp");
+    let resp = post_slo(&app, &request).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        app.refresh(&frank.refresh_token).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "frank's family is revoked"
+    );
+    assert_eq!(
+        app.get_bearer("/me", &frank.access_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.refresh(&grace.refresh_token).await.status(),
+        StatusCode::OK,
+        "grace is still logged in"
     );
 }

@@ -171,6 +171,8 @@ impl LoginService {
         };
         let idp = provider.info().id.clone();
         self.consume_assertion(&idp, &assertion).await?;
+        let name_id = assertion.name_id.clone();
+        let subject = assertion.identity.subject.clone();
         tracing::info!(%idp, "SAML assertion accepted");
         let (client_callback, client_state, code_challenge) = match pending {
             Some(p) => (p.client_callback, p.client_state, p.code_challenge),
@@ -181,15 +183,48 @@ impl LoginService {
                 ));
             }
         };
-        self.finish_login(Finish {
-            idp,
-            identity: assertion.identity,
-            client_callback,
-            client_state,
-            code_challenge,
-            scope: SAML_SCOPE.to_owned(),
-        })
-        .await
+        let outcome = self
+            .finish_login(Finish {
+                idp: idp.clone(),
+                identity: assertion.identity,
+                client_callback,
+                client_state,
+                code_challenge,
+                scope: SAML_SCOPE.to_owned(),
+            })
+            .await?;
+        if let Some(name_id) = name_id {
+            self.remember_name_id(&idp, &name_id, &subject).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Remembers which subject a NameID stands for (the provider maps subjects from an
+    /// attribute, a LogoutRequest carries only the NameID), for as long as a session may last.
+    /// Best effort: without it, single logout falls back to the NameID.
+    async fn remember_name_id(&self, idp: &str, name_id: &str, subject: &str) {
+        let key = name_id_key(idp, name_id);
+        let ttl = self
+            .tokens
+            .settings()
+            .family_lifetime
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(7 * 86_400));
+        // The newest login's mapping wins.
+        let stored = match self.flows.take(FlowKind::SamlNameId, &key).await {
+            Ok(_) => {
+                self.flows
+                    .put(FlowKind::SamlNameId, &key, subject.as_bytes().to_vec(), ttl)
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        match stored {
+            Ok(()) | Err(PortError::AlreadyExists) => {}
+            Err(err) => {
+                tracing::warn!(%idp, error = %err, "could not remember the NameID for single logout");
+            }
+        }
     }
 
     /// An IdP-initiated response: the first provider allowing them whose signature verifies.
@@ -291,7 +326,15 @@ impl LoginService {
         logout: &SamlLogout,
     ) -> Result<(), LoginError> {
         let idp = &provider.info().id;
-        let Some(user) = self.users.find_by_identity(idp, &logout.subject).await? else {
+        let subject = match self
+            .flows
+            .take(FlowKind::SamlNameId, &name_id_key(idp, &logout.name_id))
+            .await?
+        {
+            Some(mapped) => String::from_utf8(mapped).unwrap_or_else(|_| logout.name_id.clone()),
+            None => logout.name_id.clone(),
+        };
+        let Some(user) = self.users.find_by_identity(idp, &subject).await? else {
             tracing::info!(%idp, "SAML logout for an unknown subject");
             return Ok(());
         };
@@ -303,6 +346,11 @@ impl LoginService {
         });
         Ok(())
     }
+}
+
+/// Flow-store key of a provider's NameID.
+fn name_id_key(idp: &str, name_id: &str) -> String {
+    digest_key(&format!("{idp}\n{name_id}"))
 }
 
 fn saml_error(err: SamlError) -> LoginError {
