@@ -26,4 +26,9 @@ pub trait KeyStore: Send + Sync + 'static {
         purpose: KeyPurpose,
         at: DateTime<Utc>,
     ) -> Result<(), PortError>;
+
+    /// Marks retired, at `at`, every not yet retired key of `purpose` (when their material is
+    /// no longer the one in use, e.g. HS256 signs with a configured secret). Keys already
+    /// retired keep their time.
+    async fn retire_all(&self, purpose: KeyPurpose, at: DateTime<Utc>) -> Result<(), PortError>;
 }

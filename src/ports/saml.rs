@@ -26,6 +26,9 @@ pub struct SamlProviderInfo {
     pub initialized: bool,
     /// Whether unsolicited (IdP-initiated) responses are accepted.
     pub allow_idp_initiated: bool,
+    /// Whether the user's subject comes from an attribute rather than the NameID (single
+    /// logout then finds users through the NameIDs their logins recorded).
+    pub subject_from_attribute: bool,
 }
 
 /// A login request ready to send the browser with.
@@ -46,7 +49,7 @@ pub struct SamlAssertion {
     pub assertion_id: String,
     /// When the assertion stops being acceptable anyway.
     pub expires_at: DateTime<Utc>,
-    /// The assertion's NameID, when the subject was taken from an attribute instead: single
+    /// The assertion's NameID when the provider takes the subject from an attribute: single
     /// logout names the user by it.
     pub name_id: Option<String>,
 }

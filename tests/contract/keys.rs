@@ -7,7 +7,8 @@ use tmi_auth::adapters::memory::MemoryKeyStore;
 use tmi_auth::adapters::postgres::PostgresKeyStore;
 use tmi_auth::adapters::system::RandomIds;
 use tmi_auth::domain::tokens::keys::{
-    KeyPurpose, KeyRing, Retention, SigningAlg, StoredKey, rotate_refresh_key, rotate_signing_key,
+    KeyPurpose, KeyRing, Retention, SharedSecret, SigningAlg, StoredKey, rotate_refresh_key,
+    rotate_signing_key,
 };
 
 /// Retired signing keys are kept 15 minutes, retired refresh-token keys a day.
@@ -134,6 +135,57 @@ pub async fn a_changed_algorithm_gets_a_new_key(store: Arc<dyn KeyStore>) {
         .await
         .unwrap();
     assert_eq!(rotated.signing_alg(), Some(SigningAlg::ES256));
+
+    // Switching to HS256: the shared secret signs, every stored signing key is retired and
+    // verifies only until its retention has passed.
+    let secret = SharedSecret::new(b"a shared secret of at least thirty-two bytes").unwrap();
+    clock.advance(chrono::Duration::seconds(1));
+    let ring = KeyRing::load_or_create(
+        store.as_ref(),
+        clock.as_ref(),
+        &ids,
+        retention,
+        SigningAlg::HS256,
+        Some(&secret),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ring.active_signing().alg(), SigningAlg::HS256);
+    assert_eq!(ring.active_signing().kid, secret.kid());
+    assert!(ring.signing_key(&rotated.kid).is_some(), "verifies for now");
+    assert!(
+        ring.public_keys()
+            .iter()
+            .all(|k| k.alg != SigningAlg::HS256),
+        "the secret is never published"
+    );
+    let keys = store.list().await.unwrap();
+    assert!(
+        keys.iter()
+            .filter(|k| k.purpose == KeyPurpose::AccessTokenSigning)
+            .all(|k| k.retired_at.is_some()),
+        "no stored signing key stays active: {keys:?}"
+    );
+    let later = clock.now() + retention.signing + chrono::Duration::seconds(1);
+    let ring = KeyRing::from_keys_at_with(&keys, later, retention, Some(&secret)).unwrap();
+    assert!(
+        ring.signing_key(&rotated.kid).is_none(),
+        "dropped after retention"
+    );
+    assert!(ring.public_keys().is_empty());
+    // HS256 without the secret cannot start.
+    assert!(
+        KeyRing::load_or_create(
+            store.as_ref(),
+            clock.as_ref(),
+            &ids,
+            retention,
+            SigningAlg::HS256,
+            None
+        )
+        .await
+        .is_err()
+    );
 }
 
 #[tokio::test]

@@ -59,4 +59,13 @@ impl KeyStore for MemoryKeyStore {
         }
         Ok(())
     }
+
+    async fn retire_all(&self, purpose: KeyPurpose, at: DateTime<Utc>) -> Result<(), PortError> {
+        for key in lock(&self.keys).iter_mut() {
+            if key.purpose == purpose && key.retired_at.is_none() {
+                key.retired_at = Some(at);
+            }
+        }
+        Ok(())
+    }
 }

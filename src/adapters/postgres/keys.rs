@@ -90,4 +90,16 @@ impl KeyStore for PostgresKeyStore {
         .map_err(map_err)?;
         Ok(())
     }
+
+    async fn retire_all(&self, purpose: KeyPurpose, at: DateTime<Utc>) -> Result<(), PortError> {
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $2 WHERE purpose = $1 AND retired_at IS NULL",
+        )
+        .bind(purpose.as_str())
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
 }

@@ -369,7 +369,7 @@ impl SamlProvider for SamaelProvider {
             .as_ref()
             .and_then(|s| s.name_id.as_ref())
             .map(|n| n.value.trim().to_owned())
-            .filter(|n| !n.is_empty() && n.len() <= 1024 && *n != identity.subject);
+            .filter(|n| self.attributes.subject.is_some() && !n.is_empty() && n.len() <= 1024);
         Ok(SamlAssertion {
             identity,
             expires_at: self.expiry(&assertion),

@@ -336,14 +336,15 @@ pub enum Signer {
 }
 
 impl Signer {
-    /// A P-256 or RSA (2048 bits or more) key from a PKCS#8 document.
+    /// A P-256 or RSA (2048 to 4096 bits) key from a PKCS#8 document. Larger RSA keys are
+    /// refused: their signatures alone would take tokens past what we accept back.
     fn from_pkcs8(der: &[u8]) -> Option<Self> {
         if let Ok(key) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
             return Some(Signer::Es256(key));
         }
         RsaKeyPair::from_pkcs8(der)
             .ok()
-            .filter(|key| key.public_modulus_len() >= 256)
+            .filter(|key| (256..=512).contains(&key.public_modulus_len()))
             .map(Signer::Rs256)
     }
 
@@ -549,8 +550,8 @@ impl KeyRing {
     /// (the older keys are retired: they verify until their tokens expire). Safe when several
     /// replicas start at once: a lost insert race re-reads.
     ///
-    /// With HS256 the `shared` secret signs; stored signing keys are neither created nor
-    /// retired, and those still active keep verifying.
+    /// With HS256 the `shared` secret signs: no signing key is created, and stored ones are
+    /// retired (they verify only until their tokens expire).
     pub async fn load_or_create(
         store: &dyn KeyStore,
         clock: &dyn Clock,
@@ -569,8 +570,12 @@ impl KeyRing {
             .iter()
             .filter(|k| k.purpose == KeyPurpose::AccessTokenSigning && k.retired_at.is_none())
             .max_by_key(|k| k.created_at);
-        if let Some(active) = active_signing
-            && alg.is_stored()
+        if active_signing.is_some() && !alg.is_stored() {
+            store
+                .retire_all(KeyPurpose::AccessTokenSigning, clock.now())
+                .await?;
+            tracing::info!(%alg, "signing algorithm changed: stored signing keys retired");
+        } else if let Some(active) = active_signing
             && active.signing_alg() != Some(alg)
         {
             let key = StoredKey::generate_signing(alg, ids, clock.now())?;
@@ -722,14 +727,18 @@ impl KeyRing {
         &self.active
     }
 
-    /// The algorithms of the keys in the ring, the active key's first.
+    /// The algorithms of the keys in the ring, the active key's first, then in a fixed order.
     pub fn algorithms(&self) -> Vec<SigningAlg> {
+        let mut others: Vec<SigningAlg> = self
+            .signing
+            .values()
+            .map(|k| k.alg())
+            .filter(|alg| *alg != self.active.alg())
+            .collect();
+        others.sort_by_key(|alg| alg.as_str());
+        others.dedup();
         let mut algs = vec![self.active.alg()];
-        for key in self.signing.values() {
-            if !algs.contains(&key.alg()) {
-                algs.push(key.alg());
-            }
-        }
+        algs.extend(others);
         algs
     }
 

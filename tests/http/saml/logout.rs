@@ -161,4 +161,24 @@ async fn logout_by_name_id_reaches_users_whose_subject_comes_from_an_attribute()
         StatusCode::OK,
         "grace is still logged in"
     );
+
+    // The mapping outlives a logout: frank signs in again, and the IdP's next logout of
+    // "frank" ends that session too.
+    let again = idp_login(&app, &pki, "frank").await;
+    let (_, request) = logout_request(&app.public, "frank", true);
+    let request = pki.sign(&request, "LogoutRequest", "idp");
+    assert_eq!(post_slo(&app, &request).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.refresh(&again.refresh_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // A NameID no login recorded logs nobody out, even one equal to a subject.
+    let (_, request) = logout_request(&app.public, "grace@example.test", true);
+    let request = pki.sign(&request, "LogoutRequest", "idp");
+    assert_eq!(post_slo(&app, &request).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.refresh(&grace.refresh_token).await.status(),
+        StatusCode::OK,
+        "the NameID is not read as a subject"
+    );
 }

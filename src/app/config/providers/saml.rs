@@ -208,6 +208,7 @@ impl SamlProviderConfig {
                     slo_url: format!("{public_url}/saml/slo"),
                     initialized: false,
                     allow_idp_initiated: self.allow_idp_initiated,
+                    subject_from_attribute: attributes.subject.is_some(),
                 },
                 sp_key_pem: sp_key,
                 sp_cert_pem: sp_cert,

@@ -199,9 +199,10 @@ impl LoginService {
         Ok(outcome)
     }
 
-    /// Remembers which subject a NameID stands for (the provider maps subjects from an
-    /// attribute, a LogoutRequest carries only the NameID), for as long as a session may last.
-    /// Best effort: without it, single logout falls back to the NameID.
+    /// Remembers which subjects a NameID stood for at login (the provider maps subjects from
+    /// an attribute; a LogoutRequest carries only the NameID), for as long as a session may
+    /// last. A NameID that is not unique per user maps to each of its recent subjects, newest
+    /// first. Best effort: a subject missing here is not logged out by NameID.
     async fn remember_name_id(&self, idp: &str, name_id: &str, subject: &str) {
         let key = name_id_key(idp, name_id);
         let ttl = self
@@ -210,12 +211,18 @@ impl LoginService {
             .family_lifetime
             .to_std()
             .unwrap_or(std::time::Duration::from_secs(7 * 86_400));
-        // The newest login's mapping wins.
         let stored = match self.flows.take(FlowKind::SamlNameId, &key).await {
-            Ok(_) => {
-                self.flows
-                    .put(FlowKind::SamlNameId, &key, subject.as_bytes().to_vec(), ttl)
-                    .await
+            Ok(previous) => {
+                let mut subjects = previous
+                    .and_then(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
+                    .unwrap_or_default();
+                subjects.retain(|s| s != subject);
+                subjects.insert(0, subject.to_owned());
+                subjects.truncate(MAX_SUBJECTS_PER_NAME_ID);
+                match serde_json::to_vec(&subjects) {
+                    Ok(value) => self.flows.put(FlowKind::SamlNameId, &key, value, ttl).await,
+                    Err(err) => Err(PortError::Unexpected(err.to_string())),
+                }
             }
             Err(err) => Err(err),
         };
@@ -326,27 +333,40 @@ impl LoginService {
         logout: &SamlLogout,
     ) -> Result<(), LoginError> {
         let idp = &provider.info().id;
-        let subject = match self
-            .flows
-            .take(FlowKind::SamlNameId, &name_id_key(idp, &logout.name_id))
-            .await?
-        {
-            Some(mapped) => String::from_utf8(mapped).unwrap_or_else(|_| logout.name_id.clone()),
-            None => logout.name_id.clone(),
+        // With subjects from an attribute, the NameID means only what logins recorded (the
+        // mapping stays: the IdP may repeat the request, or log out another session).
+        let subjects = if provider.info().subject_from_attribute {
+            self.flows
+                .get(FlowKind::SamlNameId, &name_id_key(idp, &logout.name_id))
+                .await?
+                .and_then(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
+                .unwrap_or_default()
+        } else {
+            vec![logout.name_id.clone()]
         };
-        let Some(user) = self.users.find_by_identity(idp, &subject).await? else {
+        let mut found = false;
+        for subject in &subjects {
+            let Some(user) = self.users.find_by_identity(idp, subject).await? else {
+                continue;
+            };
+            found = true;
+            let ended = self.tokens.revoke_sessions(user.id, idp).await?;
+            tracing::info!(%idp, user = %user.id, sessions = ended, "SAML single logout");
+            self.events.record(AuditEvent::TokenRevoked {
+                actor: format!("saml-logout:{idp}"),
+                what: "sessions",
+            });
+        }
+        if !found {
             tracing::info!(%idp, "SAML logout for an unknown subject");
-            return Ok(());
-        };
-        let ended = self.tokens.revoke_sessions(user.id, idp).await?;
-        tracing::info!(%idp, user = %user.id, sessions = ended, "SAML single logout");
-        self.events.record(AuditEvent::TokenRevoked {
-            actor: format!("saml-logout:{idp}"),
-            what: "sessions",
-        });
+        }
         Ok(())
     }
 }
+
+/// How many subjects one NameID is remembered for (NameIDs should be unique per user; this
+/// bounds the record when they are not).
+const MAX_SUBJECTS_PER_NAME_ID: usize = 16;
 
 /// Flow-store key of a provider's NameID.
 fn name_id_key(idp: &str, name_id: &str) -> String {
