@@ -22,10 +22,10 @@ use crate::domain::access::AccessService;
 use crate::domain::credentials::{CredentialService, CredentialSettings};
 use crate::domain::groups::GroupService;
 use crate::domain::login::{LoginService, LoginSettings};
-use crate::domain::tokens::keys::{KeyRing, SharedSecret, StoredKey};
+use crate::domain::tokens::keys::{KeyRing, SharedSecret, StoredKey, install_key};
 use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::domain::user::EmailLinking;
-use crate::ports::{BackoffPolicy, Clock, EventSink, IdGenerator, KeyStore, PortError};
+use crate::ports::{BackoffPolicy, Clock, EventSink, IdGenerator, KeyStore};
 
 /// See [`Application::key_reloader`].
 #[derive(Clone)]
@@ -389,7 +389,7 @@ async fn install_configured_keys(
             path.display(),
             config.tokens.signing_algorithm
         );
-        insert_once(store, &key).await?;
+        install_key(store, &key).await?;
     }
     if let Some(path) = &config.tokens.refresh_token_key_file {
         let text = std::fs::read_to_string(path).with_context(|| {
@@ -407,7 +407,7 @@ async fn install_configured_keys(
             .ok_or_else(|| {
                 anyhow::anyhow!("tokens.refresh_token_key_file: expected 32 bytes, base64-encoded")
             })?;
-        insert_once(store, &StoredKey::refresh(bytes, clock.now())).await?;
+        install_key(store, &StoredKey::refresh(bytes, clock.now())).await?;
     }
     Ok(())
 }
@@ -422,13 +422,6 @@ fn signing_key_from_pem(pem: &str, now: chrono::DateTime<chrono::Utc>) -> Option
         return None;
     }
     StoredKey::signing_pkcs8(document.as_bytes(), now)
-}
-
-async fn insert_once(store: &dyn KeyStore, key: &StoredKey) -> anyhow::Result<()> {
-    match store.insert(key).await {
-        Ok(()) | Err(PortError::AlreadyExists) => Ok(()),
-        Err(other) => Err(other.into()),
-    }
 }
 
 async fn shutdown_signal() {

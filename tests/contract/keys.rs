@@ -7,8 +7,8 @@ use tmi_auth::adapters::memory::MemoryKeyStore;
 use tmi_auth::adapters::postgres::PostgresKeyStore;
 use tmi_auth::adapters::system::RandomIds;
 use tmi_auth::domain::tokens::keys::{
-    KeyPurpose, KeyRing, Retention, SharedSecret, SigningAlg, StoredKey, rotate_refresh_key,
-    rotate_signing_key,
+    KeyPurpose, KeyRing, Retention, SharedSecret, SigningAlg, StoredKey, install_key,
+    rotate_refresh_key, rotate_signing_key,
 };
 
 /// Retired signing keys are kept 15 minutes, retired refresh-token keys a day.
@@ -188,8 +188,43 @@ pub async fn a_changed_algorithm_gets_a_new_key(store: Arc<dyn KeyStore>) {
     );
 }
 
+/// A key configured as a file replaces the generated one once: it becomes active, the old key
+/// is retired (and still verifies for now); installing it again on the next start changes
+/// nothing.
+pub async fn a_configured_key_takes_over_once(store: Arc<dyn KeyStore>) {
+    let (clock, _) = manual_time();
+    let generated = load_eddsa(&store, clock.as_ref()).await;
+    clock.advance(chrono::Duration::seconds(1));
+    let file_key = StoredKey::signing([42u8; 32], clock.now());
+    assert!(install_key(store.as_ref(), &file_key).await.unwrap());
+    let ring = load_eddsa(&store, clock.as_ref()).await;
+    assert_eq!(ring.active_signing().kid, file_key.kid);
+    assert!(ring.signing_key(&generated.active_signing().kid).is_some());
+    let keys = store.list().await.unwrap();
+    let old = keys
+        .iter()
+        .find(|k| k.kid == generated.active_signing().kid)
+        .unwrap();
+    assert!(old.retired_at.is_some(), "the generated key is retired");
+    // The next start installs the same file: nothing changes.
+    clock.advance(chrono::Duration::seconds(1));
+    let again = StoredKey::signing([42u8; 32], clock.now());
+    assert!(!install_key(store.as_ref(), &again).await.unwrap());
+    assert_eq!(store.list().await.unwrap(), keys);
+    // The same for the refresh-token key.
+    let refresh = StoredKey::refresh([43u8; 32], clock.now());
+    assert!(install_key(store.as_ref(), &refresh).await.unwrap());
+    let ring = load_eddsa(&store, clock.as_ref()).await;
+    assert_eq!(ring.active_refresh().0, refresh.kid);
+    assert!(
+        ring.refresh_key(generated.active_refresh().0).is_some(),
+        "the old refresh key still opens"
+    );
+}
+
 #[tokio::test]
 async fn memory_key_store_honours_the_contract() {
+    a_configured_key_takes_over_once(Arc::new(MemoryKeyStore::new())).await;
     keys_round_trip_and_kids_are_unique(Arc::new(MemoryKeyStore::new())).await;
     the_ring_creates_missing_keys_once(Arc::new(MemoryKeyStore::new())).await;
     a_changed_algorithm_gets_a_new_key(Arc::new(MemoryKeyStore::new())).await;
@@ -201,6 +236,11 @@ async fn postgres_key_store_honours_the_contract() {
         return;
     };
     keys_round_trip_and_kids_are_unique(Arc::new(PostgresKeyStore::new(pg.pool.clone()))).await;
+    pg.cleanup().await;
+    let Some(pg) = crate::live::postgres("configured keys").await else {
+        return;
+    };
+    a_configured_key_takes_over_once(Arc::new(PostgresKeyStore::new(pg.pool.clone()))).await;
     pg.cleanup().await;
     let Some(pg) = crate::live::postgres("keys by algorithm").await else {
         return;

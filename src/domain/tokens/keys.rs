@@ -774,6 +774,25 @@ impl KeyRing {
     }
 }
 
+/// Installs a key configured as a file: the first time it is seen it becomes the active key
+/// of its purpose and the older ones are retired (they verify or open until their tokens
+/// expire); a key already in the store (an earlier start, another replica) changes nothing.
+/// Whether it was new.
+pub async fn install_key(store: &dyn KeyStore, key: &StoredKey) -> Result<bool, KeyError> {
+    match store.insert(key).await {
+        Ok(()) => {
+            if key.purpose != KeyPurpose::SecretPepper {
+                store
+                    .retire_all_but_newest(key.purpose, key.created_at)
+                    .await?;
+            }
+            Ok(true)
+        }
+        Err(PortError::AlreadyExists) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// Creates a new refresh-token key and retires the older ones (they keep opening the refresh
 /// tokens sealed under them until those families expire). Safe when replicas rotate at the
 /// same moment: the newest key stays active.
