@@ -22,7 +22,7 @@ use crate::domain::access::AccessService;
 use crate::domain::credentials::{CredentialService, CredentialSettings};
 use crate::domain::groups::GroupService;
 use crate::domain::login::{LoginService, LoginSettings};
-use crate::domain::tokens::keys::{KeyRing, SharedSecret, StoredKey, install_key};
+use crate::domain::tokens::keys::{Installed, KeyRing, SharedSecret, StoredKey, install_key};
 use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::domain::user::EmailLinking;
 use crate::ports::{BackoffPolicy, Clock, EventSink, IdGenerator, KeyStore};
@@ -377,7 +377,7 @@ async fn install_configured_keys(
         let key = signing_key_from_pem(&pem, clock.now()).ok_or_else(|| {
             anyhow::anyhow!(
                 "tokens.signing_key_file: {} is not an unencrypted PKCS#8 PEM key (\"BEGIN PRIVATE \
-                 KEY\") of Ed25519, P-256 or RSA (2048 bits or more); `openssl pkcs8 -topk8 \
+                 KEY\") of Ed25519, P-256 or RSA (2048 to 4096 bits); `openssl pkcs8 -topk8 \
                  -nocrypt` converts other forms",
                 path.display()
             )
@@ -389,7 +389,11 @@ async fn install_configured_keys(
             path.display(),
             config.tokens.signing_algorithm
         );
-        install_key(store, &key).await?;
+        report_installed(
+            "tokens.signing_key_file",
+            &key,
+            install_key(store, &key).await?,
+        );
     }
     if let Some(path) = &config.tokens.refresh_token_key_file {
         let text = std::fs::read_to_string(path).with_context(|| {
@@ -407,9 +411,29 @@ async fn install_configured_keys(
             .ok_or_else(|| {
                 anyhow::anyhow!("tokens.refresh_token_key_file: expected 32 bytes, base64-encoded")
             })?;
-        install_key(store, &StoredKey::refresh(bytes, clock.now())).await?;
+        let key = StoredKey::refresh(bytes, clock.now());
+        report_installed(
+            "tokens.refresh_token_key_file",
+            &key,
+            install_key(store, &key).await?,
+        );
     }
     Ok(())
+}
+
+/// Logs what became of a configured key (only the unusual outcomes).
+fn report_installed(setting: &str, key: &StoredKey, outcome: Installed) {
+    match outcome {
+        Installed::New | Installed::Active => {}
+        Installed::Reactivated => {
+            tracing::info!(kid = %key.kid, "{setting}: the configured key is active again");
+        }
+        Installed::Superseded => tracing::warn!(
+            kid = %key.kid,
+            "{setting}: the configured key is stored but a newer key is active (rotated since, \
+             or another key was configured); it only verifies"
+        ),
+    }
 }
 
 /// A signing key from a PKCS#8 PEM document: Ed25519, P-256 or RSA.

@@ -31,4 +31,8 @@ pub trait KeyStore: Send + Sync + 'static {
     /// no longer the one in use, e.g. HS256 signs with a configured secret). Keys already
     /// retired keep their time.
     async fn retire_all(&self, purpose: KeyPurpose, at: DateTime<Utc>) -> Result<(), PortError>;
+
+    /// Clears the retirement of the key `kid`, if it is retired, unless a key of the same
+    /// purpose is active (so it never makes a second active key). Whether it did.
+    async fn reactivate_if_none_active(&self, kid: &str) -> Result<bool, PortError>;
 }

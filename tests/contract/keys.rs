@@ -7,7 +7,7 @@ use tmi_auth::adapters::memory::MemoryKeyStore;
 use tmi_auth::adapters::postgres::PostgresKeyStore;
 use tmi_auth::adapters::system::RandomIds;
 use tmi_auth::domain::tokens::keys::{
-    KeyPurpose, KeyRing, Retention, SharedSecret, SigningAlg, StoredKey, install_key,
+    Installed, KeyPurpose, KeyRing, Retention, SharedSecret, SigningAlg, StoredKey, install_key,
     rotate_refresh_key, rotate_signing_key,
 };
 
@@ -196,7 +196,10 @@ pub async fn a_configured_key_takes_over_once(store: Arc<dyn KeyStore>) {
     let generated = load_eddsa(&store, clock.as_ref()).await;
     clock.advance(chrono::Duration::seconds(1));
     let file_key = StoredKey::signing([42u8; 32], clock.now());
-    assert!(install_key(store.as_ref(), &file_key).await.unwrap());
+    assert_eq!(
+        install_key(store.as_ref(), &file_key).await.unwrap(),
+        Installed::New
+    );
     let ring = load_eddsa(&store, clock.as_ref()).await;
     assert_eq!(ring.active_signing().kid, file_key.kid);
     assert!(ring.signing_key(&generated.active_signing().kid).is_some());
@@ -209,17 +212,76 @@ pub async fn a_configured_key_takes_over_once(store: Arc<dyn KeyStore>) {
     // The next start installs the same file: nothing changes.
     clock.advance(chrono::Duration::seconds(1));
     let again = StoredKey::signing([42u8; 32], clock.now());
-    assert!(!install_key(store.as_ref(), &again).await.unwrap());
+    assert_eq!(
+        install_key(store.as_ref(), &again).await.unwrap(),
+        Installed::Active
+    );
     assert_eq!(store.list().await.unwrap(), keys);
     // The same for the refresh-token key.
     let refresh = StoredKey::refresh([43u8; 32], clock.now());
-    assert!(install_key(store.as_ref(), &refresh).await.unwrap());
+    assert_eq!(
+        install_key(store.as_ref(), &refresh).await.unwrap(),
+        Installed::New
+    );
     let ring = load_eddsa(&store, clock.as_ref()).await;
     assert_eq!(ring.active_refresh().0, refresh.kid);
     assert!(
         ring.refresh_key(generated.active_refresh().0).is_some(),
         "the old refresh key still opens"
     );
+    let old_refresh = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.kid == generated.active_refresh().0)
+        .unwrap();
+    assert!(
+        old_refresh.retired_at.is_some(),
+        "the old refresh key is retired"
+    );
+
+    // A rotation supersedes the configured key: the next start keeps the rotated one.
+    clock.advance(chrono::Duration::seconds(1));
+    let rotated = rotate_signing_key(
+        store.as_ref(),
+        clock.as_ref(),
+        &RandomIds,
+        SigningAlg::EdDSA,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        install_key(store.as_ref(), &again).await.unwrap(),
+        Installed::Superseded
+    );
+    assert_eq!(
+        load_eddsa(&store, clock.as_ref())
+            .await
+            .active_signing()
+            .kid,
+        rotated.kid
+    );
+
+    // With no active signing key at all (the store was left by HS256), the configured key
+    // becomes the active one again instead of a new random key.
+    store
+        .retire_all(KeyPurpose::AccessTokenSigning, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        install_key(store.as_ref(), &again).await.unwrap(),
+        Installed::Reactivated
+    );
+    assert_eq!(
+        load_eddsa(&store, clock.as_ref())
+            .await
+            .active_signing()
+            .kid,
+        file_key.kid
+    );
+    // Reactivating never makes a second active key.
+    assert!(!store.reactivate_if_none_active(&rotated.kid).await.unwrap());
 }
 
 #[tokio::test]

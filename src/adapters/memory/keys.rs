@@ -60,6 +60,23 @@ impl KeyStore for MemoryKeyStore {
         Ok(())
     }
 
+    async fn reactivate_if_none_active(&self, kid: &str) -> Result<bool, PortError> {
+        let mut keys = lock(&self.keys);
+        let Some(purpose) = keys.iter().find(|k| k.kid == kid).map(|k| k.purpose) else {
+            return Ok(false);
+        };
+        if keys
+            .iter()
+            .any(|k| k.purpose == purpose && k.retired_at.is_none())
+        {
+            return Ok(false);
+        }
+        for key in keys.iter_mut().filter(|k| k.kid == kid) {
+            key.retired_at = None;
+        }
+        Ok(true)
+    }
+
     async fn retire_all(&self, purpose: KeyPurpose, at: DateTime<Utc>) -> Result<(), PortError> {
         for key in lock(&self.keys).iter_mut() {
             if key.purpose == purpose && key.retired_at.is_none() {

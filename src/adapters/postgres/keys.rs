@@ -91,6 +91,21 @@ impl KeyStore for PostgresKeyStore {
         Ok(())
     }
 
+    async fn reactivate_if_none_active(&self, kid: &str) -> Result<bool, PortError> {
+        // One statement: the NOT EXISTS and the update see the same snapshot, and the partial
+        // check cannot create two active keys of a purpose from one call.
+        let done = sqlx::query(
+            "UPDATE signing_keys k SET retired_at = NULL WHERE k.kid = $1 \
+             AND k.retired_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM signing_keys o \
+             WHERE o.purpose = k.purpose AND o.retired_at IS NULL)",
+        )
+        .bind(kid)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn retire_all(&self, purpose: KeyPurpose, at: DateTime<Utc>) -> Result<(), PortError> {
         sqlx::query(
             "UPDATE signing_keys SET retired_at = $2 WHERE purpose = $1 AND retired_at IS NULL",

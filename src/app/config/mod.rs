@@ -219,7 +219,7 @@ pub struct TokensConfig {
     /// Algorithm of access tokens: `EdDSA` (default), `ES256` or `RS256`. Changing it makes a
     /// new signing key at start; the old keys verify until their tokens expire.
     pub signing_algorithm: SigningAlg,
-    /// PKCS#8 PEM file with the signing key (Ed25519, P-256 or RSA of 2048 bits or more,
+    /// PKCS#8 PEM file with the signing key (Ed25519, P-256 or RSA of 2048 to 4096 bits,
     /// matching `signing_algorithm`); a generated key when absent.
     pub signing_key_file: Option<PathBuf>,
     /// File holding the secret shared with resource servers when `signing_algorithm` is

@@ -185,7 +185,7 @@ impl StoredKey {
     }
 
     /// A signing key from a PKCS#8 document of a P-256 or RSA key; its kid is the RFC 7638
-    /// thumbprint. `None` when the document is neither (or an RSA key under 2048 bits).
+    /// thumbprint. `None` when the document is neither (or an RSA key outside 2048–4096 bits).
     pub fn signing_pkcs8(der: &[u8], created_at: DateTime<Utc>) -> Option<Self> {
         let signer = Signer::from_pkcs8(der)?;
         Some(Self {
@@ -774,11 +774,26 @@ impl KeyRing {
     }
 }
 
+/// What [`install_key`] did with a configured key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installed {
+    /// New: it is the active key now; the keys it replaces are retired.
+    New,
+    /// Already stored and active (an earlier start, another replica).
+    Active,
+    /// Already stored and retired, with no active key of its purpose (e.g. back from HS256):
+    /// active again.
+    Reactivated,
+    /// Stored, but another key of its purpose is the active one (rotated after it was
+    /// installed, or a newer configured key): the configured one only verifies.
+    Superseded,
+}
+
 /// Installs a key configured as a file: the first time it is seen it becomes the active key
 /// of its purpose and the older ones are retired (they verify or open until their tokens
-/// expire); a key already in the store (an earlier start, another replica) changes nothing.
-/// Whether it was new.
-pub async fn install_key(store: &dyn KeyStore, key: &StoredKey) -> Result<bool, KeyError> {
+/// expire); a key already in the store stays as rotation left it, except that a retired one
+/// becomes active again when its purpose has no active key.
+pub async fn install_key(store: &dyn KeyStore, key: &StoredKey) -> Result<Installed, KeyError> {
     match store.insert(key).await {
         Ok(()) => {
             if key.purpose != KeyPurpose::SecretPepper {
@@ -786,11 +801,31 @@ pub async fn install_key(store: &dyn KeyStore, key: &StoredKey) -> Result<bool, 
                     .retire_all_but_newest(key.purpose, key.created_at)
                     .await?;
             }
-            Ok(true)
         }
-        Err(PortError::AlreadyExists) => Ok(false),
-        Err(other) => Err(other.into()),
+        Err(PortError::AlreadyExists) => {
+            if store.reactivate_if_none_active(&key.kid).await? {
+                return Ok(Installed::Reactivated);
+            }
+        }
+        Err(other) => return Err(other.into()),
     }
+    // A clock behind another replica's can leave a newer key active: say so.
+    let active = store
+        .list()
+        .await?
+        .into_iter()
+        .filter(|k| k.purpose == key.purpose && k.retired_at.is_none())
+        .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+    Ok(match active {
+        Some(active) if active.kid == key.kid => {
+            if active.created_at == key.created_at {
+                Installed::New
+            } else {
+                Installed::Active
+            }
+        }
+        _ => Installed::Superseded,
+    })
 }
 
 /// Creates a new refresh-token key and retires the older ones (they keep opening the refresh

@@ -156,14 +156,11 @@ async fn logout_by_name_id_reaches_users_whose_subject_comes_from_an_attribute()
         app.get_bearer("/me", &frank.access_token).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        app.refresh(&grace.refresh_token).await.status(),
-        StatusCode::OK,
-        "grace is still logged in"
-    );
+    let resp = app.refresh(&grace.refresh_token).await;
+    assert_eq!(resp.status(), StatusCode::OK, "grace is still logged in");
+    let grace = tokens_of(&json_checked(resp, "post", "/oauth2/refresh").await);
 
-    // The mapping outlives a logout: frank signs in again, and the IdP's next logout of
-    // "frank" ends that session too.
+    // frank signs in again, and the IdP's next logout of "frank" ends that session too.
     let again = idp_login(&app, &pki, "frank").await;
     let (_, request) = logout_request(&app.public, "frank", true);
     let request = pki.sign(&request, "LogoutRequest", "idp");
@@ -181,4 +178,23 @@ async fn logout_by_name_id_reaches_users_whose_subject_comes_from_an_attribute()
         StatusCode::OK,
         "the NameID is not read as a subject"
     );
+
+    // A NameID the IdP gave two users (not unique per user): its logout ends both.
+    let mut logins = Vec::new();
+    for mail in ["henry@example.test", "iris@example.test"] {
+        let mut assertion = Assertion::new(&app.public, None, "shared-name");
+        assertion.email = mail.to_owned();
+        let resp = post_acs(&app, &assertion.signed(&pki, "idp"), None).await;
+        logins.push(tokens_of(&json_checked(resp, "post", "/saml/acs").await));
+    }
+    let (_, request) = logout_request(&app.public, "shared-name", true);
+    let request = pki.sign(&request, "LogoutRequest", "idp");
+    assert_eq!(post_slo(&app, &request).await.status(), StatusCode::OK);
+    for tokens in &logins {
+        assert_eq!(
+            app.refresh(&tokens.refresh_token).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "every user recorded for the NameID is logged out"
+        );
+    }
 }
