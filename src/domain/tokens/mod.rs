@@ -8,7 +8,9 @@ pub mod family;
 pub mod jwt;
 pub mod keys;
 pub mod refresh;
+pub mod ring;
 pub mod service;
+pub mod signer;
 
 pub use error::{AuthError, GrantError};
 pub use service::{LoginSession, TokenPair, TokenService, TokenSettings};
