@@ -20,8 +20,9 @@ pub enum FlowKind {
     SamlRequest,
     /// A SAML assertion already consumed, keyed by provider and assertion ID (replay guard).
     SamlAssertion,
-    /// The subject behind a SAML NameID when the provider maps subjects from an attribute,
+    /// The subjects behind a SAML NameID when the provider maps subjects from an attribute,
     /// keyed by provider and NameID, for single logout; kept as long as a session may live.
+    /// A list (`push_recent` / `recent`), not a single value.
     SamlNameId,
 }
 
@@ -34,12 +35,14 @@ impl FlowKind {
             FlowKind::RedeemedCode => "redeemed",
             FlowKind::SamlRequest => "saml-request",
             FlowKind::SamlAssertion => "saml-assertion",
-            FlowKind::SamlNameId => "saml-nameid",
+            // Renamed from "saml-nameid" when the record became a list: a store holding the
+            // old single-value records must not see them under the list's key.
+            FlowKind::SamlNameId => "saml-nameid-list",
         }
     }
 }
 
-/// A TTL store with take-exactly-once semantics.
+/// A TTL store with take-exactly-once semantics, and short lists of recent members.
 #[async_trait]
 pub trait FlowStore: Send + Sync + 'static {
     /// Stores `value` under `(kind, key)` for `ttl`. MUST return `AlreadyExists` (and change
@@ -59,4 +62,21 @@ pub trait FlowStore: Send + Sync + 'static {
 
     /// Returns the live entry under `(kind, key)` without consuming it, or `None`.
     async fn get(&self, kind: FlowKind, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+
+    /// Puts `member` first in the list under `(kind, key)` (dropping an earlier copy of it),
+    /// keeps only the newest `max` members, and makes the whole list live for `ttl` from now.
+    /// Atomic: of any number of concurrent calls for one key, none loses another's member
+    /// (unless `max` pushes it out), and a concurrent `recent` never sees the list missing.
+    /// Lists and single values (`put`/`take`/`get`) must not share a kind.
+    async fn push_recent(
+        &self,
+        kind: FlowKind,
+        key: &str,
+        member: &str,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<(), PortError>;
+
+    /// The live list under `(kind, key)`, newest first; empty when there is none.
+    async fn recent(&self, kind: FlowKind, key: &str) -> Result<Vec<String>, PortError>;
 }

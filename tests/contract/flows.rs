@@ -119,11 +119,122 @@ pub async fn concurrent_takes_have_exactly_one_winner(store: Arc<dyn FlowStore>)
     assert_eq!(winners, 1);
 }
 
+pub async fn recent_lists_keep_newest_first_without_duplicates(store: Arc<dyn FlowStore>) {
+    let ttl = Duration::from_secs(60);
+    assert!(
+        store
+            .recent(FlowKind::SamlNameId, "l1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for member in ["a", "b", "c", "a"] {
+        store
+            .push_recent(FlowKind::SamlNameId, "l1", member, 3, ttl)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.recent(FlowKind::SamlNameId, "l1").await.unwrap(),
+        ["a", "c", "b"]
+    );
+    // Past `max`, the oldest member leaves.
+    store
+        .push_recent(FlowKind::SamlNameId, "l1", "d", 3, ttl)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.recent(FlowKind::SamlNameId, "l1").await.unwrap(),
+        ["d", "a", "c"]
+    );
+    // Lists are per key, and reading does not consume.
+    assert!(
+        store
+            .recent(FlowKind::SamlNameId, "l2")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.recent(FlowKind::SamlNameId, "l1").await.unwrap(),
+        ["d", "a", "c"]
+    );
+}
+
+pub async fn recent_lists_expire_and_each_push_extends_them(
+    store: Arc<dyn FlowStore>,
+    advance: Advance,
+) {
+    let ttl = Duration::from_secs(2);
+    store
+        .push_recent(FlowKind::SamlNameId, "l3", "a", 4, ttl)
+        .await
+        .unwrap();
+    advance(chrono::Duration::milliseconds(1200));
+    store
+        .push_recent(FlowKind::SamlNameId, "l3", "b", 4, ttl)
+        .await
+        .unwrap();
+    // 2.4 s after the first push, 1.2 s after the second: the list lives on, whole.
+    advance(chrono::Duration::milliseconds(1200));
+    assert_eq!(
+        store.recent(FlowKind::SamlNameId, "l3").await.unwrap(),
+        ["b", "a"]
+    );
+    advance(chrono::Duration::milliseconds(1200));
+    assert!(
+        store
+            .recent(FlowKind::SamlNameId, "l3")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An expired list starts over.
+    store
+        .push_recent(FlowKind::SamlNameId, "l3", "c", 4, ttl)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.recent(FlowKind::SamlNameId, "l3").await.unwrap(),
+        ["c"]
+    );
+}
+
+pub async fn concurrent_pushes_lose_no_member(store: Arc<dyn FlowStore>) {
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .push_recent(
+                    FlowKind::SamlNameId,
+                    "l4",
+                    &format!("m{i}"),
+                    16,
+                    Duration::from_secs(60),
+                )
+                .await
+                .unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut members = store.recent(FlowKind::SamlNameId, "l4").await.unwrap();
+    members.sort();
+    let mut expected: Vec<String> = (0..16).map(|i| format!("m{i}")).collect();
+    expected.sort();
+    assert_eq!(members, expected);
+}
+
 async fn run_all(store: Arc<dyn FlowStore>, advance: Advance) {
     take_returns_the_value_exactly_once(store.clone()).await;
     put_refuses_a_live_duplicate_and_kinds_are_separate(store.clone()).await;
-    entries_expire_after_their_ttl(store.clone(), advance).await;
-    concurrent_takes_have_exactly_one_winner(store).await;
+    entries_expire_after_their_ttl(store.clone(), advance.clone()).await;
+    concurrent_takes_have_exactly_one_winner(store.clone()).await;
+    recent_lists_keep_newest_first_without_duplicates(store.clone()).await;
+    recent_lists_expire_and_each_push_extends_them(store.clone(), advance).await;
+    concurrent_pushes_lose_no_member(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,9 +20,16 @@ struct Entry {
     expires_at: DateTime<Utc>,
 }
 
+struct List {
+    /// Newest first.
+    members: Vec<String>,
+    expires_at: DateTime<Utc>,
+}
+
 #[derive(Default)]
 struct Inner {
     entries: HashMap<(FlowKind, String), Entry>,
+    lists: HashMap<(FlowKind, String), List>,
     /// Size at which the next sweep of expired entries happens (doubles after each sweep, so
     /// sweeping stays amortised O(1) per write).
     next_sweep: usize,
@@ -41,6 +48,7 @@ impl MemoryFlowStore {
             clock,
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
+                lists: HashMap::new(),
                 next_sweep: MIN_SWEEP,
             }),
         }
@@ -60,14 +68,8 @@ impl FlowStore for MemoryFlowStore {
         let ttl =
             chrono::Duration::from_std(ttl).map_err(|e| PortError::Unexpected(e.to_string()))?;
         let mut inner = lock(&self.inner);
-        if inner.entries.len() >= inner.next_sweep {
-            inner.entries.retain(|_, e| e.expires_at > now);
-            inner.next_sweep = (inner.entries.len() * 2).max(MIN_SWEEP);
-        }
+        inner.make_room(now)?;
         let entries = &mut inner.entries;
-        if entries.len() >= MAX_ENTRIES {
-            return Err(PortError::Unavailable("flow store is full".into()));
-        }
         let id = (kind, key.to_owned());
         if entries.get(&id).is_some_and(|e| e.expires_at > now) {
             return Err(PortError::AlreadyExists);
@@ -96,5 +98,66 @@ impl FlowStore for MemoryFlowStore {
             .get(&(kind, key.to_owned()))
             .filter(|e| e.expires_at > now)
             .map(|e| e.value.clone()))
+    }
+
+    async fn push_recent(
+        &self,
+        kind: FlowKind,
+        key: &str,
+        member: &str,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<(), PortError> {
+        if max == 0 {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let ttl =
+            chrono::Duration::from_std(ttl).map_err(|e| PortError::Unexpected(e.to_string()))?;
+        let mut inner = lock(&self.inner);
+        inner.make_room(now)?;
+        let list = inner
+            .lists
+            .entry((kind, key.to_owned()))
+            .or_insert_with(|| List {
+                members: Vec::new(),
+                expires_at: now,
+            });
+        if list.expires_at <= now {
+            list.members.clear();
+        }
+        list.members.retain(|m| m != member);
+        list.members.insert(0, member.to_owned());
+        list.members.truncate(max);
+        list.expires_at = now + ttl;
+        Ok(())
+    }
+
+    async fn recent(&self, kind: FlowKind, key: &str) -> Result<Vec<String>, PortError> {
+        let now = self.clock.now();
+        let inner = lock(&self.inner);
+        Ok(inner
+            .lists
+            .get(&(kind, key.to_owned()))
+            .filter(|l| l.expires_at > now)
+            .map(|l| l.members.clone())
+            .unwrap_or_default())
+    }
+}
+
+impl Inner {
+    /// Sweeps expired records when the store has grown enough since the last sweep, and
+    /// refuses a new record when it is full.
+    fn make_room(&mut self, now: DateTime<Utc>) -> Result<(), PortError> {
+        let size = self.entries.len() + self.lists.len();
+        if size >= self.next_sweep {
+            self.entries.retain(|_, e| e.expires_at > now);
+            self.lists.retain(|_, l| l.expires_at > now);
+            self.next_sweep = ((self.entries.len() + self.lists.len()) * 2).max(MIN_SWEEP);
+        }
+        if self.entries.len() + self.lists.len() >= MAX_ENTRIES {
+            return Err(PortError::Unavailable("flow store is full".into()));
+        }
+        Ok(())
     }
 }

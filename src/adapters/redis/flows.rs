@@ -1,4 +1,5 @@
-//! Flow records in Redis: `SET NX PX` to store, `GETDEL` to take exactly once.
+//! Flow records in Redis: `SET NX PX` to store, `GETDEL` to take exactly once; recent-member
+//! lists as Redis lists updated in one `MULTI` transaction.
 
 use std::time::Duration;
 
@@ -54,6 +55,54 @@ impl FlowStore for RedisFlowStore {
     async fn get(&self, kind: FlowKind, key: &str) -> Result<Option<Vec<u8>>, PortError> {
         redis::cmd("GET")
             .arg(self.redis.key(&["flow", kind.as_str(), key]))
+            .query_async(&mut self.redis.conn())
+            .await
+            .map_err(map_err)
+    }
+
+    async fn push_recent(
+        &self,
+        kind: FlowKind,
+        key: &str,
+        member: &str,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<(), PortError> {
+        if max == 0 {
+            return Ok(());
+        }
+        let key = self.redis.key(&["flow", kind.as_str(), key]);
+        let last = i64::try_from(max - 1).unwrap_or(i64::MAX);
+        redis::pipe()
+            .atomic()
+            .cmd("LREM")
+            .arg(&key)
+            .arg(0)
+            .arg(member)
+            .ignore()
+            .cmd("LPUSH")
+            .arg(&key)
+            .arg(member)
+            .ignore()
+            .cmd("LTRIM")
+            .arg(&key)
+            .arg(0)
+            .arg(last)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(millis(ttl))
+            .ignore()
+            .query_async::<()>(&mut self.redis.conn())
+            .await
+            .map_err(map_err)
+    }
+
+    async fn recent(&self, kind: FlowKind, key: &str) -> Result<Vec<String>, PortError> {
+        redis::cmd("LRANGE")
+            .arg(self.redis.key(&["flow", kind.as_str(), key]))
+            .arg(0)
+            .arg(-1)
             .query_async(&mut self.redis.conn())
             .await
             .map_err(map_err)

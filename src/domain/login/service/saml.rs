@@ -202,7 +202,8 @@ impl LoginService {
     /// Remembers which subjects a NameID stood for at login (the provider maps subjects from
     /// an attribute; a LogoutRequest carries only the NameID), for as long as a session may
     /// last. A NameID that is not unique per user maps to each of its recent subjects, newest
-    /// first. Best effort: a subject missing here is not logged out by NameID.
+    /// first (updated atomically, so simultaneous logins keep every subject). Best effort: a
+    /// subject missing here is not logged out by NameID.
     async fn remember_name_id(&self, idp: &str, name_id: &str, subject: &str) {
         let key = name_id_key(idp, name_id);
         let ttl = self
@@ -211,26 +212,18 @@ impl LoginService {
             .family_lifetime
             .to_std()
             .unwrap_or(std::time::Duration::from_secs(7 * 86_400));
-        let stored = match self.flows.take(FlowKind::SamlNameId, &key).await {
-            Ok(previous) => {
-                let mut subjects = previous
-                    .and_then(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
-                    .unwrap_or_default();
-                subjects.retain(|s| s != subject);
-                subjects.insert(0, subject.to_owned());
-                subjects.truncate(MAX_SUBJECTS_PER_NAME_ID);
-                match serde_json::to_vec(&subjects) {
-                    Ok(value) => self.flows.put(FlowKind::SamlNameId, &key, value, ttl).await,
-                    Err(err) => Err(PortError::Unexpected(err.to_string())),
-                }
-            }
-            Err(err) => Err(err),
-        };
-        match stored {
-            Ok(()) | Err(PortError::AlreadyExists) => {}
-            Err(err) => {
-                tracing::warn!(%idp, error = %err, "could not remember the NameID for single logout");
-            }
+        if let Err(err) = self
+            .flows
+            .push_recent(
+                FlowKind::SamlNameId,
+                &key,
+                subject,
+                MAX_SUBJECTS_PER_NAME_ID,
+                ttl,
+            )
+            .await
+        {
+            tracing::warn!(%idp, error = %err, "could not remember the NameID for single logout");
         }
     }
 
@@ -337,10 +330,8 @@ impl LoginService {
         // mapping stays: the IdP may repeat the request, or log out another session).
         let subjects = if provider.info().subject_from_attribute {
             self.flows
-                .get(FlowKind::SamlNameId, &name_id_key(idp, &logout.name_id))
+                .recent(FlowKind::SamlNameId, &name_id_key(idp, &logout.name_id))
                 .await?
-                .and_then(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
-                .unwrap_or_default()
         } else {
             vec![logout.name_id.clone()]
         };
