@@ -14,7 +14,7 @@ use crate::adapters::postgres::{
 };
 use crate::adapters::system::{RandomIds, SystemClock};
 use crate::domain::groups::{ADMINISTRATORS, Group, GroupId, Member, Membership, TMI_PROVIDER};
-use crate::domain::tokens::keys::{rotate_refresh_key, rotate_signing_key};
+use crate::domain::tokens::keys::{rotate_refresh_key, rotate_signing_key, stored_peppers};
 use crate::domain::user::User;
 use crate::ports::{
     ClientCredentialRepository, Clock, GroupRepository, IdGenerator, KeyStore, PortError,
@@ -115,6 +115,9 @@ pub enum CredentialsCommand {
         /// The client id (`tmi_cc_…`).
         client_id: String,
     },
+    /// How many credentials each client-secret pepper keys, and whether this configuration
+    /// has it: a previous pepper can be dropped once it keys none.
+    Peppers,
 }
 
 struct Stores {
@@ -431,6 +434,25 @@ pub async fn credentials(config: &Config, command: CredentialsCommand) -> anyhow
                 &found.id.to_string(),
             );
             println!("deleted {client_id}; its tokens are revoked");
+        }
+        CredentialsCommand::Peppers => {
+            let stored = stored_peppers(&stores.keys.list().await?)?;
+            let peppers = super::key_files::peppers(config, &stored)?;
+            let counts = stores.credentials.count_by_pepper().await?;
+            let count = |id: &str| {
+                counts
+                    .iter()
+                    .find(|(pepper, _)| pepper == id)
+                    .map_or(0, |(_, n)| *n)
+            };
+            let current = peppers.current().id();
+            println!("{current}\tcurrent\t{}", count(current));
+            for id in peppers.previous_ids() {
+                println!("{id}\tprevious\t{}", count(id));
+            }
+            for (id, n) in counts.iter().filter(|(id, _)| peppers.find(id).is_none()) {
+                println!("{id}\tnot configured\t{n}");
+            }
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ mod backends;
 pub mod banner;
 pub mod cli;
 pub mod config;
+mod key_files;
 pub mod providers;
 pub mod startup;
 pub mod telemetry;

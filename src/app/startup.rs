@@ -6,15 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use base64::Engine;
 use chrono::Duration as ChronoDuration;
-use ed25519_dalek::pkcs8::DecodePrivateKey;
 use poem::Server;
 use poem::listener::TcpAcceptor;
 
 pub use super::backends::{connect_postgres, postgres_settings};
 use super::backends::{open_cache, open_storage};
 use super::config::{Config, Mode, Resolved};
+use super::key_files::{install_configured_keys, peppers, shared_secret};
 use crate::adapters::http::{self, HttpSettings, HttpState};
 use crate::adapters::observability::{AuditLog, Metrics};
 use crate::adapters::system::{RandomIds, SystemClock};
@@ -22,10 +21,10 @@ use crate::domain::access::AccessService;
 use crate::domain::credentials::{CredentialService, CredentialSettings};
 use crate::domain::groups::GroupService;
 use crate::domain::login::{LoginService, LoginSettings};
-use crate::domain::tokens::keys::{Installed, KeyRing, SharedSecret, StoredKey, install_key};
+use crate::domain::tokens::keys::KeyRing;
 use crate::domain::tokens::{TokenService, TokenSettings};
 use crate::domain::user::EmailLinking;
-use crate::ports::{BackoffPolicy, Clock, EventSink, IdGenerator, KeyStore};
+use crate::ports::{BackoffPolicy, Clock, EventSink, IdGenerator};
 
 /// See [`Application::key_reloader`].
 #[derive(Clone)]
@@ -116,7 +115,7 @@ impl Application {
         .await
         .context("loading signing keys")?;
         let users = storage.users.clone();
-        let pepper = ring.pepper();
+        let peppers = peppers(&config, ring.peppers())?;
         let groups = Arc::new(GroupService::new(
             storage.groups.clone(),
             users.clone(),
@@ -146,7 +145,7 @@ impl Application {
             tokens.clone(),
             clock.clone(),
             ids.clone(),
-            pepper,
+            peppers,
             credential_settings(&config),
             events.clone(),
         ));
@@ -325,28 +324,6 @@ fn hours(hours: u64) -> Option<ChronoDuration> {
     }
 }
 
-/// The HS256 secret from `tokens.hs256_secret_file`: the file's bytes without a trailing line
-/// break, as servers validating the original TMI's tokens use their configured secret.
-fn shared_secret(config: &Config) -> anyhow::Result<Option<SharedSecret>> {
-    let Some(path) = &config.tokens.hs256_secret_file else {
-        return Ok(None);
-    };
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("tokens.hs256_secret_file: cannot read {}", path.display()))?;
-    let secret = bytes
-        .strip_suffix(b"\r\n")
-        .or_else(|| bytes.strip_suffix(b"\n"))
-        .unwrap_or(&bytes);
-    let secret = SharedSecret::new(secret).ok_or_else(|| {
-        anyhow::anyhow!(
-            "tokens.hs256_secret_file: {} must hold at least {} bytes (`openssl rand -base64 48`)",
-            path.display(),
-            SharedSecret::MIN_LEN
-        )
-    })?;
-    Ok(Some(secret))
-}
-
 fn login_settings(config: &Config, resolved: &Resolved, public_url: &str) -> LoginSettings {
     let t = &config.tokens;
     let secs = |v: u64| ChronoDuration::seconds(i64::try_from(v).unwrap_or(3600));
@@ -363,89 +340,6 @@ fn login_settings(config: &Config, resolved: &Resolved, public_url: &str) -> Log
             EmailLinking::Refuse
         },
     }
-}
-
-/// Puts keys configured as files into the key store, so they become the active keys.
-async fn install_configured_keys(
-    config: &Config,
-    store: &dyn KeyStore,
-    clock: &dyn Clock,
-) -> anyhow::Result<()> {
-    if let Some(path) = &config.tokens.signing_key_file {
-        let pem = std::fs::read_to_string(path)
-            .with_context(|| format!("tokens.signing_key_file: cannot read {}", path.display()))?;
-        let key = signing_key_from_pem(&pem, clock.now()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "tokens.signing_key_file: {} is not an unencrypted PKCS#8 PEM key (\"BEGIN PRIVATE \
-                 KEY\") of Ed25519, P-256 or RSA (2048 to 4096 bits); `openssl pkcs8 -topk8 \
-                 -nocrypt` converts other forms",
-                path.display()
-            )
-        })?;
-        let alg = key.signing_alg().unwrap_or_default();
-        anyhow::ensure!(
-            alg == config.tokens.signing_algorithm,
-            "tokens.signing_key_file: {} holds a key for {alg}, but tokens.signing_algorithm is {}",
-            path.display(),
-            config.tokens.signing_algorithm
-        );
-        report_installed(
-            "tokens.signing_key_file",
-            &key,
-            install_key(store, &key).await?,
-        );
-    }
-    if let Some(path) = &config.tokens.refresh_token_key_file {
-        let text = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "tokens.refresh_token_key_file: cannot read {}",
-                path.display()
-            )
-        })?;
-        let text = text.trim();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| {
-                anyhow::anyhow!("tokens.refresh_token_key_file: expected 32 bytes, base64-encoded")
-            })?;
-        let key = StoredKey::refresh(bytes, clock.now());
-        report_installed(
-            "tokens.refresh_token_key_file",
-            &key,
-            install_key(store, &key).await?,
-        );
-    }
-    Ok(())
-}
-
-/// Logs what became of a configured key (only the unusual outcomes).
-fn report_installed(setting: &str, key: &StoredKey, outcome: Installed) {
-    match outcome {
-        Installed::New | Installed::Active => {}
-        Installed::Reactivated => {
-            tracing::info!(kid = %key.kid, "{setting}: the configured key is active again");
-        }
-        Installed::Superseded => tracing::warn!(
-            kid = %key.kid,
-            "{setting}: the configured key is stored but a newer key is active (rotated since, \
-             or another key was configured); it only verifies"
-        ),
-    }
-}
-
-/// A signing key from a PKCS#8 PEM document: Ed25519, P-256 or RSA.
-fn signing_key_from_pem(pem: &str, now: chrono::DateTime<chrono::Utc>) -> Option<StoredKey> {
-    if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
-        return Some(StoredKey::signing(key.to_bytes(), now));
-    }
-    let (label, document) = ed25519_dalek::pkcs8::SecretDocument::from_pem(pem).ok()?;
-    if label != "PRIVATE KEY" {
-        return None;
-    }
-    StoredKey::signing_pkcs8(document.as_bytes(), now)
 }
 
 async fn shutdown_signal() {

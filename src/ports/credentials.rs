@@ -61,4 +61,17 @@ pub trait ClientCredentialRepository: Send + Sync + 'static {
     /// Records last-use times in one batch. Ids that no longer exist are ignored; a time older
     /// than the stored one never overwrites it.
     async fn record_last_used(&self, uses: &[(Uuid, DateTime<Utc>)]) -> Result<(), PortError>;
+
+    /// Replaces the secret digest of credential `id` with `digest` under pepper `to_pepper`,
+    /// only if its digest is still under `from_pepper`; whether it changed anything.
+    async fn rekey_secret(
+        &self,
+        id: Uuid,
+        from_pepper: &str,
+        digest: &[u8; 32],
+        to_pepper: &str,
+    ) -> Result<bool, PortError>;
+
+    /// How many credentials each pepper keys, by pepper id.
+    async fn count_by_pepper(&self) -> Result<Vec<(String, u64)>, PortError>;
 }

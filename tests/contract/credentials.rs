@@ -25,6 +25,7 @@ fn credential(n: u128, owner: UserId, created: DateTime<Utc>) -> ClientCredentia
         owner,
         client_id: ClientId::parse(&format!("tmi_cc_{:0>22}", n)).unwrap(),
         secret_digest: [n as u8; 32],
+        pepper_id: "p-a".into(),
         name: format!("cred {n}"),
         description: None,
         created_at: created,
@@ -179,6 +180,54 @@ pub async fn last_used_only_moves_forward(repo: Arc<dyn ClientCredentialReposito
     assert_eq!(stored.last_used_at, Some(later));
 }
 
+pub async fn rekeying_changes_only_digests_still_under_the_old_pepper(
+    repo: Arc<dyn ClientCredentialRepository>,
+) {
+    let frank = owner(60);
+    let c = credential(60, frank, t0());
+    let other = credential(61, frank, t0());
+    repo.insert_within_quota(&c, 10, t0()).await.unwrap();
+    repo.insert_within_quota(&other, 10, t0()).await.unwrap();
+    assert!(
+        repo.rekey_secret(c.id, "p-a", &[0xB0; 32], "p-b")
+            .await
+            .unwrap()
+    );
+    // Already moved (another replica won): nothing changes.
+    assert!(
+        !repo
+            .rekey_secret(c.id, "p-a", &[0xC0; 32], "p-c")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !repo
+            .rekey_secret(Uuid::from_u128(6060), "p-a", &[0xC0; 32], "p-c")
+            .await
+            .unwrap()
+    );
+    let stored = repo
+        .find_by_client_id(c.client_id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.secret_digest, stored.pepper_id.as_str()),
+        ([0xB0; 32], "p-b")
+    );
+    let untouched = repo
+        .find_by_client_id(other.client_id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(untouched, other);
+    let counts = repo.count_by_pepper().await.unwrap();
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert_eq!(counts[1], ("p-b".to_owned(), 1));
+    assert_eq!(counts[0].0, "p-a");
+    assert!(counts[0].1 >= 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_credential_repository_honours_the_contract() {
     let repo: Arc<dyn ClientCredentialRepository> =
@@ -188,7 +237,8 @@ async fn memory_credential_repository_honours_the_contract() {
     concurrent_inserts_respect_the_quota(repo.clone()).await;
     listing_is_newest_first_with_totals(repo.clone()).await;
     delete_is_owner_only_and_reports_not_found_alike(repo.clone()).await;
-    last_used_only_moves_forward(repo).await;
+    last_used_only_moves_forward(repo.clone()).await;
+    rekeying_changes_only_digests_still_under_the_old_pepper(repo).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,7 +246,7 @@ async fn postgres_credential_repository_honours_the_contract() {
     let Some(pg) = crate::live::postgres("client credentials").await else {
         return;
     };
-    crate::live::seed_users(&pg.pool, [1, 10, 11, 20, 30, 40, 50]).await;
+    crate::live::seed_users(&pg.pool, [1, 10, 11, 20, 30, 40, 50, 60]).await;
     let repo: Arc<dyn ClientCredentialRepository> =
         Arc::new(PostgresClientCredentialRepository::new(pg.pool.clone()));
     insert_find_and_uniqueness(repo.clone()).await;
@@ -204,6 +254,7 @@ async fn postgres_credential_repository_honours_the_contract() {
     concurrent_inserts_respect_the_quota(repo.clone()).await;
     listing_is_newest_first_with_totals(repo.clone()).await;
     delete_is_owner_only_and_reports_not_found_alike(repo.clone()).await;
-    last_used_only_moves_forward(repo).await;
+    last_used_only_moves_forward(repo.clone()).await;
+    rekeying_changes_only_digests_still_under_the_old_pepper(repo).await;
     pg.cleanup().await;
 }

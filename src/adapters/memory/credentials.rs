@@ -117,4 +117,36 @@ impl ClientCredentialRepository for MemoryClientCredentialRepository {
         }
         Ok(())
     }
+
+    async fn rekey_secret(
+        &self,
+        id: Uuid,
+        from_pepper: &str,
+        digest: &[u8; 32],
+        to_pepper: &str,
+    ) -> Result<bool, PortError> {
+        let mut inner = lock(&self.inner);
+        match inner.by_id.get_mut(&id) {
+            Some(c) if c.pepper_id == from_pepper => {
+                c.secret_digest = *digest;
+                to_pepper.clone_into(&mut c.pepper_id);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn count_by_pepper(&self) -> Result<Vec<(String, u64)>, PortError> {
+        let inner = lock(&self.inner);
+        let mut counts: HashMap<&str, u64> = HashMap::new();
+        for c in inner.by_id.values() {
+            *counts.entry(c.pepper_id.as_str()).or_default() += 1;
+        }
+        let mut counts: Vec<(String, u64)> = counts
+            .into_iter()
+            .map(|(id, n)| (id.to_owned(), n))
+            .collect();
+        counts.sort();
+        Ok(counts)
+    }
 }

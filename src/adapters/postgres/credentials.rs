@@ -36,10 +36,11 @@ struct Row {
     modified_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
     last_used_at: Option<DateTime<Utc>>,
+    pepper_id: String,
 }
 
 const COLUMNS: &str = "id, owner_id, client_id, secret_digest, name, description, created_at, \
-                       modified_at, expires_at, last_used_at";
+                       modified_at, expires_at, last_used_at, pepper_id";
 
 impl TryFrom<Row> for ClientCredential {
     type Error = PortError;
@@ -59,6 +60,7 @@ impl TryFrom<Row> for ClientCredential {
             modified_at: r.modified_at,
             expires_at: r.expires_at,
             last_used_at: r.last_used_at,
+            pepper_id: r.pepper_id,
         })
     }
 }
@@ -94,7 +96,7 @@ impl ClientCredentialRepository for PostgresClientCredentialRepository {
             return Ok(QuotaInsert::QuotaExceeded);
         }
         sqlx::query(sql!(
-            "INSERT INTO client_credentials ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+            "INSERT INTO client_credentials ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
         ))
         .bind(c.id)
         .bind(c.owner.as_uuid())
@@ -106,6 +108,7 @@ impl ClientCredentialRepository for PostgresClientCredentialRepository {
         .bind(c.modified_at)
         .bind(c.expires_at)
         .bind(c.last_used_at)
+        .bind(&c.pepper_id)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -186,5 +189,40 @@ impl ClientCredentialRepository for PostgresClientCredentialRepository {
         .await
         .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn rekey_secret(
+        &self,
+        id: Uuid,
+        from_pepper: &str,
+        digest: &[u8; 32],
+        to_pepper: &str,
+    ) -> Result<bool, PortError> {
+        let done = sqlx::query(
+            "UPDATE client_credentials SET secret_digest = $3, pepper_id = $4 \
+             WHERE id = $1 AND pepper_id = $2",
+        )
+        .bind(id)
+        .bind(from_pepper)
+        .bind(digest.as_slice())
+        .bind(to_pepper)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn count_by_pepper(&self) -> Result<Vec<(String, u64)>, PortError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT pepper_id, count(*) FROM client_credentials GROUP BY pepper_id \
+             ORDER BY pepper_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+            .collect())
     }
 }

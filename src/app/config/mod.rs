@@ -286,8 +286,12 @@ pub struct CredentialsConfig {
     pub backoff_max_lock_secs: u64,
     /// `last_used_at` is recorded at most this often per credential.
     pub last_used_interval_secs: u64,
-    /// File holding a base64 32-byte pepper for client-secret digests (ephemeral when absent).
+    /// File holding a base64 32-byte pepper for client-secret digests. Without it the pepper
+    /// generated into the key store is used.
     pub pepper_file: Option<PathBuf>,
+    /// Peppers used before (files like `pepper_file`): they only verify secrets still digested
+    /// under them, which are digested again under the current pepper when they authenticate.
+    pub previous_pepper_files: Vec<PathBuf>,
 }
 
 impl Default for CredentialsConfig {
@@ -300,6 +304,7 @@ impl Default for CredentialsConfig {
             backoff_max_lock_secs: 900,
             last_used_interval_secs: 60,
             pepper_file: None,
+            previous_pepper_files: Vec::new(),
         }
     }
 }

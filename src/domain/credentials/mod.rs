@@ -5,8 +5,10 @@
 
 pub mod error;
 pub mod model;
+pub mod pepper;
 pub mod service;
 
 pub use error::CredentialError;
 pub use model::{ClientCredential, ClientId, CredentialName, NewCredential};
+pub use pepper::{Pepper, Peppers};
 pub use service::{CredentialService, CredentialSettings, IssuedCredential};

@@ -137,8 +137,10 @@ pub struct ClientCredential {
     pub owner: UserId,
     /// Public client id.
     pub client_id: ClientId,
-    /// HMAC-SHA256 of the secret under the pepper.
+    /// HMAC-SHA256 of the secret under the pepper `pepper_id`.
     pub secret_digest: [u8; 32],
+    /// Which pepper keyed `secret_digest`.
+    pub pepper_id: String,
     /// Name.
     pub name: String,
     /// Description.

@@ -13,6 +13,7 @@ use super::model::{
     ClientCredential, ClientId, CredentialName, MAX_SECRET_LEN, NewCredential, generate_secret,
     parse_description, parse_expiry, secret_digest,
 };
+use super::pepper::Peppers;
 use crate::domain::tokens::{GrantError, TokenService};
 use crate::domain::user::{User, UserId};
 use crate::ports::backoff::BackoffPolicy;
@@ -69,7 +70,7 @@ pub struct CredentialService {
     tokens: Arc<TokenService>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
-    pepper: [u8; 32],
+    peppers: Peppers,
     settings: CredentialSettings,
     last_used: Mutex<LastUsed>,
     events: Arc<dyn EventSink>,
@@ -89,7 +90,7 @@ const MAX_LIMIT: i64 = 100;
 const MAX_OFFSET: i64 = 1_000_000_000;
 
 impl CredentialService {
-    /// Wires the service. `pepper` keys the secret digests.
+    /// Wires the service. `peppers` key the secret digests.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         repo: Arc<dyn ClientCredentialRepository>,
@@ -98,7 +99,7 @@ impl CredentialService {
         tokens: Arc<TokenService>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
-        pepper: [u8; 32],
+        peppers: Peppers,
         settings: CredentialSettings,
         events: Arc<dyn EventSink>,
     ) -> Self {
@@ -109,7 +110,7 @@ impl CredentialService {
             tokens,
             clock,
             ids,
-            pepper,
+            peppers,
             settings,
             last_used: Mutex::new(LastUsed::default()),
             events,
@@ -137,7 +138,8 @@ impl CredentialService {
             id: self.ids.uuid(),
             owner,
             client_id: ClientId::generate(self.ids.as_ref()),
-            secret_digest: secret_digest(&self.pepper, &secret),
+            secret_digest: secret_digest(self.peppers.current().key(), &secret),
+            pepper_id: self.peppers.current().id().to_owned(),
             name: request.name.as_str().to_owned(),
             description: request.description,
             created_at: now,
@@ -238,7 +240,9 @@ impl CredentialService {
 
     /// Authenticates a client: unknown, expired, deleted and wrong secret all give
     /// `InvalidClient` after the same work (one HMAC and one constant-time comparison).
-    /// Locked-out client ids get `TooManyAttempts` without checking the secret.
+    /// Locked-out client ids get `TooManyAttempts` without checking the secret. A secret
+    /// digested under a previous pepper is digested again under the current one once it
+    /// authenticates.
     pub async fn authenticate(
         &self,
         client_id: &str,
@@ -259,12 +263,28 @@ impl CredentialService {
             Some(id) => self.repo.find_by_client_id(id.as_str()).await?,
             None => None,
         };
+        // The pepper the stored digest was made under; unknown credentials (and ones whose
+        // pepper is no longer configured) are digested under the current one, for equal work.
+        let pepper = stored
+            .as_ref()
+            .and_then(|c| self.peppers.find(&c.pepper_id));
+        if let (Some(c), None) = (&stored, pepper) {
+            tracing::warn!(
+                credential = %c.id,
+                pepper = %c.pepper_id,
+                "client secret digested under a pepper that is not configured \
+                 (credentials.previous_pepper_files); the credential cannot authenticate"
+            );
+        }
         let presented = if secret.expose_secret().len() <= MAX_SECRET_LEN {
-            secret_digest(&self.pepper, secret)
+            secret_digest(pepper.unwrap_or(self.peppers.current()).key(), secret)
         } else {
             [0xFF; 32]
         };
-        let expected = stored.as_ref().map_or([0u8; 32], |c| c.secret_digest);
+        let expected = match (&stored, pepper) {
+            (Some(c), Some(_)) => c.secret_digest,
+            _ => [0u8; 32],
+        };
         let secret_ok: bool = presented.ct_eq(&expected).into();
         let owner = match &stored {
             Some(c) if secret_ok && c.is_active(now) => self.users.find_by_id(c.owner).await?,
@@ -274,6 +294,9 @@ impl CredentialService {
             (Some(credential), Some(owner)) => {
                 if previous.is_some() {
                     self.failures.reset(&key).await?;
+                }
+                if credential.pepper_id != self.peppers.current().id() {
+                    self.rekey(&credential, secret).await;
                 }
                 self.note_use(credential.id, now);
                 Ok((credential, owner))
@@ -339,6 +362,31 @@ impl CredentialService {
                 }
                 Err(err)
             }
+        }
+    }
+
+    /// Digests an authenticated secret again under the current pepper (best effort: the old
+    /// digest keeps working while its pepper stays configured).
+    async fn rekey(&self, credential: &ClientCredential, secret: &SecretString) {
+        let current = self.peppers.current();
+        let digest = secret_digest(current.key(), secret);
+        match self
+            .repo
+            .rekey_secret(credential.id, &credential.pepper_id, &digest, current.id())
+            .await
+        {
+            Ok(true) => tracing::info!(
+                credential = %credential.id,
+                from = %credential.pepper_id,
+                to = %current.id(),
+                "client secret digest moved to the current pepper"
+            ),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(
+                credential = %credential.id,
+                error = %err,
+                "could not move the client secret digest to the current pepper"
+            ),
         }
     }
 

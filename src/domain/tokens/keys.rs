@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use super::error::KeyError;
 pub use super::ring::{KeyRing, PublicJwk, Retention};
 pub use super::signer::{PublicKey, SharedSecret, SignatureBytes, Signer, SigningAlg};
+use crate::domain::credentials::Pepper;
 use crate::domain::encoding::b64url;
 use crate::ports::{Clock, IdGenerator, KeyStore, PortError};
 
@@ -191,6 +192,24 @@ impl StoredKey {
 
 /// Kid of the pepper created automatically on first start.
 pub const INITIAL_PEPPER_KID: &str = "p-initial";
+
+/// The stored peppers among `keys`, oldest first (normally just one).
+pub fn stored_peppers(keys: &[StoredKey]) -> Result<Vec<Pepper>, KeyError> {
+    let mut peppers: Vec<&StoredKey> = keys
+        .iter()
+        .filter(|k| k.purpose == KeyPurpose::SecretPepper)
+        .collect();
+    peppers.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.kid.cmp(&b.kid)));
+    peppers
+        .into_iter()
+        .map(|k| {
+            k.secret
+                .as_32()
+                .map(|key| Pepper::new(k.kid.clone(), key))
+                .ok_or_else(|| KeyError::Invalid(k.kid.clone()))
+        })
+        .collect()
+}
 
 /// A parsed signing key, ready to sign and verify.
 pub struct SigningEntry {

@@ -12,8 +12,9 @@ use pasetors::keys::SymmetricKey;
 use pasetors::version4::V4;
 
 use super::error::KeyError;
-use super::keys::{INITIAL_PEPPER_KID, KeyPurpose, SigningEntry, StoredKey};
+use super::keys::{INITIAL_PEPPER_KID, KeyPurpose, SigningEntry, StoredKey, stored_peppers};
 use super::signer::{PublicKey, SharedSecret, SigningAlg};
+use crate::domain::credentials::Pepper;
 use crate::ports::{Clock, IdGenerator, KeyStore, PortError};
 
 /// A public key as published in the JWKS.
@@ -44,7 +45,8 @@ pub struct KeyRing {
     signing: HashMap<String, Arc<SigningEntry>>,
     refresh_active: (String, SymmetricKey<V4>),
     refresh: HashMap<String, SymmetricKey<V4>>,
-    pepper: [u8; 32],
+    /// Stored peppers, oldest first (normally just one).
+    peppers: Vec<Pepper>,
 }
 
 impl KeyRing {
@@ -168,11 +170,10 @@ impl KeyRing {
         };
         let active_refresh =
             newest(KeyPurpose::RefreshTokenEncryption).ok_or(KeyError::NoActiveKey)?;
-        let pepper = keys
-            .iter()
-            .filter(|k| k.purpose == KeyPurpose::SecretPepper)
-            .min_by_key(|k| k.created_at)
-            .ok_or(KeyError::NoActiveKey)?;
+        let peppers = stored_peppers(keys)?;
+        if peppers.is_empty() {
+            return Err(KeyError::NoActiveKey);
+        }
 
         let mut signing = HashMap::new();
         let mut refresh = HashMap::new();
@@ -212,17 +213,21 @@ impl KeyRing {
             signing,
             refresh_active: (active_refresh.kid.clone(), refresh_key),
             refresh,
-            pepper: pepper
-                .secret
-                .as_32()
-                .ok_or_else(|| KeyError::Invalid(pepper.kid.clone()))?,
+            peppers,
         })
     }
 
-    /// The pepper for client-secret digests (the oldest one: it never rotates, or every
-    /// stored digest would stop matching).
-    pub fn pepper(&self) -> [u8; 32] {
-        self.pepper
+    /// The stored pepper for client-secret digests: the oldest one, which every digest was
+    /// made under until `credentials.pepper_file` replaces it (see [`Peppers`]).
+    ///
+    /// [`Peppers`]: crate::domain::credentials::Peppers
+    pub fn pepper(&self) -> &Pepper {
+        &self.peppers[0]
+    }
+
+    /// Every stored pepper, oldest first.
+    pub fn peppers(&self) -> &[Pepper] {
+        &self.peppers
     }
 
     /// The key new access tokens are signed with.
