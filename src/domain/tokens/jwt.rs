@@ -17,6 +17,12 @@ use crate::domain::encoding::b64url_into;
 /// Longest token we even try to parse.
 pub const MAX_TOKEN_LEN: usize = 4096;
 
+/// Longest token the introspection endpoint accepts (the contract's cap). Tokens are kept
+/// within it by shortening the display `name` claim when needed (DECISIONS: "keep tokens under
+/// 1000 characters"); other claims are never cut, so a token with many groups, or an RS256
+/// signature, can still be longer.
+pub const INTROSPECTABLE_LEN: usize = 1000;
+
 /// Why a token could not be signed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -28,10 +34,17 @@ pub enum SignError {
     Signature,
 }
 
-/// Signs `claims` with `key`.
+/// Signs `claims` with `key`, shortening `name` (ending it with "…") when that keeps the
+/// token within [`INTROSPECTABLE_LEN`].
 pub fn sign(key: &SigningEntry, claims: &AccessClaims) -> Result<String, SignError> {
     let mut payload = Vec::with_capacity(768);
     serde_json::to_writer(&mut payload, claims)?;
+    let fixed = key.header_b64.len() + 2 + b64_len(key.signer.signature_len());
+    if fixed + b64_len(payload.len()) > INTROSPECTABLE_LEN
+        && let Some(shorter) = shortened(claims, fixed)?
+    {
+        payload = shorter;
+    }
     let mut token = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 96);
     token.push_str(&key.header_b64);
     token.push('.');
@@ -43,6 +56,47 @@ pub fn sign(key: &SigningEntry, claims: &AccessClaims) -> Result<String, SignErr
     token.push('.');
     b64url_into(signature.as_ref(), &mut token);
     Ok(token)
+}
+
+/// Unpadded base64 length of `n` bytes.
+fn b64_len(n: usize) -> usize {
+    (n * 4).div_ceil(3)
+}
+
+/// The payload with `name` cut so the token fits, or `None` when even an empty name would not.
+fn shortened(claims: &AccessClaims, fixed: usize) -> Result<Option<Vec<u8>>, SignError> {
+    // Payload bytes that fit beside the header and the signature.
+    let room = (INTROSPECTABLE_LEN.saturating_sub(fixed)) * 3 / 4;
+    let whole: usize = claims.name.chars().map(json_len).sum();
+    let Some(others) = serde_json::to_vec(claims)?.len().checked_sub(whole) else {
+        return Ok(None);
+    };
+    let Some(budget) = room.checked_sub(others + '…'.len_utf8()) else {
+        return Ok(None);
+    };
+    let mut used = 0;
+    let mut name = String::with_capacity(budget + 3);
+    for c in claims.name.chars() {
+        used += json_len(c);
+        if used > budget {
+            break;
+        }
+        name.push(c);
+    }
+    name.push('…');
+    let mut trial = claims.clone();
+    trial.name = name;
+    let payload = serde_json::to_vec(&trial)?;
+    Ok((payload.len() <= room).then_some(payload))
+}
+
+/// How many bytes `c` takes inside a JSON string as serde_json writes it.
+fn json_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
 }
 
 /// Verifies signature, algorithm, `kid`, `iss`, `aud`, `exp` and `nbf` (with `leeway_secs`).
@@ -173,6 +227,7 @@ mod tests {
     use super::*;
     use crate::domain::encoding::b64url_decode;
     use crate::domain::tokens::keys::StoredKey;
+    use chrono::TimeZone;
     use ed25519_dalek::{Signer, Verifier};
 
     fn claims(now: i64) -> AccessClaims {
@@ -259,5 +314,66 @@ mod tests {
         let mut tampered = token.clone();
         tampered.replace_range(at..=at, other);
         assert!(verify(&ring, &tampered, "https://auth.example", "tmi", now, 0).is_err());
+    }
+
+    fn ring() -> KeyRing {
+        KeyRing::from_keys(&[
+            StoredKey::signing([9u8; 32], Utc::now()),
+            StoredKey::refresh([1u8; 32], Utc::now()),
+            StoredKey::pepper([2u8; 32], Utc::now()),
+        ])
+        .expect("ring")
+    }
+
+    fn signed_name(ring: &KeyRing, claims: &AccessClaims) -> (String, String) {
+        let token = sign(ring.active_signing(), claims).expect("sign");
+        let now = Utc.timestamp_opt(claims.iat, 0).unwrap();
+        let verified = verify(ring, &token, "https://auth.example", "tmi", now, 0).expect("ok");
+        (token, verified.name)
+    }
+
+    #[test]
+    fn long_names_are_shortened_to_keep_tokens_introspectable() {
+        let ring = ring();
+        let now = Utc::now().timestamp();
+        for name in [
+            "\u{1F511}".repeat(200),
+            "x".repeat(900),
+            "\"".repeat(300),
+            "\u{1}".repeat(200),
+        ] {
+            let mut claims = claims(now);
+            claims.name = name.clone();
+            let (token, shown) = signed_name(&ring, &claims);
+            assert!(token.len() <= INTROSPECTABLE_LEN, "{} chars", token.len());
+            let cut = shown.strip_suffix('…').unwrap_or_else(|| {
+                panic!(
+                    "not cut: {} {:?}",
+                    token.len(),
+                    &shown[..shown.len().min(40)]
+                )
+            });
+            assert!(name.starts_with(cut), "a prefix of the name");
+            // As long as fits: one more character would not.
+            assert!(
+                token.len() > INTROSPECTABLE_LEN - 12,
+                "{} chars",
+                token.len()
+            );
+        }
+        // Short names are left alone.
+        let claims = claims(now);
+        assert_eq!(signed_name(&ring, &claims).1, claims.name);
+    }
+
+    #[test]
+    fn the_name_is_kept_whole_when_cutting_it_would_not_help() {
+        let ring = ring();
+        let mut claims = claims(Utc::now().timestamp());
+        claims.groups = (0..60).map(|i| format!("group-number-{i}")).collect();
+        claims.name = "Alice Example".into();
+        let (token, shown) = signed_name(&ring, &claims);
+        assert!(token.len() > INTROSPECTABLE_LEN);
+        assert_eq!(shown, "Alice Example");
     }
 }

@@ -202,6 +202,15 @@ impl Signer {
     }
 
     /// Signs `message` (the JWS signing input); `None` only if the library fails.
+    /// How long its signatures are, in bytes.
+    pub fn signature_len(&self) -> usize {
+        match self {
+            Signer::Ed25519(_) | Signer::Es256(_) => 64,
+            Signer::Rs256(key) => key.public_modulus_len(),
+            Signer::Hs256(_) => 32,
+        }
+    }
+
     pub fn sign(&self, message: &[u8]) -> Option<SignatureBytes> {
         match self {
             Signer::Ed25519(key) => Some(SignatureBytes::from_slice(key.sign(message).as_ref())),

@@ -74,6 +74,58 @@ async fn the_grant_works_with_post_and_basic_authentication() {
 }
 
 #[tokio::test]
+async fn tokens_of_credentials_with_long_names_stay_introspectable() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    // The contract allows 100 characters; 100 four-byte characters would make a token of
+    // ~1,400 characters, past the 1,000 that introspection accepts.
+    for name in ["\u{1F511}".repeat(100), "n".repeat(100)] {
+        let cred = created(&app, &alice.access_token, &name).await;
+        let (client_id, secret) = id_secret(&cred);
+        let body = json_checked(
+            grant_post(&app, &client_id, &secret).await,
+            "post",
+            "/oauth2/token",
+        )
+        .await;
+        let token = body["access_token"].as_str().unwrap();
+        assert!(token.len() <= 1000, "{} characters", token.len());
+        let info = json_checked(
+            app.client
+                .post(app.url("/oauth2/introspect"))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap(),
+            "post",
+            "/oauth2/introspect",
+        )
+        .await;
+        assert_eq!(info["active"], true);
+        let shown = info["name"].as_str().unwrap();
+        let full = format!("[Service Account] {name}");
+        assert!(
+            shown == full || full.starts_with(shown.trim_end_matches('\u{2026}')),
+            "{shown}"
+        );
+        // The listing keeps the whole name.
+        let listed = json_checked(
+            app.get_bearer(super::PATH, &alice.access_token).await,
+            "get",
+            super::PATH,
+        )
+        .await;
+        assert!(
+            listed["credentials"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == name.as_str())
+        );
+    }
+}
+
+#[tokio::test]
 async fn unknown_wrong_expired_and_deleted_credentials_fail_identically() {
     let app = spawn().await;
     let alice = app.login("alice").await;
