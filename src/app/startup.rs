@@ -14,6 +14,7 @@ pub use super::backends::{connect_postgres, postgres_settings};
 use super::backends::{open_cache, open_storage};
 use super::config::{Config, Mode, Resolved};
 use super::key_files::{install_configured_keys, peppers, shared_secret};
+use crate::adapters::http::head_deadline::HeadDeadlineAcceptor;
 use crate::adapters::http::{self, HttpSettings, HttpState};
 use crate::adapters::observability::{AuditLog, Metrics};
 use crate::adapters::system::{RandomIds, SystemClock};
@@ -65,6 +66,7 @@ pub struct Application {
     public_url: String,
     mode: Mode,
     shutdown_grace: Duration,
+    header_timeout: Duration,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
     credentials: Arc<CredentialService>,
     tokens: Arc<TokenService>,
@@ -200,6 +202,7 @@ impl Application {
             public_url,
             mode: config.mode,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
+            header_timeout: Duration::from_secs(config.server.header_timeout_secs),
             endpoint: poem::EndpointExt::boxed(endpoint),
             credentials,
             tokens: tokens_for_reload,
@@ -263,7 +266,8 @@ impl Application {
                 }
             }
         });
-        let result = Server::new_with_acceptor(self.acceptor)
+        let acceptor = HeadDeadlineAcceptor::new(self.acceptor, self.header_timeout);
+        let result = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(self.endpoint, shutdown_signal(), Some(self.shutdown_grace))
             .await;
         flusher.abort();

@@ -272,6 +272,107 @@ async fn a_request_that_takes_too_long_gets_503_even_while_its_body_trickles_in(
 }
 
 #[tokio::test]
+async fn a_connection_that_stalls_in_its_request_head_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = Config::demo_ephemeral();
+    config.server.header_timeout_secs = 1;
+    let app = spawn_with(config).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(format!("GET /me HTTP/1.1\r\nHost: {addr}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+        .await
+        .expect("the server closes the connection instead of waiting for the rest");
+    // Closed (end of stream or reset), without a response to a request never completed.
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
+
+#[tokio::test]
+async fn repeated_parameters_and_authorization_headers_are_refused() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let base = [
+        ("idp", "tmi"),
+        ("scope", "openid"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("client_callback", "http://localhost:8079/cb"),
+    ];
+    for (name, second) in [
+        ("client_callback", "http://localhost:9999/other"),
+        ("idp", "other"),
+        ("code_challenge_method", "plain"),
+    ] {
+        let mut query = base.to_vec();
+        query.push((name, second));
+        let body = expect_error(
+            app.authorize(&query).await,
+            "get",
+            "/oauth2/authorize",
+            400,
+            "invalid_request",
+        )
+        .await;
+        assert!(
+            body["error_description"].as_str().unwrap().contains(name),
+            "{body}"
+        );
+    }
+    // Encoded names count too; one of each is fine.
+    let resp = app
+        .client
+        .get(format!(
+            "{}?{}&%73tate=a&state=b",
+            app.url("/oauth2/authorize"),
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(base)
+                .finish()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.authorize(&base).await.status(), StatusCode::FOUND);
+    let listed = app
+        .client
+        .get(app.url("/me/client_credentials?limit=5&limit=50"))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
+    expect_error(
+        listed,
+        "get",
+        "/me/client_credentials",
+        400,
+        "invalid_request",
+    )
+    .await;
+
+    // Two Authorization headers: which one would count? Neither.
+    let resp = app
+        .client
+        .get(app.url("/me"))
+        .header("authorization", format!("Bearer {}", alice.access_token))
+        .header("authorization", "Bearer garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(
+        app.get_bearer("/me", &alice.access_token).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn method_not_allowed_lists_the_allowed_methods() {
     let app = spawn().await;
     let cases = [

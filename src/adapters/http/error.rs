@@ -272,7 +272,8 @@ pub async fn render_uncaught(err: poem::Error) -> Response {
         }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::bad_request(
             "invalid_request",
-            "unsupported content type; use application/json or application/x-www-form-urlencoded",
+            "this endpoint does not accept that content type (each operation's types are in \
+             /openapi.json)",
         ),
         s if s.is_client_error() => ApiError::bad_request("invalid_request", description),
         StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable(&description),

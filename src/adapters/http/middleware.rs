@@ -136,6 +136,9 @@ async fn process<E: Endpoint>(
     mut req: Request,
     ctx: Arc<Hygiene>,
 ) -> poem::Result<Response> {
+    if let Some(refusal) = repeated_field(&req) {
+        return Ok(refusal);
+    }
     let limit = ctx.body_limit;
     let too_large = || too_large_response(limit);
     if req
@@ -195,6 +198,40 @@ async fn process<E: Endpoint>(
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     }
     Ok(resp)
+}
+
+/// A 400 for a request that names a query parameter more than once (RFC 6749 §4.1.2.1 and
+/// §5.2: "includes a parameter more than once"; the first value would silently win), or has
+/// two `Authorization` headers (a singleton field, RFC 9110 §5.3: which one counts?).
+fn repeated_field(req: &Request) -> Option<Response> {
+    if req
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Some(json(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the Authorization header is given more than once",
+        ));
+    }
+    let query = req.uri().query().filter(|q| q.contains('&'))?;
+    let mut seen = std::collections::HashSet::new();
+    let name = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(name, _)| name)
+        .find(|name| !seen.insert(name.clone()))?;
+    let description = if name.len() <= 64 && name.chars().all(|c| c.is_ascii_graphic()) {
+        format!("the query parameter {name} is given more than once")
+    } else {
+        "a query parameter is given more than once".to_owned()
+    };
+    Some(json(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        &description,
+    ))
 }
 
 fn too_large_response(limit: usize) -> Response {

@@ -8,6 +8,7 @@ mod discovery;
 mod dto;
 mod error;
 mod groups;
+pub mod head_deadline;
 mod me;
 mod middleware;
 mod oauth;

@@ -180,6 +180,10 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<String>,
     /// Seconds a request may take before it is answered 503.
     pub request_timeout_secs: u64,
+    /// Seconds a client has to send a complete request head, counted from the first read
+    /// after the connection opened or the previous response; then the connection is closed
+    /// (a stalled or trickled head, an idle keep-alive).
+    pub header_timeout_secs: u64,
     /// Browser origins (`https://app.example.com`) allowed to call the API; never `*`.
     pub cors_allowed_origins: Vec<String>,
 }
@@ -193,6 +197,7 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 10,
             trusted_proxies: Vec::new(),
             request_timeout_secs: 30,
+            header_timeout_secs: 30,
             cors_allowed_origins: Vec::new(),
         }
     }

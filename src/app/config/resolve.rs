@@ -136,6 +136,12 @@ impl Config {
                 "must be between 1 and 600",
             ));
         }
+        if !(1..=600).contains(&self.server.header_timeout_secs) {
+            return Err(ConfigError::new(
+                "server.header_timeout_secs",
+                "must be between 1 and 600",
+            ));
+        }
         for (i, origin) in self.server.cors_allowed_origins.iter().enumerate() {
             let ok = url::Url::parse(origin).is_ok_and(|u| {
                 (u.scheme() == "https" || u.scheme() == "http")

@@ -54,13 +54,13 @@ impl CallbackAllowList {
         Ok(Self { entries: parsed })
     }
 
-    /// The demo-mode list: any port on loopback over plain http.
+    /// The demo-mode list: any port on loopback over plain http (IPv4 and `localhost`: the
+    /// contract's pattern has no IPv6 literals).
     pub fn loopback() -> Self {
         Self {
             entries: vec![
                 Entry::Prefix("http://localhost:".into()),
                 Entry::Prefix("http://127.0.0.1:".into()),
-                Entry::Prefix("http://[::1]:".into()),
             ],
         }
     }
@@ -70,7 +70,22 @@ impl CallbackAllowList {
         if raw.len() > MAX_CALLBACK_LEN {
             return Err("client_callback is too long".into());
         }
+        if !matches_contract_pattern(raw) {
+            return Err(
+                "client_callback must be http(s)://host[:port][/path] without spaces or \
+                 control characters"
+                    .into(),
+            );
+        }
         let url = normalise(raw.trim())?;
+        // We add `code` and `state` (or `error`) to the callback: a callback that already has
+        // them would reach the client with two of each.
+        if url
+            .query_pairs()
+            .any(|(key, _)| matches!(key.as_ref(), "code" | "state" | "error"))
+        {
+            return Err("client_callback must not carry code, state or error parameters".into());
+        }
         let text = url.as_str();
         let allowed = self.entries.iter().any(|entry| match entry {
             Entry::Exact(exact) => exact == text,
@@ -82,6 +97,41 @@ impl CallbackAllowList {
             Err("client_callback is not on the allow-list".into())
         }
     }
+}
+
+/// The contract's pattern for `client_callback`, without a regex:
+/// `^\s*https?://LABEL(.LABEL)*(:[0-9]{1,5})?(/[^\s]*)?\s*$`, where a label is 1–63 of
+/// `[a-zA-Z0-9-]` not starting or ending with `-`. So no user information, backslashes or
+/// whitespace before the path, and no whitespace or control characters anywhere inside.
+fn matches_contract_pattern(raw: &str) -> bool {
+    let text = raw.trim_matches(|c: char| c.is_ascii_whitespace());
+    let Some(rest) = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    host.split('.').all(label_ok)
+        && port_ok
+        && !path.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn normalise(raw: &str) -> Result<Url, String> {
@@ -127,6 +177,34 @@ mod tests {
             "ftp://localhost:21/",
         ] {
             assert!(list.admit(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn callbacks_outside_the_contract_pattern_are_refused() {
+        let list = CallbackAllowList::loopback();
+        for bad in [
+            "http://localhost:8079\\@evil.com",
+            "http://localhost:8079/cb\r\nX-Injected: 1",
+            "http://localhost:8079/c b",
+            "http://localhost:8079/cb\u{0}",
+            "http://localhost:8079/cb\u{85}",
+            "http://localhost:123456/",
+            "http://-localhost:8079/",
+            "http://localhost:8079?x=1",
+            "HTTP://localhost:8079/",
+            "http://localhost:8079/cb?code=attacker",
+            "http://localhost:8079/cb?x=1&state=s",
+            "http://localhost:8079/cb?error=x",
+        ] {
+            assert!(list.admit(bad).is_err(), "{bad:?} must be refused");
+        }
+        for good in [
+            " http://localhost:8079/cb?x=1&y=%20 ",
+            "http://localhost:8079",
+            "http://127.0.0.1:4200/a/b/",
+        ] {
+            assert!(list.admit(good).is_ok(), "{good:?} must be admitted");
         }
     }
 
