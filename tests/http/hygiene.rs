@@ -373,6 +373,68 @@ async fn repeated_parameters_and_authorization_headers_are_refused() {
 }
 
 #[tokio::test]
+async fn json_bodies_naming_a_key_twice_are_refused() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let post = |path: &str, body: &'static str| {
+        app.client
+            .post(app.url(path))
+            .bearer_auth(&alice.access_token)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body)
+    };
+    let resp = post(
+        "/oauth2/token",
+        r#"{"grant_type":"authorization_code","grant_type":"client_credentials","client_id":"x","client_secret":"y"}"#,
+    )
+    .send()
+    .await
+    .unwrap();
+    let body = expect_error(resp, "post", "/oauth2/token", 400, "invalid_request").await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("grant_type"),
+        "{body}"
+    );
+    let resp = post(
+        "/me/client_credentials",
+        r#"{"name":"first","n\u0061me":"second"}"#,
+    )
+    .send()
+    .await
+    .unwrap();
+    expect_error(
+        resp,
+        "post",
+        "/me/client_credentials",
+        400,
+        "invalid_request",
+    )
+    .await;
+    // Nothing was created.
+    let listed = json_checked(
+        app.get_bearer("/me/client_credentials", &alice.access_token)
+            .await,
+        "get",
+        "/me/client_credentials",
+    )
+    .await;
+    assert_eq!(listed["total"], 0, "{listed}");
+    // Parse errors name no internal types.
+    let resp = post("/oauth2/refresh", "{}").send().await.unwrap();
+    let body = expect_error(resp, "post", "/oauth2/refresh", 400, "invalid_request").await;
+    assert!(
+        !body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("occurred while parsing"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn method_not_allowed_lists_the_allowed_methods() {
     let app = spawn().await;
     let cases = [

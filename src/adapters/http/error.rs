@@ -292,6 +292,10 @@ fn json_response(status: StatusCode, error: &str, description: &str) -> Response
 
 /// Keeps a description printable and short.
 fn clean(text: &str) -> String {
+    // poem-openapi names our DTO types in its messages; they mean nothing to a client.
+    let text = text
+        .split_once(" (occurred while parsing")
+        .map_or(text, |(message, _)| message);
     let printable: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
     if printable.is_empty() {
         "invalid request".to_owned()

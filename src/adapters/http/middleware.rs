@@ -155,6 +155,20 @@ async fn process<E: Endpoint>(
                 Ok(decision) => decision,
                 Err(limited) => return Ok(limited),
             };
+            if is_json(&req)
+                && let Some(key) = super::json_keys::duplicate_key(&bytes)
+            {
+                let description = if key.is_empty() {
+                    "a key is given more than once in the JSON body".to_owned()
+                } else {
+                    format!("the key {key} is given more than once in the JSON body")
+                };
+                return Ok(json(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    &description,
+                ));
+            }
             req.set_body(bytes);
             decision
         }
@@ -232,6 +246,22 @@ fn repeated_field(req: &Request) -> Option<Response> {
         "invalid_request",
         &description,
     ))
+}
+
+/// Whether the request says its body is JSON.
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| {
+            let media = media.trim();
+            media.eq_ignore_ascii_case("application/json")
+                || media
+                    .len()
+                    .checked_sub(5)
+                    .is_some_and(|at| media.as_bytes()[at..].eq_ignore_ascii_case(b"+json"))
+        })
 }
 
 fn too_large_response(limit: usize) -> Response {

@@ -9,6 +9,7 @@ mod dto;
 mod error;
 mod groups;
 pub mod head_deadline;
+mod json_keys;
 mod me;
 mod middleware;
 mod oauth;
