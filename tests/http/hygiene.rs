@@ -363,11 +363,35 @@ async fn repeated_parameters_and_authorization_headers_are_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
     let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(body["error"], "unauthorized");
     assert_eq!(
         app.get_bearer("/me", &alice.access_token).await.status(),
+        StatusCode::OK
+    );
+    // Where no bearer token is needed, a 400 (every such operation documents one).
+    let resp = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .header("authorization", "Basic YTpi")
+        .header("authorization", "Basic Yzpk")
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, "post", "/oauth2/introspect", 400, "invalid_request").await;
+    // Parameters no operation reads may repeat (they are ignored anyway).
+    assert_eq!(
+        app.get_bearer("/me?x=1&x=2", &alice.access_token)
+            .await
+            .status(),
         StatusCode::OK
     );
 }

@@ -186,7 +186,7 @@ async fn process<E: Endpoint>(
     let mut resp = ep.call(req).await?.into_response();
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED
         && !resp.headers().contains_key(header::ALLOW)
-        && let Some(allow) = super::allowed_methods(uri.path())
+        && let Some(allow) = super::routes::allowed_methods(uri.path())
     {
         resp.headers_mut().insert(header::ALLOW, allow);
     }
@@ -214,37 +214,43 @@ async fn process<E: Endpoint>(
     Ok(resp)
 }
 
-/// A 400 for a request that names a query parameter more than once (RFC 6749 §4.1.2.1 and
-/// §5.2: "includes a parameter more than once"; the first value would silently win), or has
-/// two `Authorization` headers (a singleton field, RFC 9110 §5.3: which one counts?).
+/// Refuses a request that names a query parameter the API reads more than once (RFC 6749
+/// §4.1.2.1: "includes a parameter more than once"; the first value would silently win), or
+/// has two `Authorization` headers (a singleton field, RFC 9110 §5.3: which one counts?):
+/// 401 where a bearer token is required, else 400.
 fn repeated_field(req: &Request) -> Option<Response> {
-    if req
-        .headers()
+    let headers = req.headers();
+    if headers
         .get_all(header::AUTHORIZATION)
         .iter()
         .nth(1)
         .is_some()
     {
+        let description = "the Authorization header is given more than once";
+        if super::routes::bearer_protected(req.uri().path()) {
+            let mut resp = json(StatusCode::UNAUTHORIZED, "unauthorized", description);
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="tmi-auth", error="invalid_request""#),
+            );
+            return Some(resp);
+        }
         return Some(json(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "the Authorization header is given more than once",
+            description,
         ));
     }
     let query = req.uri().query().filter(|q| q.contains('&'))?;
     let mut seen = std::collections::HashSet::new();
     let name = url::form_urlencoded::parse(query.as_bytes())
         .map(|(name, _)| name)
+        .filter(|name| super::routes::is_query_parameter(name))
         .find(|name| !seen.insert(name.clone()))?;
-    let description = if name.len() <= 64 && name.chars().all(|c| c.is_ascii_graphic()) {
-        format!("the query parameter {name} is given more than once")
-    } else {
-        "a query parameter is given more than once".to_owned()
-    };
     Some(json(
         StatusCode::BAD_REQUEST,
         "invalid_request",
-        &description,
+        &format!("the query parameter {name} is given more than once"),
     ))
 }
 

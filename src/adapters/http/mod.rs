@@ -14,6 +14,7 @@ mod me;
 mod middleware;
 mod oauth;
 pub mod rate_limit;
+mod routes;
 mod saml;
 mod serde_json_payload;
 mod strict;
@@ -21,7 +22,6 @@ mod strict;
 use std::sync::{Arc, OnceLock};
 
 use poem::http::Method;
-use poem::http::header::HeaderValue;
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route, get, handler};
 use poem_openapi::OpenApiService;
@@ -220,74 +220,4 @@ fn healthz() -> Json<dto::HealthDto> {
     Json(dto::HealthDto {
         status: "ok".to_owned(),
     })
-}
-
-/// Routes served outside the OpenAPI document (all `GET`).
-const PLAIN_GET_ROUTES: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"];
-
-/// One route's path template split into segments (`None` matches any one segment) and the
-/// value of its `Allow` header.
-type AllowEntry = (Vec<Option<String>>, HeaderValue);
-
-/// The `Allow` header for a path (RFC 9110 §15.5.6: a 405 must list the methods the resource
-/// supports), read from the operations the API registers, so it cannot drift from the routes.
-/// `HEAD` is listed with `GET` because the router answers it from the `GET` handler.
-pub(crate) fn allowed_methods(path: &str) -> Option<HeaderValue> {
-    static TABLE: OnceLock<Vec<AllowEntry>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut routes: Vec<(String, Vec<Method>)> = <Apis as poem_openapi::OpenApi>::meta()
-            .into_iter()
-            .flat_map(|api| api.paths)
-            .map(|p| {
-                (
-                    p.path,
-                    p.operations.into_iter().map(|op| op.method).collect(),
-                )
-            })
-            .collect();
-        routes.extend(
-            PLAIN_GET_ROUTES
-                .iter()
-                .map(|p| ((*p).to_owned(), vec![Method::GET])),
-        );
-        let mut merged: Vec<(String, Vec<Method>)> = Vec::new();
-        for (path, methods) in routes {
-            match merged.iter_mut().find(|(p, _)| *p == path) {
-                Some((_, known)) => known.extend(methods),
-                None => merged.push((path, methods)),
-            }
-        }
-        merged
-            .into_iter()
-            .filter_map(|(path, mut methods)| {
-                if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
-                    methods.push(Method::HEAD);
-                }
-                let allow = methods
-                    .iter()
-                    .map(Method::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let segments = path
-                    .split('/')
-                    .map(|s| {
-                        let param = (s.starts_with('{') && s.ends_with('}')) || s.starts_with(':');
-                        (!param).then(|| s.to_owned())
-                    })
-                    .collect();
-                Some((segments, HeaderValue::from_str(&allow).ok()?))
-            })
-            .collect()
-    });
-    let segments: Vec<&str> = path.split('/').collect();
-    table
-        .iter()
-        .find(|(template, _)| {
-            template.len() == segments.len()
-                && template.iter().zip(&segments).all(|(t, s)| match t {
-                    Some(literal) => literal == s,
-                    None => !s.is_empty(),
-                })
-        })
-        .map(|(_, allow)| allow.clone())
 }
