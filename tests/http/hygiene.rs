@@ -289,6 +289,35 @@ async fn a_connection_that_stalls_in_its_request_head_is_closed() {
         .expect("the server closes the connection instead of waiting for the rest");
     // Closed (end of stream or reset), without a response to a request never completed.
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+    // Keep-alive: each head gets its own deadline, counted from the previous response, and a
+    // head trickled in byte by byte does not escape it.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    for _ in 0..3 {
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("answered")
+            .unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    }
+    let trickled = async {
+        for byte in request.as_bytes() {
+            if stream.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), trickled)
+        .await
+        .expect("the trickle is cut off");
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+        .await
+        .expect("closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
 
 #[tokio::test]

@@ -62,7 +62,10 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 pub struct HeadDeadline<S> {
     inner: S,
     limit: Duration,
+    /// Fires no later than `deadline`.
     sleep: Pin<Box<Sleep>>,
+    /// When the current request head must be complete (once armed).
+    deadline: Instant,
     scan: Scan,
 }
 
@@ -124,6 +127,7 @@ impl<S> HeadDeadline<S> {
             inner,
             limit,
             sleep: Box::pin(tokio::time::sleep(limit)),
+            deadline: Instant::now() + limit,
             scan: Scan {
                 phase: Phase::Head { armed: false },
                 line_start: false,
@@ -142,15 +146,21 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
         let this = &mut *self;
         if let Phase::Head { armed } = this.scan.phase {
             if !armed {
-                let deadline = Instant::now() + this.limit;
-                this.sleep.as_mut().reset(deadline);
+                this.deadline = Instant::now() + this.limit;
                 this.scan.phase = Phase::Head { armed: true };
             }
-            if this.sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the request head did not arrive in time",
-                )));
+            // The timer is not reset for every request (that would touch the timer wheel
+            // each time): it runs to an earlier head's deadline, and when it fires before
+            // the current one it moves on to it.
+            while this.sleep.as_mut().poll(cx).is_ready() {
+                if Instant::now() >= this.deadline {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the request head did not arrive in time",
+                    )));
+                }
+                let deadline = this.deadline;
+                this.sleep.as_mut().reset(deadline);
             }
         }
         let before = buf.filled().len();
