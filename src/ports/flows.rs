@@ -24,6 +24,11 @@ pub enum FlowKind {
     /// keyed by provider and NameID, for single logout; kept as long as a session may live.
     /// A list (`push_recent` / `recent`), not a single value.
     SamlNameId,
+    /// The same record as it was kept before it became a list: one value, a JSON array of
+    /// subjects, under the old key. Read only, so sessions from before the change (or from
+    /// replicas not yet upgraded) can still be logged out; remove after 2026-12-12, when
+    /// the last such record has expired.
+    SamlNameIdV1,
 }
 
 impl FlowKind {
@@ -38,6 +43,7 @@ impl FlowKind {
             // Renamed from "saml-nameid" when the record became a list: a store holding the
             // old single-value records must not see them under the list's key.
             FlowKind::SamlNameId => "saml-nameid-list",
+            FlowKind::SamlNameIdV1 => "saml-nameid",
         }
     }
 }

@@ -303,20 +303,27 @@ async fn a_connection_that_stalls_in_its_request_head_is_closed() {
         assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     }
-    let trickled = async {
-        for byte in request.as_bytes() {
-            if stream.write_all(&[*byte]).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // (If the server waited for the whole trickle, the read below would get its response.)
+    for byte in request.as_bytes() {
+        if stream.write_all(&[*byte]).await.is_err() {
+            break;
         }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(30), trickled)
-        .await
-        .expect("the trickle is cut off");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
         .await
         .expect("closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+    // Plain-text HTTP/2 (prior knowledge) is refused rather than left untimed.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+        .await
+        .expect("closed at once");
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
 

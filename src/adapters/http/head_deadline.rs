@@ -5,7 +5,11 @@
 //! the client has `limit` to complete a request head (up to its blank line); after that the read fails
 //! and hyper closes the connection. Bodies are not covered here: the request time limit in
 //! the hygiene middleware covers them. Idle keep-alive connections end the same way.
-//! HTTP/2 connections (prior knowledge) are left alone.
+//! Interim `100 Continue` responses do not count as responses. Plain-text HTTP/2 (prior
+//! knowledge) is refused: hyper would wait as long for its frames, and the service is meant
+//! to sit behind a TLS-terminating proxy that speaks HTTP/1.1 to it.
+//! A request pipelined behind another in one read gets its deadline from the previous
+//! response, like the next head would.
 
 use std::io;
 use std::pin::Pin;
@@ -51,12 +55,12 @@ enum Phase {
     Head { armed: bool },
     /// A head arrived; until a response is written, no deadline.
     Request,
-    /// HTTP/2 or otherwise not ours to time.
-    Off,
+    /// The client opened with the HTTP/2 preface: refused.
+    Http2,
 }
 
 /// The HTTP/2 connection preface, which starts a prior-knowledge h2 connection.
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// A connection with a request-head deadline (see the module documentation).
 pub struct HeadDeadline<S> {
@@ -73,6 +77,9 @@ pub struct HeadDeadline<S> {
 #[derive(Debug)]
 struct Scan {
     phase: Phase,
+    /// The current head has a byte other than CR and LF (blank lines before the request line
+    /// are skipped, as httparse does).
+    started: bool,
     /// The last line break read was followed only by `\r`s: one more `\n` ends the head.
     line_start: bool,
     /// Bytes of the connection read so far, while fewer than the h2 preface.
@@ -88,7 +95,7 @@ impl Scan {
             if bytes[..take] == H2_PREFACE[self.seen..self.seen + take] {
                 self.seen += take;
                 if self.seen == H2_PREFACE.len() {
-                    self.phase = Phase::Off;
+                    self.phase = Phase::Http2;
                     return;
                 }
             } else {
@@ -100,23 +107,29 @@ impl Scan {
         }
         for &byte in bytes {
             match byte {
+                b'\r' => {}
+                b'\n' if !self.started => {}
                 b'\n' if self.line_start => {
+                    self.started = false;
                     self.line_start = false;
                     self.phase = Phase::Request;
                     return;
                 }
                 b'\n' => self.line_start = true,
-                b'\r' => {}
-                _ => self.line_start = false,
+                _ => {
+                    self.started = true;
+                    self.line_start = false;
+                }
             }
         }
     }
 
-    /// A response is going out: the next head gets a fresh deadline from its first read.
-    fn wrote(&mut self) {
-        if self.phase != Phase::Off {
+    /// Bytes written: unless an interim (1xx) response, a response is going out, and the
+    /// next head gets a fresh deadline from its first read.
+    fn wrote(&mut self, first: &[u8]) {
+        let interim = first.starts_with(b"HTTP/1.1 1") || first.starts_with(b"HTTP/1.0 1");
+        if self.phase == Phase::Request && !interim {
             self.phase = Phase::Head { armed: false };
-            self.line_start = false;
         }
     }
 }
@@ -130,6 +143,7 @@ impl<S> HeadDeadline<S> {
             deadline: Instant::now() + limit,
             scan: Scan {
                 phase: Phase::Head { armed: false },
+                started: false,
                 line_start: false,
                 seen: 0,
             },
@@ -144,6 +158,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if this.scan.phase == Phase::Http2 {
+            return Poll::Ready(Err(io::ErrorKind::InvalidData.into()));
+        }
         if let Phase::Head { armed } = this.scan.phase {
             if !armed {
                 this.deadline = Instant::now() + this.limit;
@@ -166,6 +183,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         this.scan.bytes(&buf.filled()[before..]);
+        if this.scan.phase == Phase::Http2 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "plain-text HTTP/2 is not served",
+            )));
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -178,7 +201,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<S> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let written = ready!(Pin::new(&mut this.inner).poll_write(cx, data))?;
-        this.scan.wrote();
+        this.scan.wrote(data);
         Poll::Ready(Ok(written))
     }
 
@@ -197,7 +220,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<S> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let written = ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
-        this.scan.wrote();
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &b[..]);
+        this.scan.wrote(first);
         Poll::Ready(Ok(written))
     }
 
@@ -237,7 +264,35 @@ mod tests {
             Phase::Head { .. }
         ));
         assert_eq!(scanned(&[b"GET / HTTP/1.1\nHost: x\n\n"]), Phase::Request);
-        assert_eq!(scanned(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"]), Phase::Off);
-        assert_eq!(scanned(&[b"PRI * HT", b"TP/2.0"]), Phase::Off);
+        // Blank lines before the request line do not end a head.
+        assert!(matches!(scanned(&[b"\r\n\r\n\n\n"]), Phase::Head { .. }));
+        assert_eq!(
+            scanned(&[b"\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n"]),
+            Phase::Request
+        );
+        // The whole h2 preface, not a prefix of it.
+        assert_eq!(
+            scanned(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"]),
+            Phase::Http2
+        );
+        assert_eq!(
+            scanned(&[b"PRI * HT", b"TP/2.0\r\n\r\nSM", b"\r\n\r\n"]),
+            Phase::Http2
+        );
+        assert!(matches!(scanned(&[b"PRI * HTTP/2.0"]), Phase::Head { .. }));
+    }
+
+    #[tokio::test]
+    async fn interim_responses_do_not_end_a_request() {
+        let mut io = HeadDeadline::new((), Duration::from_secs(1));
+        io.scan
+            .bytes(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n");
+        io.scan.wrote(b"HTTP/1.1 100 Continue\r\n\r\n");
+        assert_eq!(io.scan.phase, Phase::Request);
+        // Body bytes are not read as a head.
+        io.scan.bytes(b"a\r\n\r\nb");
+        assert_eq!(io.scan.phase, Phase::Request);
+        io.scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(io.scan.phase, Phase::Head { armed: false });
     }
 }

@@ -76,7 +76,11 @@ impl<'de> Visitor<'de> for CheckedVisitor {
         let mut keys = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if keys.contains(&key) {
-                let shown = if key.len() <= 64 && key.chars().all(|c| c.is_ascii_graphic()) {
+                let shown = if key.len() <= 64
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_graphic() && c != '<' && c != '>')
+                {
                     key
                 } else {
                     String::new()

@@ -136,9 +136,6 @@ async fn process<E: Endpoint>(
     mut req: Request,
     ctx: Arc<Hygiene>,
 ) -> poem::Result<Response> {
-    if let Some(refusal) = repeated_field(&req) {
-        return Ok(refusal);
-    }
     let limit = ctx.body_limit;
     let too_large = || too_large_response(limit);
     if req
@@ -155,6 +152,9 @@ async fn process<E: Endpoint>(
                 Ok(decision) => decision,
                 Err(limited) => return Ok(limited),
             };
+            if let Some(refusal) = repeated_field(&req) {
+                return Ok(refusal);
+            }
             if is_json(&req)
                 && let Some(key) = super::json_keys::duplicate_key(&bytes)
             {

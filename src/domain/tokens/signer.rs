@@ -201,7 +201,6 @@ impl Signer {
         }
     }
 
-    /// Signs `message` (the JWS signing input); `None` only if the library fails.
     /// How long its signatures are, in bytes.
     pub fn signature_len(&self) -> usize {
         match self {
@@ -211,6 +210,7 @@ impl Signer {
         }
     }
 
+    /// Signs `message` (the JWS signing input); `None` only if the library fails.
     pub fn sign(&self, message: &[u8]) -> Option<SignatureBytes> {
         match self {
             Signer::Ed25519(key) => Some(SignatureBytes::from_slice(key.sign(message).as_ref())),

@@ -6,6 +6,7 @@ use super::harness::*;
 use super::post_acs;
 use super::saml_app;
 use crate::support::*;
+use crate::upstream::harness::reserve_port;
 
 /// An IdP-initiated login of `name`; its tokens.
 async fn idp_login(app: &TestApp, pki: &Pki, name: &str) -> Tokens {
@@ -196,5 +197,76 @@ async fn logout_by_name_id_reaches_users_whose_subject_comes_from_an_attribute()
             StatusCode::UNAUTHORIZED,
             "every user recorded for the NameID is logged out"
         );
+    }
+}
+
+#[tokio::test]
+async fn records_kept_before_the_list_format_still_log_out() {
+    use redis::AsyncCommands;
+    let Some(pki) = Pki::generate("logout-legacy") else {
+        return;
+    };
+    let Ok(redis_url) = std::env::var("TMI_AUTH_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "TMI_AUTH_TEST_REDIS_URL must be set in CI"
+        );
+        eprintln!("!!! SKIPPING legacy NameID scenario: TMI_AUTH_TEST_REDIS_URL is not set !!!");
+        return;
+    };
+    // Flow records in Redis, where the previous version left its single-value records.
+    let port = reserve_port();
+    let dir = pki.path("legacy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\n{}",
+            pki.provider_toml("allow_idp_initiated = true\nattributes = { subject = \"mail\" }")
+        ),
+    )
+    .unwrap();
+    let mut config = tmi_auth::app::Config::load(Some(&file)).unwrap();
+    let prefix = format!("tmi-auth-saml-legacy:{}:", uuid::Uuid::new_v4().simple());
+    config.mode = tmi_auth::app::Mode::Production;
+    config.cache = tmi_auth::app::config::CacheKind::Redis;
+    config.redis.url = Some(redis_url.clone());
+    config.redis.key_prefix = prefix.clone();
+    config.oauth.allow_callback_token_response = Some(true);
+    let app = spawn_with(config).await;
+    let frank = idp_login(&app, &pki, "frank").await;
+
+    // Turn the record this login made into the old format: one JSON array under the old key.
+    let mut redis = redis::Client::open(redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis
+        .keys(format!("{prefix}flow:saml-nameid-list:*"))
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let subjects: Vec<String> = redis.lrange(&keys[0], 0, -1).await.unwrap();
+    assert_eq!(subjects, ["frank@example.test"]);
+    let old_key = keys[0].replace(":saml-nameid-list:", ":saml-nameid:");
+    let () = redis
+        .set_ex(&old_key, serde_json::to_string(&subjects).unwrap(), 600)
+        .await
+        .unwrap();
+    let () = redis.del(&keys[0]).await.unwrap();
+
+    let (_, request) = logout_request(&app.public, "frank", true);
+    let request = pki.sign(&request, "LogoutRequest", "idp");
+    assert_eq!(post_slo(&app, &request).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.refresh(&frank.refresh_token).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old record still names frank"
+    );
+    let leftovers: Vec<String> = redis.keys(format!("{prefix}*")).await.unwrap();
+    if !leftovers.is_empty() {
+        let () = redis.del(leftovers).await.unwrap();
     }
 }

@@ -329,9 +329,18 @@ impl LoginService {
         // With subjects from an attribute, the NameID means only what logins recorded (the
         // mapping stays: the IdP may repeat the request, or log out another session).
         let subjects = if provider.info().subject_from_attribute {
-            self.flows
-                .recent(FlowKind::SamlNameId, &name_id_key(idp, &logout.name_id))
-                .await?
+            let key = name_id_key(idp, &logout.name_id);
+            let mut subjects = self.flows.recent(FlowKind::SamlNameId, &key).await?;
+            let legacy = self.flows.get(FlowKind::SamlNameIdV1, &key).await?;
+            for subject in legacy
+                .and_then(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
+                .unwrap_or_default()
+            {
+                if !subjects.contains(&subject) {
+                    subjects.push(subject);
+                }
+            }
+            subjects
         } else {
             vec![logout.name_id.clone()]
         };
