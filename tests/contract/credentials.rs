@@ -258,3 +258,62 @@ async fn postgres_credential_repository_honours_the_contract() {
     rekeying_changes_only_digests_still_under_the_old_pepper(repo).await;
     pg.cleanup().await;
 }
+
+/// Migration 4 gives existing digests the pepper that made them (the oldest stored one, whose
+/// kid predates the fixed `p-initial`), and the same as a default for older replicas' inserts.
+#[tokio::test]
+async fn the_pepper_migration_names_the_stored_pepper_for_existing_credentials() {
+    let Some(pg) = crate::live::postgres_at("pepper migration", Some(20261128000003)).await else {
+        return;
+    };
+    crate::live::seed_users(&pg.pool, [70]).await;
+    let t = t0();
+    for (kid, created) in [("p-olderKid", t), ("p-initial", t + Duration::hours(1))] {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, purpose, secret, created_at) \
+             VALUES ($1, 'secret_pepper', $2, $3)",
+        )
+        .bind(kid)
+        .bind([7u8; 32].as_slice())
+        .bind(created)
+        .execute(&pg.pool)
+        .await
+        .unwrap();
+    }
+    // What the previous version inserts: no pepper column.
+    let insert_old = |n: u128| {
+        let c = credential(700 + n, owner(70), t);
+        let pool = pg.pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO client_credentials (id, owner_id, client_id, secret_digest, name, \
+                 created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(c.id)
+            .bind(c.owner.as_uuid())
+            .bind(c.client_id.as_str())
+            .bind(c.secret_digest.as_slice())
+            .bind(&c.name)
+            .bind(t)
+            .execute(&pool)
+            .await
+            .unwrap();
+            c
+        }
+    };
+    let before = insert_old(1).await;
+    tmi_auth::adapters::postgres::migrate(&pg.pool)
+        .await
+        .unwrap();
+    let during = insert_old(2).await;
+    let repo = PostgresClientCredentialRepository::new(pg.pool.clone());
+    for c in [before, during] {
+        let stored = repo
+            .find_by_client_id(c.client_id.as_str())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.pepper_id, "p-olderKid");
+    }
+    pg.cleanup().await;
+}

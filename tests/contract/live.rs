@@ -51,6 +51,11 @@ impl LivePostgres {
 }
 
 pub async fn postgres(suite: &str) -> Option<LivePostgres> {
+    postgres_at(suite, None).await
+}
+
+/// A private schema migrated up to and including `target` (all migrations without one).
+pub async fn postgres_at(suite: &str, target: Option<i64>) -> Option<LivePostgres> {
     let Ok(url) = std::env::var("TMI_AUTH_TEST_DATABASE_URL") else {
         missing("TMI_AUTH_TEST_DATABASE_URL", suite);
         return None;
@@ -72,7 +77,10 @@ pub async fn postgres(suite: &str) -> Option<LivePostgres> {
         .unwrap();
     settings.schema = Some(schema.clone());
     let pool = postgres::connect(&settings).await.unwrap();
-    postgres::migrate(&pool).await.unwrap();
+    match target {
+        Some(version) => postgres::MIGRATOR.run_to(version, &pool).await.unwrap(),
+        None => postgres::migrate(&pool).await.unwrap(),
+    }
     Some(LivePostgres {
         pool,
         admin,
