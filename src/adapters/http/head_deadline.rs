@@ -105,22 +105,29 @@ impl Scan {
         if !matches!(self.phase, Phase::Head { .. }) {
             return;
         }
-        for &byte in bytes {
-            match byte {
-                b'\r' => {}
-                b'\n' if !self.started => {}
-                b'\n' if self.line_start => {
+        // Line by line (memchr finds the breaks): a line with anything but `\r` starts the
+        // head; a line break right after another (only `\r` between) ends it.
+        let content = |line: &[u8]| line.iter().any(|&b| b != b'\r');
+        let mut rest = bytes;
+        while let Some(at) = memchr::memchr(b'\n', rest) {
+            if content(&rest[..at]) {
+                self.started = true;
+                self.line_start = false;
+            }
+            if self.started {
+                if self.line_start {
                     self.started = false;
                     self.line_start = false;
                     self.phase = Phase::Request;
                     return;
                 }
-                b'\n' => self.line_start = true,
-                _ => {
-                    self.started = true;
-                    self.line_start = false;
-                }
+                self.line_start = true;
             }
+            rest = &rest[at + 1..];
+        }
+        if content(rest) {
+            self.started = true;
+            self.line_start = false;
         }
     }
 
@@ -134,7 +141,25 @@ impl Scan {
     }
 }
 
+fn timed_out() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the request head did not arrive in time",
+    )
+}
+
 impl<S> HeadDeadline<S> {
+    /// Whether the current head's deadline has passed; if not, the timer (which fired for an
+    /// earlier deadline) is moved on to it.
+    fn expired(&mut self) -> bool {
+        if Instant::now() >= self.deadline {
+            return true;
+        }
+        let deadline = self.deadline;
+        self.sleep.as_mut().reset(deadline);
+        false
+    }
+
     fn new(inner: S, limit: Duration) -> Self {
         Self {
             inner,
@@ -161,27 +186,36 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
         if this.scan.phase == Phase::Http2 {
             return Poll::Ready(Err(io::ErrorKind::InvalidData.into()));
         }
-        if let Phase::Head { armed } = this.scan.phase {
+        // The timer is not reset for every request (that would touch the timer wheel each
+        // time): it runs to an earlier head's deadline, and when it fires before the current
+        // one it moves on to it. It is polled (its waker registered) only when the read has
+        // to wait; a read with data at hand just checks whether it fired.
+        let waiting_for_head = if let Phase::Head { armed } = this.scan.phase {
             if !armed {
                 this.deadline = Instant::now() + this.limit;
                 this.scan.phase = Phase::Head { armed: true };
             }
-            // The timer is not reset for every request (that would touch the timer wheel
-            // each time): it runs to an earlier head's deadline, and when it fires before
-            // the current one it moves on to it.
-            while this.sleep.as_mut().poll(cx).is_ready() {
-                if Instant::now() >= this.deadline {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the request head did not arrive in time",
-                    )));
-                }
-                let deadline = this.deadline;
-                this.sleep.as_mut().reset(deadline);
+            if this.sleep.is_elapsed() && this.expired() {
+                return Poll::Ready(Err(timed_out()));
             }
-        }
+            true
+        } else {
+            false
+        };
         let before = buf.filled().len();
-        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Pending => {
+                if waiting_for_head {
+                    while this.sleep.as_mut().poll(cx).is_ready() {
+                        if this.expired() {
+                            return Poll::Ready(Err(timed_out()));
+                        }
+                    }
+                }
+                return Poll::Pending;
+            }
+            Poll::Ready(result) => result?,
+        }
         this.scan.bytes(&buf.filled()[before..]);
         if this.scan.phase == Phase::Http2 {
             return Poll::Ready(Err(io::Error::new(
@@ -280,6 +314,62 @@ mod tests {
             Phase::Http2
         );
         assert!(matches!(scanned(&[b"PRI * HTTP/2.0"]), Phase::Head { .. }));
+    }
+
+    /// The byte-at-a-time definition the line-based scanner must agree with: `\r` is
+    /// ignored, line breaks before the first other byte are skipped, and a line break right
+    /// after another ends the head.
+    fn reference(bytes: &[u8]) -> Option<usize> {
+        let (mut started, mut line_start) = (false, false);
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'\r' => {}
+                b'\n' if !started => {}
+                b'\n' if line_start => return Some(i),
+                b'\n' => line_start = true,
+                _ => {
+                    started = true;
+                    line_start = false;
+                }
+            }
+        }
+        None
+    }
+
+    #[tokio::test]
+    async fn the_line_scanner_agrees_with_the_byte_definition_however_reads_split() {
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..5000 {
+            let len = (next() % 24) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| [b'\r', b'\n', b'a'][(next() % 3) as usize])
+                .collect();
+            let mut io = HeadDeadline::new((), Duration::from_secs(1));
+            let mut rest = &bytes[..];
+            let mut ended_by = None;
+            let mut offset = 0;
+            while !rest.is_empty() {
+                let take = 1 + (next() as usize) % rest.len();
+                io.scan.bytes(&rest[..take]);
+                offset += take;
+                rest = &rest[take..];
+                if io.scan.phase == Phase::Request {
+                    ended_by = Some(offset);
+                    break;
+                }
+            }
+            match reference(&bytes) {
+                // Ended within the read that held the terminating line break.
+                Some(at) => assert!(ended_by.is_some_and(|end| at < end), "{bytes:?}"),
+                None => assert_eq!(ended_by, None, "{bytes:?}"),
+            }
+        }
     }
 
     #[tokio::test]

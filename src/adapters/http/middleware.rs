@@ -254,20 +254,22 @@ fn repeated_field(req: &Request) -> Option<Response> {
     ))
 }
 
-/// Whether the request says its body is JSON.
+/// Whether the request says its body is JSON (`application/json` or `…+json`).
 fn is_json(req: &Request) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| {
-            let media = media.trim();
-            media.eq_ignore_ascii_case("application/json")
-                || media
-                    .len()
-                    .checked_sub(5)
-                    .is_some_and(|at| media.as_bytes()[at..].eq_ignore_ascii_case(b"+json"))
-        })
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let bytes = value.as_bytes();
+    let media = bytes
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or(bytes)
+        .trim_ascii();
+    media.eq_ignore_ascii_case(b"application/json")
+        || media
+            .len()
+            .checked_sub(5)
+            .is_some_and(|at| media[at..].eq_ignore_ascii_case(b"+json"))
 }
 
 fn too_large_response(limit: usize) -> Response {
