@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod algorithms;
+mod ambiguous;
 mod cli;
 mod cli_storage;
 mod credentials;

@@ -1,0 +1,230 @@
+//! Requests that try to be ambiguous or slow: stalled and trickled request heads, plain-text
+//! HTTP/2, repeated parameters and `Authorization` headers, duplicate JSON keys.
+
+use reqwest::StatusCode;
+use tmi_auth::app::Config;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_connection_that_stalls_in_its_request_head_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = Config::demo_ephemeral();
+    config.server.header_timeout_secs = 1;
+    let app = spawn_with(config).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(format!("GET /me HTTP/1.1\r\nHost: {addr}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+        .await
+        .expect("the server closes the connection instead of waiting for the rest");
+    // Closed (end of stream or reset), without a response to a request never completed.
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+    // Keep-alive: each head gets its own deadline, counted from the previous response, and a
+    // head trickled in byte by byte does not escape it.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    for _ in 0..3 {
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("answered")
+            .unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    }
+    // (If the server waited for the whole trickle, the read below would get its response.)
+    for byte in request.as_bytes() {
+        if stream.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+        .await
+        .expect("closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+    // Plain-text HTTP/2 (prior knowledge) is refused rather than left untimed.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+        .await
+        .expect("closed at once");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
+
+#[tokio::test]
+async fn repeated_parameters_and_authorization_headers_are_refused() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let base = [
+        ("idp", "tmi"),
+        ("scope", "openid"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("client_callback", "http://localhost:8079/cb"),
+    ];
+    for (name, second) in [
+        ("client_callback", "http://localhost:9999/other"),
+        ("idp", "other"),
+        ("code_challenge_method", "plain"),
+    ] {
+        let mut query = base.to_vec();
+        query.push((name, second));
+        let body = expect_error(
+            app.authorize(&query).await,
+            "get",
+            "/oauth2/authorize",
+            400,
+            "invalid_request",
+        )
+        .await;
+        assert!(
+            body["error_description"].as_str().unwrap().contains(name),
+            "{body}"
+        );
+    }
+    // Encoded names count too; one of each is fine.
+    let resp = app
+        .client
+        .get(format!(
+            "{}?{}&%73tate=a&state=b",
+            app.url("/oauth2/authorize"),
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(base)
+                .finish()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.authorize(&base).await.status(), StatusCode::FOUND);
+    let listed = app
+        .client
+        .get(app.url("/me/client_credentials?limit=5&limit=50"))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
+    expect_error(
+        listed,
+        "get",
+        "/me/client_credentials",
+        400,
+        "invalid_request",
+    )
+    .await;
+
+    // Two Authorization headers: which one would count? Neither.
+    let resp = app
+        .client
+        .get(app.url("/me"))
+        .header("authorization", format!("Bearer {}", alice.access_token))
+        .header("authorization", "Bearer garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized");
+    assert_eq!(
+        app.get_bearer("/me", &alice.access_token).await.status(),
+        StatusCode::OK
+    );
+    // Where no bearer token is needed, a 400 (every such operation documents one).
+    let resp = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .header("authorization", "Basic YTpi")
+        .header("authorization", "Basic Yzpk")
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, "post", "/oauth2/introspect", 400, "invalid_request").await;
+    // Parameters no operation reads may repeat (they are ignored anyway).
+    assert_eq!(
+        app.get_bearer("/me?x=1&x=2", &alice.access_token)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn json_bodies_naming_a_key_twice_are_refused() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let post = |path: &str, body: &'static str| {
+        app.client
+            .post(app.url(path))
+            .bearer_auth(&alice.access_token)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body)
+    };
+    let resp = post(
+        "/oauth2/token",
+        r#"{"grant_type":"authorization_code","grant_type":"client_credentials","client_id":"x","client_secret":"y"}"#,
+    )
+    .send()
+    .await
+    .unwrap();
+    let body = expect_error(resp, "post", "/oauth2/token", 400, "invalid_request").await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("grant_type"),
+        "{body}"
+    );
+    let resp = post(
+        "/me/client_credentials",
+        r#"{"name":"first","n\u0061me":"second"}"#,
+    )
+    .send()
+    .await
+    .unwrap();
+    expect_error(
+        resp,
+        "post",
+        "/me/client_credentials",
+        400,
+        "invalid_request",
+    )
+    .await;
+    // Nothing was created.
+    let listed = json_checked(
+        app.get_bearer("/me/client_credentials", &alice.access_token)
+            .await,
+        "get",
+        "/me/client_credentials",
+    )
+    .await;
+    assert_eq!(listed["total"], 0, "{listed}");
+    // Parse errors name no internal types.
+    let resp = post("/oauth2/refresh", "{}").send().await.unwrap();
+    let body = expect_error(resp, "post", "/oauth2/refresh", 400, "invalid_request").await;
+    assert!(
+        !body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("occurred while parsing"),
+        "{body}"
+    );
+}
