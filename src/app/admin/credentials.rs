@@ -1,0 +1,124 @@
+//! `tmi-auth credentials …`: list and delete users' client credentials, and see which pepper
+//! keys their secrets.
+
+use anyhow::anyhow;
+use clap::Subcommand;
+
+use super::{audit, stores, user};
+use crate::adapters::system::SystemClock;
+use crate::app::config::{CacheKind, Config};
+use crate::domain::tokens::keys::stored_peppers;
+use crate::ports::Clock;
+
+/// `tmi-auth credentials …`.
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// List a user's client credentials.
+    List {
+        /// The user, as PROVIDER:PROVIDER_USER_ID.
+        #[arg(long, value_name = "PROVIDER:SUBJECT")]
+        user: String,
+    },
+    /// Delete a client credential by client id (its tokens stop working within their lifetime
+    /// on replicas whose revocation list is shared; at once with `cache = "redis"`).
+    Revoke {
+        /// The client id (`tmi_cc_…`).
+        client_id: String,
+    },
+    /// How many credentials each client-secret pepper keys, and whether this configuration
+    /// has it: a previous pepper can be dropped once it keys none.
+    Peppers,
+}
+
+/// `tmi-auth credentials …`.
+pub async fn credentials(config: &Config, command: CredentialsCommand) -> anyhow::Result<()> {
+    let stores = stores(config).await?;
+    match command {
+        CredentialsCommand::List { user: spec } => {
+            let owner = user(&stores, &spec).await?;
+            let page = stores.credentials.list_by_owner(owner.id, 1000, 0).await?;
+            for c in page.items {
+                let expires = c.expires_at.map(|at| at.to_rfc3339()).unwrap_or_default();
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    c.client_id.as_str(),
+                    c.name,
+                    c.created_at.to_rfc3339(),
+                    expires
+                );
+            }
+            eprintln!("{} credential(s)", page.total);
+        }
+        CredentialsCommand::Revoke { client_id } => {
+            let found = stores
+                .credentials
+                .find_by_client_id(&client_id)
+                .await?
+                .ok_or_else(|| anyhow!("no client credential {client_id}"))?;
+            stores.credentials.delete(found.owner, found.id).await?;
+            revoke_tokens(config, &client_id).await?;
+            audit(
+                "credential_deleted",
+                &found.owner.to_string(),
+                &found.id.to_string(),
+            );
+            println!("deleted {client_id}; its tokens are revoked");
+        }
+        CredentialsCommand::Peppers => {
+            let stored = stored_peppers(&stores.keys.list().await?)?;
+            let peppers = crate::app::key_files::peppers(config, &stored)?;
+            let counts = stores.credentials.count_by_pepper().await?;
+            let count = |id: &str| {
+                counts
+                    .iter()
+                    .find(|(pepper, _)| pepper == id)
+                    .map_or(0, |(_, n)| *n)
+            };
+            let current = peppers.current().id();
+            println!("{current}\tcurrent\t{}", count(current));
+            for id in peppers.previous_ids() {
+                println!("{id}\tprevious\t{}", count(id));
+            }
+            for (id, n) in counts.iter().filter(|(id, _)| peppers.find(id).is_none()) {
+                println!("{id}\tnot configured\t{n}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts the credential's revocation entry on the shared revocation list.
+async fn revoke_tokens(config: &Config, client_id: &str) -> anyhow::Result<()> {
+    use crate::ports::{RevocationEntry, RevocationList};
+    let Some(url) = config
+        .redis
+        .url
+        .clone()
+        .filter(|_| config.cache == CacheKind::Redis)
+    else {
+        eprintln!("note: cache is not redis; tokens already issued stay valid until they expire");
+        return Ok(());
+    };
+    let handle =
+        crate::adapters::redis::RedisHandle::connect(&crate::adapters::redis::RedisSettings {
+            url,
+            key_prefix: config.redis.key_prefix.clone(),
+            response_timeout: std::time::Duration::from_millis(config.redis.response_timeout_ms),
+            connection_timeout: std::time::Duration::from_millis(
+                config.redis.connection_timeout_ms,
+            ),
+        })
+        .await
+        .map_err(|e| anyhow!("redis.url: cannot reach Redis: {e}"))?;
+    let ttl = chrono::Duration::seconds(
+        i64::try_from(config.tokens.access_token_ttl_secs + config.tokens.leeway_secs)
+            .unwrap_or(i64::MAX / 2),
+    );
+    crate::adapters::redis::RedisRevocationList::new(handle)
+        .revoke(
+            &RevocationEntry::Credential(client_id.to_owned()),
+            SystemClock.now() + ttl,
+        )
+        .await?;
+    Ok(())
+}
