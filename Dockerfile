@@ -7,7 +7,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends pkg-config libs
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
-COPY bench/hot-symbols.txt ./bench/
+COPY bench/hot-symbols.txt bench/hot_symbols.awk ./bench/
+COPY scripts/ordered-cc ./scripts/
 COPY .cargo ./.cargo
 COPY src ./src
 COPY migrations ./migrations

@@ -6,6 +6,8 @@
 //!
 //! Only for x86_64 Linux, where rustc links with lld (the only linker here that takes a symbol
 //! ordering file); `TMI_AUTH_SYMBOL_ORDER=off` turns it off (for example with another linker).
+//! The linker driver, `scripts/ordered-cc`, maps the list's names onto the hashes of the
+//! toolchain in use before lld reads it.
 
 use std::env;
 use std::path::Path;

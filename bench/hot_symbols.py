@@ -14,6 +14,7 @@ import sys
 from collections import Counter
 
 DISPATCH = re.compile(r"(_alt|_avx2|_avx512|_avx|_nohw|_hw|_ssse3|_shaext|_bmi2|_adx|_x86_64)+$")
+RECURSION = re.compile(r"'\d+$")
 NAME = re.compile(r"^(c?ob|c?fn|c?fi|c?fe|fl)=\((\d+)\)(?: (.*))?$")
 
 
@@ -55,9 +56,13 @@ def main(path: str, binary: str) -> None:
                 fields = line.split()
                 if len(fields) >= 2 and fields[1].isdigit():
                     cost[current_function] += int(fields[1])
+    # Callgrind names a recursive function's inner levels `name'2`, `name'3`, …: one symbol.
+    merged: Counter[str] = Counter()
+    for name, spent in cost.items():
+        merged[RECURSION.sub("", name)] += spent
     ranked = [
         name
-        for name, _ in sorted(cost.items(), key=lambda kv: (-kv[1], kv[0]))
+        for name, _ in sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
         if not name.startswith(("0x", "("))
     ]
     # Assembly picked at run time by CPU features (aws-lc's `_alt`/`_avx2`/`_nohw` variants):

@@ -30,7 +30,7 @@ cargo build --release --quiet --bin tmi-auth
 cargo build --release --quiet --example bench_reference
 
 # The link order only helps while its symbols still exist (dependency upgrades rename them).
-FOUND=$(nm --defined-only target/release/tmi-auth | awk 'NR == FNR { hot[$1] = 1; next } ($3 in hot) { n++ } END { print n + 0 }' bench/hot-symbols.txt -)
+FOUND=$(nm --defined-only -P target/release/tmi-auth | awk -v mode=count -f bench/hot_symbols.awk - bench/hot-symbols.txt)
 echo "== hot-symbol order: $FOUND of $(wc -l <bench/hot-symbols.txt) symbols found$([ "$FOUND" -lt "$(($(wc -l <bench/hot-symbols.txt) * 9 / 10))" ] && echo ' (stale: run bench/hot-symbols.sh)')" >&2
 
 TMP=$(mktemp -d)

@@ -1,7 +1,8 @@
 //! Port contract suites. Each suite is a set of async functions taking `Arc<dyn Port>` (and a
 //! way to move time forward); every adapter of that port must pass it. The memory adapters run
 //! here on every `cargo test`; the Postgres and Redis adapters will run the same suites.
-//! Also: the layering rule (domain and ports import no infrastructure).
+//! Also: the layering rule (domain and ports import no infrastructure) and the release link
+//! order's toolchain-independent symbol matching.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backoff;
@@ -11,6 +12,7 @@ mod flows;
 mod groups;
 mod keys;
 mod layering;
+mod link_order;
 mod live;
 mod rate_limit;
 mod revocation;
