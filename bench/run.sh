@@ -52,6 +52,11 @@ hwm() { awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$1/status"; }
 # The README walk-through: log in, create a credential, get a token to introspect.
 eval "$(bench/walkthrough.sh "$B")"
 IDLE_RSS=$(rss $SERVER_PID)
+# Code the idle server keeps resident, against the span the hot list lays out: much more than
+# that span means functions outside the list run (after a compiler upgrade, inlining moves).
+HOT_KB=$(($(nm --defined-only -P -S target/release/tmi-auth | awk -v mode=extent -f bench/hot_symbols.awk - bench/hot-symbols.txt) / 1024))
+CODE_KB=$(awk -v bin="$PWD/target/release/tmi-auth" '/^[0-9a-f]+-[0-9a-f]+ / { text = ($2 ~ /x/ && $6 == bin) } text && /^Rss:/ { kb += $2 } END { print kb + 0 }' "/proc/$SERVER_PID/smaps")
+echo "== resident code after the walk-through: $CODE_KB kB; the hot list spans $HOT_KB kB$([ "$CODE_KB" -gt "$((HOT_KB + 1024))" ] && echo ' (code outside the list runs: run bench/hot-symbols.sh)')" >&2
 
 post_script() { # $1 = form body
   cat >"$TMP/post.lua" <<LUA

@@ -134,7 +134,7 @@ fn links_without_an_ordering_file_pass_through_unchanged() {
 }
 
 #[test]
-fn v0_names_match_across_crate_disambiguators() {
+fn v0_names_match_across_crate_disambiguators_and_the_span_is_measured() {
     let dir = Scratch::new("v0");
     let defined = dir.path().join("defined");
     // `nm -P` lines from one toolchain, the list from another.
@@ -174,4 +174,6 @@ fn v0_names_match_across_crate_disambiguators() {
         ]
     );
     assert_eq!(awk("count").trim(), "2");
+    // From the first listed function (0x10) to the end of the last (0x30 + 0x10).
+    assert_eq!(awk("extent").trim(), "48");
 }
