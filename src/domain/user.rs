@@ -165,6 +165,15 @@ pub async fn resolve_user(
                     && holder.email_verified
                     && holders.len() == 1;
                 if !may_link {
+                    // A concurrent first login of this same identity may have created the
+                    // holder between the two lookups: that is this user, not a conflict.
+                    if users
+                        .find_by_identity(provider, &identity.subject)
+                        .await?
+                        .is_some()
+                    {
+                        continue;
+                    }
                     return Err(ResolveError::AccountConflict);
                 }
                 match users

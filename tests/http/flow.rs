@@ -85,6 +85,30 @@ async fn a_replayed_code_fails_and_revokes_the_tokens_issued_from_it() {
     expect_error(refresh, "post", "/oauth2/refresh", 401, "invalid_grant").await;
 }
 
+/// Redemptions of one code racing each other: however they interleave, the code was used
+/// more than once, so no token issued from it may keep working (RFC 6749 §4.1.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_redeemed_twice_at_once_leaves_no_working_token() {
+    let app = spawn().await;
+    for round in 0..8 {
+        let code = app.code_for(&format!("racer-{round}"), CHALLENGE).await;
+        let (a, b) = tokio::join!(app.redeem(&code, VERIFIER), app.redeem(&code, VERIFIER));
+        let mut refused = 0;
+        for resp in [a, b] {
+            if resp.status() == StatusCode::OK {
+                let tokens = tokens_of(&resp.json().await.unwrap());
+                app.expect_me_refuses(&tokens.access_token).await;
+                let refresh = app.refresh(&tokens.refresh_token).await;
+                expect_error(refresh, "post", "/oauth2/refresh", 401, "invalid_grant").await;
+            } else {
+                expect_error(resp, "post", "/oauth2/token", 400, "invalid_grant").await;
+                refused += 1;
+            }
+        }
+        assert!(refused >= 1, "round {round}: a code works once at most");
+    }
+}
+
 #[tokio::test]
 async fn a_wrong_verifier_fails_and_burns_the_code() {
     let app = spawn().await;

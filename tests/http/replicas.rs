@@ -125,6 +125,33 @@ impl Cluster {
         tokens_of(&resp.json().await.unwrap())
     }
 
+    /// `GET /oauth2/authorize` on replica `i` for `hint`; the upstream (tmi) URL it redirects to.
+    async fn authorize(&self, hint: &str, i: usize) -> String {
+        let resp = self
+            .client
+            .get(format!("{}/oauth2/authorize", self.replicas[i]))
+            .query(&[
+                ("login_hint", hint),
+                ("scope", "openid"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("client_callback", CALLBACK),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        location(&resp)
+    }
+
+    /// Our authorization code for `hint`, from a flow run on replica `i`.
+    async fn code(&self, hint: &str, i: usize) -> String {
+        let upstream = self.authorize(hint, i).await;
+        let resp = self.client.get(self.on(i, &upstream)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        query_of(&location(&resp))["code"].clone()
+    }
+
     async fn me(&self, i: usize, token: &str) -> StatusCode {
         self.client
             .get(format!("{}/me", self.replicas[i]))
@@ -473,5 +500,101 @@ async fn separate_processes_share_all_state_through_postgres_and_redis() {
         StatusCode::UNAUTHORIZED
     );
     drop(first);
+    cluster.cleanup().await;
+}
+
+/// Two replicas redeeming one code at the same moment: whichever wins, its tokens end up
+/// revoked, as for any replayed code (RFC 6749 §4.1.2). Before the redeemed marker was
+/// written ahead of the code's removal, the winner's tokens stayed valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_redeemed_at_once_on_two_replicas_leaves_no_working_token() {
+    let Some(cluster) = cluster(2).await else {
+        return;
+    };
+    let redeem = |i: usize, code: String| {
+        let request = cluster
+            .client
+            .post(format!("{}/oauth2/token", cluster.replicas[i]))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("code_verifier", VERIFIER),
+            ]);
+        async move { request.send().await.unwrap() }
+    };
+    for round in 0..6 {
+        let code = cluster.code(&format!("racer-{round}"), 0).await;
+        let (a, b) = tokio::join!(redeem(0, code.clone()), redeem(1, code));
+        let mut refused = 0;
+        for resp in [a, b] {
+            if resp.status() != StatusCode::OK {
+                assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+                refused += 1;
+                continue;
+            }
+            let tokens = tokens_of(&resp.json().await.unwrap());
+            for i in 0..2 {
+                assert_eq!(
+                    cluster.me(i, &tokens.access_token).await,
+                    StatusCode::UNAUTHORIZED,
+                    "round {round}: the winner's access token is revoked on replica {i}"
+                );
+            }
+            let refresh = cluster
+                .client
+                .post(format!("{}/oauth2/refresh", cluster.replicas[1]))
+                .json(&json!({"refresh_token": tokens.refresh_token}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                refresh.status(),
+                StatusCode::UNAUTHORIZED,
+                "round {round}: its refresh token is dead"
+            );
+        }
+        assert!(refused >= 1, "round {round}: a code works once at most");
+    }
+    cluster.cleanup().await;
+}
+
+/// A new user's first sign-in running twice at once (two tabs, a double click): both
+/// logins reach the one account. One of them used to find the other's new account by
+/// e-mail and refuse it with 409 `account_conflict`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_first_logins_of_one_new_user_all_succeed() {
+    let Some(cluster) = cluster(2).await else {
+        return;
+    };
+    for round in 0..3 {
+        let hint = format!("newcomer-{round}");
+        let mut upstream = Vec::new();
+        for i in 0..8 {
+            upstream.push((i % 2, cluster.authorize(&hint, i % 2).await));
+        }
+        let mut callbacks = tokio::task::JoinSet::new();
+        for (i, url) in upstream {
+            let request = cluster.client.get(cluster.on(i, &url));
+            callbacks.spawn(async move { request.send().await.unwrap() });
+        }
+        while let Some(resp) = callbacks.join_next().await {
+            let resp = resp.unwrap();
+            assert_eq!(
+                resp.status(),
+                StatusCode::FOUND,
+                "round {round}: {:?}",
+                resp.text().await
+            );
+        }
+        let users: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM \"{}\".users WHERE provider_user_id = $1",
+            cluster.schema
+        )))
+        .bind(&hint)
+        .fetch_one(&cluster.admin)
+        .await
+        .unwrap();
+        assert_eq!(users, 1, "round {round}: one account");
+    }
     cluster.cleanup().await;
 }

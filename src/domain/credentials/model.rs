@@ -102,15 +102,21 @@ pub fn parse_description(raw: Option<&str>) -> Result<Option<String>, &'static s
     }
 }
 
-/// Parses an optional RFC 3339 expiry, which must lie in the future.
+/// Parses an optional RFC 3339 expiry, which must lie in the future. It is normalised to what
+/// storage keeps, so the creation response shows the value later listed: microseconds (finer
+/// digits are dropped), and a leap second (`:60`) as the second after it.
 pub fn parse_expiry(
     raw: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, &'static str> {
+    const BAD: &str = "expires_at must be an RFC 3339 date-time";
     let Some(text) = raw else { return Ok(None) };
-    let parsed = DateTime::parse_from_rfc3339(text)
-        .map_err(|_| "expires_at must be an RFC 3339 date-time")?
-        .with_timezone(&Utc);
+    let parsed = DateTime::parse_from_rfc3339(text).map_err(|_| BAD)?;
+    // During a leap second the sub-second part runs past 1 000 000 000 ns.
+    let micros = i64::from(parsed.timestamp_subsec_nanos() / 1_000);
+    let parsed = DateTime::<Utc>::from_timestamp(parsed.timestamp(), 0)
+        .and_then(|at| at.checked_add_signed(chrono::Duration::microseconds(micros)))
+        .ok_or(BAD)?;
     if parsed <= now {
         return Err("expires_at must be in the future");
     }
@@ -203,6 +209,24 @@ mod tests {
         assert!(parse_expiry(Some("2026-01-01T00:00:00Z"), now).is_err());
         assert!(parse_expiry(Some("tomorrow"), now).is_err());
         assert_eq!(parse_expiry(None, now), Ok(None));
+        // What storage keeps: a leap second is the next second, nanoseconds are cut to micros.
+        let at = |text: &str| parse_expiry(Some(text), now).map(|t| t.map(|t| t.to_rfc3339()));
+        assert_eq!(
+            at("2030-01-01T00:00:60Z"),
+            Ok(Some("2030-01-01T00:01:00+00:00".into()))
+        );
+        assert_eq!(
+            at("2030-06-30T23:59:60.5+00:00"),
+            Ok(Some("2030-07-01T00:00:00.500+00:00".into()))
+        );
+        assert_eq!(
+            at("2030-01-01T00:00:00.123456789Z"),
+            Ok(Some("2030-01-01T00:00:00.123456+00:00".into()))
+        );
+        assert_eq!(
+            at("2030-01-01T02:00:00+02:00"),
+            Ok(Some("2030-01-01T00:00:00+00:00".into()))
+        );
     }
 
     #[test]

@@ -183,13 +183,18 @@ impl LoginService {
         let Some(client_callback) = client_callback else {
             let pair = self
                 .tokens
-                .issue_for_login(LoginSession {
-                    user,
-                    idp,
-                    scope,
-                    auth_time: now,
-                    groups: groups.clone(),
-                })
+                .issue_for_login(
+                    LoginSession {
+                        user,
+                        idp,
+                        scope,
+                        auth_time: now,
+                        groups: groups.clone(),
+                    },
+                    self.tokens
+                        .new_family_id()
+                        .map_err(|e| LoginError::Unexpected(e.to_string()))?,
+                )
                 .await
                 .map_err(|e| match e {
                     GrantError::Unavailable(m) => LoginError::Unavailable(m),

@@ -188,13 +188,23 @@ impl TokenService {
         self.ring().algorithms()
     }
 
-    /// Starts a new refresh family for a login and issues its first pair.
+    /// A fresh refresh-family id, for [`Self::issue_for_login`].
+    pub fn new_family_id(&self) -> Result<FamilyId, GrantError> {
+        FamilyId::parse(&random_token(self.ids.as_ref(), 16))
+            .ok_or_else(|| GrantError::Unexpected("bad family id".into()))
+    }
+
+    /// Starts the refresh family `id` (from [`Self::new_family_id`]; known in advance so a
+    /// caller can record it before the tokens exist) for a login and issues its first pair.
     #[tracing::instrument(skip_all, fields(idp = %session.idp, user = %session.user.id))]
-    pub async fn issue_for_login(&self, session: LoginSession) -> Result<TokenPair, GrantError> {
+    pub async fn issue_for_login(
+        &self,
+        session: LoginSession,
+        id: FamilyId,
+    ) -> Result<TokenPair, GrantError> {
         let now = self.clock.now();
         let family = RefreshFamily {
-            id: FamilyId::parse(&random_token(self.ids.as_ref(), 16))
-                .ok_or_else(|| GrantError::Unexpected("bad family id".into()))?,
+            id,
             user_id: session.user.id,
             idp: session.idp,
             scope: session.scope,
@@ -278,14 +288,26 @@ impl TokenService {
 
     /// Revokes a family: no refresh token of it works any more, and access tokens issued
     /// from it stop validating at once.
+    ///
+    /// The revocation list entry goes first: a family revoked before it exists (a replayed
+    /// authorization code racing its first redemption) is then caught by
+    /// [`Self::family_revoked`], which that redemption checks after creating the family.
     pub async fn revoke_family(&self, id: &FamilyId) -> Result<(), PortError> {
-        match self.families.revoke(id).await {
-            Ok(()) | Err(PortError::NotFound) => {}
-            Err(other) => return Err(other),
-        }
         let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
         self.revocations
             .revoke(&RevocationEntry::Family(id.as_str().to_owned()), until)
+            .await?;
+        match self.families.revoke(id).await {
+            Ok(()) | Err(PortError::NotFound) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Whether the family `id` was revoked within the last access-token lifetime (it is on
+    /// the revocation list), even if that happened before the family existed.
+    pub async fn family_revoked(&self, id: &FamilyId) -> Result<bool, PortError> {
+        self.revocations
+            .any_revoked(&[RevocationEntry::Family(id.as_str().to_owned())])
             .await
     }
 

@@ -138,12 +138,14 @@ impl LoginService {
         provider_error: Option<&str>,
         issuer: Option<&str>,
     ) -> Result<CallbackOutcome, LoginError> {
+        // The provider is known once the flow is found; failures before that name none.
+        let mut idp = String::new();
         let result = self
-            .complete_callback(code, state, provider_error, issuer)
+            .complete_callback(code, state, provider_error, issuer, &mut idp)
             .await;
         if let Err(err) = &result {
             self.events.record(AuditEvent::LoginFailed {
-                idp: String::new(),
+                idp,
                 reason: err.reason(),
             });
         }
@@ -156,36 +158,44 @@ impl LoginService {
         state: Option<&str>,
         provider_error: Option<&str>,
         issuer: Option<&str>,
+        idp: &mut String,
     ) -> Result<CallbackOutcome, LoginError> {
         let state = match state {
-            Some(s) if !s.is_empty() && s.len() <= 256 => s,
-            _ => return Err(LoginError::InvalidRequest("state is required".into())),
+            None | Some("") => return Err(LoginError::InvalidRequest("state is required".into())),
+            Some(s) if s.len() > 256 => {
+                return Err(LoginError::InvalidRequest(
+                    "state must be at most 256 characters".into(),
+                ));
+            }
+            Some(s) => s,
         };
         let pending = self
             .take::<PendingLogin>(FlowKind::Authorization, &digest_key(state))
             .await?
             .ok_or(LoginError::InvalidState)?;
+        idp.clone_from(&pending.idp);
 
         if provider_error.is_some() {
+            tracing::info!(idp = %pending.idp, "identity provider returned an error to the callback");
+            // Without a client callback the error is returned (and `callback` records it).
+            let Some(cb) = &pending.client_callback else {
+                return Err(LoginError::AccessDenied);
+            };
             self.events.record(AuditEvent::LoginFailed {
                 idp: pending.idp.clone(),
                 reason: "access_denied",
             });
-            tracing::info!(idp = %pending.idp, "identity provider returned an error to the callback");
-            return match &pending.client_callback {
-                Some(cb) => Ok(CallbackOutcome::Redirect(with_query(
-                    cb,
-                    &[
-                        ("error", "access_denied"),
-                        (
-                            "error_description",
-                            "the identity provider did not authenticate the user",
-                        ),
-                    ],
-                    pending.client_state.as_deref(),
-                )?)),
-                None => Err(LoginError::AccessDenied),
-            };
+            return Ok(CallbackOutcome::Redirect(with_query(
+                cb,
+                &[
+                    ("error", "access_denied"),
+                    (
+                        "error_description",
+                        "the identity provider did not authenticate the user",
+                    ),
+                ],
+                pending.client_state.as_deref(),
+            )?));
         }
         let code = match code {
             Some(c) if !c.is_empty() && c.len() <= MAX_CODE_LEN => c,

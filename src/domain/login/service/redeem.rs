@@ -33,16 +33,45 @@ impl LoginService {
             return Err(GrantError::InvalidGrant(BAD_CODE));
         }
         let key = digest_key(code);
+        // The redeemed marker goes in before the code is taken, naming the family this
+        // redemption will create. Any other redemption of the code, even one racing this one,
+        // finds the marker and revokes that family, and this one checks for that below once
+        // the family exists (RFC 6749 §4.1.2: a code used twice revokes its tokens).
+        let family = self.tokens.new_family_id()?;
+        let marker = serde_json::to_vec(&RedeemedCode {
+            family: family.as_str().to_owned(),
+        })
+        .map_err(|e| GrantError::Unexpected(e.to_string()))?;
+        let ttl = self
+            .settings
+            .flow_ttl
+            .to_std()
+            .map_err(|e| GrantError::Unexpected(e.to_string()))?;
+        match self
+            .flows
+            .put(FlowKind::RedeemedCode, &key, marker, ttl)
+            .await
+        {
+            Ok(()) => {}
+            Err(PortError::AlreadyExists) => {
+                let redeemed = self
+                    .get::<RedeemedCode>(FlowKind::RedeemedCode, &key)
+                    .await?;
+                if let Some(family) = redeemed.and_then(|r| FamilyId::parse(&r.family)) {
+                    tracing::warn!(
+                        family = family.as_str(),
+                        "authorization code replayed; revoking its tokens"
+                    );
+                    self.tokens.revoke_family(&family).await?;
+                }
+                return Err(GrantError::InvalidGrant(BAD_CODE));
+            }
+            Err(other) => return Err(other.into()),
+        }
         let Some(issued) = self.take::<IssuedCode>(FlowKind::Code, &key).await? else {
-            let redeemed = self
-                .get::<RedeemedCode>(FlowKind::RedeemedCode, &key)
-                .await?;
-            if let Some(family) = redeemed.and_then(|r| FamilyId::parse(&r.family)) {
-                tracing::warn!(
-                    family = family.as_str(),
-                    "authorization code replayed; revoking its tokens"
-                );
-                self.tokens.revoke_family(&family).await?;
+            // Not a code of ours (or expired): its marker guards nothing.
+            if let Err(err) = self.flows.take(FlowKind::RedeemedCode, &key).await {
+                tracing::warn!(error = %err, "could not remove a redeemed-code marker");
             }
             return Err(GrantError::InvalidGrant(BAD_CODE));
         };
@@ -72,33 +101,30 @@ impl LoginService {
             .ok_or(GrantError::InvalidGrant(BAD_CODE))?;
         let pair = self
             .tokens
-            .issue_for_login(LoginSession {
-                user,
-                idp: issued.idp,
-                scope: issued.scope,
-                auth_time: from_unix(issued.auth_time),
-                groups: issued.groups,
-            })
+            .issue_for_login(
+                LoginSession {
+                    user,
+                    idp: issued.idp,
+                    scope: issued.scope,
+                    auth_time: from_unix(issued.auth_time),
+                    groups: issued.groups,
+                },
+                family.clone(),
+            )
             .await?;
+        // A replay that raced this redemption revoked the family, maybe before it existed.
+        if self.tokens.family_revoked(&family).await? {
+            tracing::warn!(
+                family = family.as_str(),
+                "authorization code replayed during its redemption; revoking its tokens"
+            );
+            self.tokens.revoke_family(&family).await?;
+            return Err(GrantError::InvalidGrant(BAD_CODE));
+        }
         self.events.record(AuditEvent::TokenIssued {
             grant: "authorization_code",
             subject: issued.user_id.to_string(),
         });
-        let marker = RedeemedCode {
-            family: pair.family.as_str().to_owned(),
-        };
-        match self
-            .put(
-                FlowKind::RedeemedCode,
-                &key,
-                &marker,
-                self.settings.flow_ttl,
-            )
-            .await
-        {
-            Ok(()) => {}
-            Err(err) => tracing::warn!(error = %err, "could not record the redeemed code"),
-        }
         Ok(pair)
     }
 }
