@@ -84,32 +84,7 @@ impl Cluster {
     }
 
     async fn login(&self, hint: &str, a: usize, b: usize, c: usize) -> Tokens {
-        let resp = self
-            .client
-            .get(format!("{}/oauth2/authorize", self.replicas[a]))
-            .query(&[
-                ("login_hint", hint),
-                ("scope", "openid"),
-                ("code_challenge", CHALLENGE),
-                ("code_challenge_method", "S256"),
-                ("client_callback", CALLBACK),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::FOUND);
-        let resp = self
-            .client
-            .get(self.on(b, &location(&resp)))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            resp.status(),
-            StatusCode::FOUND,
-            "callback on another replica"
-        );
-        let code = query_of(&location(&resp))["code"].clone();
+        let code = self.code(hint, a, b).await;
         let resp = self
             .client
             .post(format!("{}/oauth2/token", self.replicas[c]))
@@ -144,11 +119,11 @@ impl Cluster {
         location(&resp)
     }
 
-    /// Our authorization code for `hint`, from a flow run on replica `i`.
-    async fn code(&self, hint: &str, i: usize) -> String {
-        let upstream = self.authorize(hint, i).await;
-        let resp = self.client.get(self.on(i, &upstream)).send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::FOUND);
+    /// Our authorization code for `hint`: authorize on replica `a`, callback on replica `b`.
+    async fn code(&self, hint: &str, a: usize, b: usize) -> String {
+        let upstream = self.authorize(hint, a).await;
+        let resp = self.client.get(self.on(b, &upstream)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND, "callback on replica {b}");
         query_of(&location(&resp))["code"].clone()
     }
 
@@ -523,7 +498,7 @@ async fn a_code_redeemed_at_once_on_two_replicas_leaves_no_working_token() {
         async move { request.send().await.unwrap() }
     };
     for round in 0..6 {
-        let code = cluster.code(&format!("racer-{round}"), 0).await;
+        let code = cluster.code(&format!("racer-{round}"), 0, 1).await;
         let (a, b) = tokio::join!(redeem(0, code.clone()), redeem(1, code));
         let mut refused = 0;
         for resp in [a, b] {
