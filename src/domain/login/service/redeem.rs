@@ -68,12 +68,23 @@ impl LoginService {
             }
             Err(other) => return Err(other.into()),
         }
-        let Some(issued) = self.take::<IssuedCode>(FlowKind::Code, &key).await? else {
-            // Not a code of ours (or expired): its marker guards nothing.
+        // Not a code of ours (or expired), or the store failed before the code was consumed
+        // (the client may retry): the marker guards nothing, so it goes.
+        let forget_marker = async {
             if let Err(err) = self.flows.take(FlowKind::RedeemedCode, &key).await {
                 tracing::warn!(error = %err, "could not remove a redeemed-code marker");
             }
-            return Err(GrantError::InvalidGrant(BAD_CODE));
+        };
+        let issued = match self.take::<IssuedCode>(FlowKind::Code, &key).await {
+            Ok(Some(issued)) => issued,
+            Ok(None) => {
+                forget_marker.await;
+                return Err(GrantError::InvalidGrant(BAD_CODE));
+            }
+            Err(err) => {
+                forget_marker.await;
+                return Err(err.into());
+            }
         };
         let now = self.clock.now();
         if now.timestamp() >= issued.expires_at {
