@@ -32,4 +32,15 @@ pub trait RefreshFamilyStore: Send + Sync + 'static {
     /// Marks every family of `user` authenticated by `idp` that is not yet revoked as revoked,
     /// and returns their ids (empty when there are none).
     async fn revoke_all_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError>;
+
+    /// Sets the identity-provider groups of every family of `user` authenticated by `idp`
+    /// that is not revoked, and returns how many changed. A new login's assertion is the
+    /// provider's current word on the user's groups: older sessions follow it at their next
+    /// refresh instead of keeping, for their whole lifetime, groups the provider withdrew.
+    async fn set_groups_for(
+        &self,
+        user: UserId,
+        idp: &str,
+        groups: &[String],
+    ) -> Result<u64, PortError>;
 }

@@ -99,9 +99,41 @@ pub async fn racing_rotations_have_one_winner(store: Arc<dyn RefreshFamilyStore>
     assert_eq!(wins, 1);
 }
 
+pub async fn a_new_login_sets_the_groups_of_the_users_live_sessions_with_that_provider(
+    store: Arc<dyn RefreshFamilyStore>,
+) {
+    let owner = UserId::from_uuid(uuid::Uuid::from_u128(7));
+    let old = family("famG1");
+    let mut other_idp = family("famG2");
+    other_idp.idp = "google".into();
+    let mut revoked = family("famG3");
+    revoked.revoked = true;
+    for f in [&old, &other_idp, &revoked] {
+        store.insert(f).await.unwrap();
+    }
+    let now = vec!["g2".to_owned()];
+    assert_eq!(store.set_groups_for(owner, "tmi", &now).await.unwrap(), 1);
+    let groups = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            let id = FamilyId::parse(id).unwrap();
+            store.get(&id).await.unwrap().unwrap().groups
+        }
+    };
+    assert_eq!(groups("famG1").await, now);
+    assert_eq!(groups("famG2").await, ["g1"], "another provider's session");
+    assert_eq!(groups("famG3").await, ["g1"], "a revoked session");
+    // Nothing to change the second time; an empty list is a list too.
+    assert_eq!(store.set_groups_for(owner, "tmi", &now).await.unwrap(), 0);
+    assert_eq!(store.set_groups_for(owner, "tmi", &[]).await.unwrap(), 1);
+    assert!(groups("famG1").await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_family_store_honours_the_contract() {
     let store: Arc<dyn RefreshFamilyStore> = Arc::new(MemoryRefreshFamilyStore::new());
+    // First: it counts every session of the user.
+    a_new_login_sets_the_groups_of_the_users_live_sessions_with_that_provider(store.clone()).await;
     insert_then_get_round_trips(store.clone()).await;
     compare_and_set_advances_only_from_the_expected_sequence(store.clone()).await;
     revoked_families_refuse_compare_and_set(store.clone()).await;
@@ -116,6 +148,7 @@ async fn postgres_family_store_honours_the_contract() {
     crate::live::seed_users(&pg.pool, [7]).await;
     let store: Arc<dyn RefreshFamilyStore> =
         Arc::new(PostgresRefreshFamilyStore::new(pg.pool.clone()));
+    a_new_login_sets_the_groups_of_the_users_live_sessions_with_that_provider(store.clone()).await;
     insert_then_get_round_trips(store.clone()).await;
     compare_and_set_advances_only_from_the_expected_sequence(store.clone()).await;
     revoked_families_refuse_compare_and_set(store.clone()).await;

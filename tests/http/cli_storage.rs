@@ -13,23 +13,25 @@ struct Db {
 }
 
 impl Db {
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         for (key, _) in std::env::vars() {
             if key.starts_with("TMI_AUTH__") {
                 cmd.env_remove(key);
             }
         }
-        let out = cmd
-            .args(args)
+        cmd.args(args)
             .env("TMI_AUTH__MODE", "production")
             .env("TMI_AUTH__SERVER__PUBLIC_URL", "https://auth.example.com")
             .env("TMI_AUTH__STORAGE", "postgres")
             .env("TMI_AUTH__DATABASE__URL", &self.url)
             .env("TMI_AUTH__DATABASE__SCHEMA", &self.schema)
-            .env("RUST_LOG", "warn,audit=info")
-            .output()
-            .unwrap();
+            .env("RUST_LOG", "warn,audit=info");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.command(args).output().unwrap();
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -189,6 +191,29 @@ async fn management_commands_work_against_postgres() {
         &["credentials", "revoke", "tmi_cc_AAAAAAAAAAAAAAAAAAAAAA"],
         "no client credential",
     );
+    // Two operators creating one group at the same moment: one creates it, the other is told
+    // it exists (both used to report success, each with its own audit event).
+    for round in 0..6 {
+        let name = format!("race-{round}");
+        let racers: Vec<_> = (0..4)
+            .map(|_| {
+                db.command(&["groups", "create", &name])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outcomes: Vec<_> = racers
+            .into_iter()
+            .map(|child| child.wait_with_output().unwrap())
+            .collect();
+        let created = outcomes.iter().filter(|o| o.status.success()).count();
+        assert_eq!(created, 1, "round {round}: {outcomes:?}");
+        for refused in outcomes.iter().filter(|o| !o.status.success()) {
+            assert!(String::from_utf8_lossy(&refused.stderr).contains("exists"));
+        }
+    }
 
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP SCHEMA \"{schema}\" CASCADE"

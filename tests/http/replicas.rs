@@ -12,6 +12,10 @@ use crate::support::*;
 
 struct Cluster {
     replicas: Vec<String>,
+    /// What the management commands need to reach the same storage.
+    db_url: String,
+    redis_url: String,
+    redis_prefix: String,
     reloaders: Vec<tmi_auth::app::startup::KeyReloader>,
     client: reqwest::Client,
     schema: String,
@@ -30,6 +34,11 @@ fn env(var: &str) -> Option<String> {
 }
 
 async fn cluster(n: usize) -> Option<Cluster> {
+    cluster_with(n, |_, _| {}).await
+}
+
+/// `n` replicas; `configure(i, config)` adjusts replica `i` before it starts.
+async fn cluster_with(n: usize, configure: impl Fn(usize, &mut Config)) -> Option<Cluster> {
     let db = env("TMI_AUTH_TEST_DATABASE_URL")?;
     let redis = env("TMI_AUTH_TEST_REDIS_URL")?;
     let suffix: u64 = rand::thread_rng().r#gen();
@@ -41,7 +50,8 @@ async fn cluster(n: usize) -> Option<Cluster> {
         .unwrap();
     let mut replicas = Vec::new();
     let mut reloaders = Vec::new();
-    for _ in 0..n {
+    let redis_prefix = format!("tmi-auth-replicas:{suffix:016x}:");
+    for i in 0..n {
         let mut config = Config::demo_ephemeral();
         config.mode = Mode::Production;
         config.storage = StorageKind::Postgres;
@@ -49,11 +59,12 @@ async fn cluster(n: usize) -> Option<Cluster> {
         config.database.url = Some(db.clone());
         config.database.schema = Some(schema.clone());
         config.redis.url = Some(redis.clone());
-        config.redis.key_prefix = format!("tmi-auth-replicas:{suffix:016x}:");
+        config.redis.key_prefix = redis_prefix.clone();
         config.server.public_url = Some("http://auth.test.invalid".into());
         config.providers.tmi.enabled = Some(true);
         config.oauth.default_idp = Some("tmi".into());
         config.oauth.client_callback_allow_list = Some(vec!["http://localhost:*".into()]);
+        configure(i, &mut config);
         let app = Application::build(config).await.expect("replica starts");
         replicas.push(format!("http://{}", app.local_addr()));
         reloaders.push(app.key_reloader());
@@ -65,6 +76,9 @@ async fn cluster(n: usize) -> Option<Cluster> {
         .unwrap();
     Some(Cluster {
         replicas,
+        db_url: db,
+        redis_url: redis,
+        redis_prefix,
         reloaders,
         client,
         schema,
@@ -125,6 +139,20 @@ impl Cluster {
         let resp = self.client.get(self.on(b, &upstream)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::FOUND, "callback on replica {b}");
         query_of(&location(&resp))["code"].clone()
+    }
+
+    /// `POST /me/client_credentials` on replica `i`; the created credential (with its secret).
+    async fn create_credential(&self, i: usize, token: &str, name: &str) -> Value {
+        let resp = self
+            .client
+            .post(format!("{}/me/client_credentials", self.replicas[i]))
+            .bearer_auth(token)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json().await.unwrap()
     }
 
     async fn me(&self, i: usize, token: &str) -> StatusCode {
@@ -188,17 +216,9 @@ async fn deleting_a_credential_on_one_replica_rejects_its_tokens_on_another() {
         return;
     };
     let bob = cluster.login("bob", 0, 0, 0).await;
-    let cred: Value = cluster
-        .client
-        .post(format!("{}/me/client_credentials", cluster.replicas[1]))
-        .bearer_auth(&bob.access_token)
-        .json(&json!({"name": "replicated"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cred = cluster
+        .create_credential(1, &bob.access_token, "replicated")
+        .await;
     let (id, secret) = (
         cred["client_id"].as_str().unwrap(),
         cred["client_secret"].as_str().unwrap(),
@@ -441,6 +461,9 @@ async fn separate_processes_share_all_state_through_postgres_and_redis() {
     urls.extend(more);
     let cluster = Cluster {
         replicas: urls,
+        db_url: db,
+        redis_url: redis,
+        redis_prefix: format!("tmi-auth-proc:{suffix:016x}:"),
         reloaders: Vec::new(),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -570,6 +593,131 @@ async fn parallel_first_logins_of_one_new_user_all_succeed() {
         .await
         .unwrap();
         assert_eq!(users, 1, "round {round}: one account");
+    }
+    cluster.cleanup().await;
+}
+
+/// Identity-provider groups are the provider's word at the latest login: a group withdrawn
+/// there (replica 1 is configured without it) leaves the user's older sessions at their next
+/// refresh, with the entitlement it gave. Before, a session kept the groups of its own login
+/// for its whole lifetime, while `/me` on the new session said otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_the_provider_withdrew_leaves_older_sessions_at_their_next_refresh() {
+    let Some(cluster) = cluster_with(2, |i, config| {
+        if i == 0 {
+            config.providers.tmi.groups = vec!["acme-security".into()];
+        }
+        config.groups.security_reviewers = vec![tmi_auth::app::config::MemberSpec {
+            provider: Some("tmi".into()),
+            idp_group: Some("acme-security".into()),
+            ..Default::default()
+        }];
+    })
+    .await
+    else {
+        return;
+    };
+    let claims = |token: &str| -> Value {
+        use base64::Engine as _;
+        let payload = token.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    let old = cluster.login("dave", 0, 0, 0).await;
+    assert_eq!(
+        claims(&old.access_token)["groups"],
+        json!(["acme-security"])
+    );
+    assert_eq!(claims(&old.access_token)["tmi_is_security_reviewer"], true);
+
+    let new = cluster.login("dave", 1, 1, 1).await;
+    assert_eq!(claims(&new.access_token)["groups"], json!([]));
+    assert_eq!(claims(&new.access_token)["tmi_is_security_reviewer"], false);
+
+    let refreshed = cluster
+        .client
+        .post(format!("{}/oauth2/refresh", cluster.replicas[0]))
+        .json(&json!({"refresh_token": old.refresh_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let refreshed = tokens_of(&refreshed.json().await.unwrap());
+    let refreshed = claims(&refreshed.access_token);
+    assert_eq!(refreshed["groups"], json!([]), "the older session follows");
+    assert_eq!(refreshed["tmi_is_security_reviewer"], false);
+    cluster.cleanup().await;
+}
+
+/// `tmi-auth credentials revoke` puts the credential's tokens on the revocation list before
+/// deleting it: with Redis out of reach it fails and changes nothing (it can be run again);
+/// with Redis it deletes the credential and its tokens stop at once on every replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_revoke_command_changes_nothing_when_it_cannot_revoke_the_tokens() {
+    let Some(cluster) = cluster(2).await else {
+        return;
+    };
+    let erin = cluster.login("erin", 0, 0, 0).await;
+    let cred = cluster
+        .create_credential(0, &erin.access_token, "revoked-by-cli")
+        .await;
+    let client_id = cred["client_id"].as_str().unwrap().to_owned();
+    let grant = || {
+        cluster
+            .client
+            .post(format!("{}/oauth2/token", cluster.replicas[1]))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+                ("client_secret", cred["client_secret"].as_str().unwrap()),
+            ])
+            .send()
+    };
+    let resp = grant().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let token = tokens_of(&resp.json().await.unwrap()).access_token;
+
+    let revoke = |redis_url: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tmi-auth"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("TMI_AUTH__") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.args(["credentials", "revoke", &client_id])
+            .env("TMI_AUTH__MODE", "production")
+            .env("TMI_AUTH__SERVER__PUBLIC_URL", "http://auth.test.invalid")
+            .env("TMI_AUTH__STORAGE", "postgres")
+            .env("TMI_AUTH__DATABASE__URL", &cluster.db_url)
+            .env("TMI_AUTH__DATABASE__SCHEMA", &cluster.schema)
+            .env("TMI_AUTH__CACHE", "redis")
+            .env("TMI_AUTH__REDIS__URL", redis_url)
+            .env("TMI_AUTH__REDIS__KEY_PREFIX", &cluster.redis_prefix)
+            .env("TMI_AUTH__REDIS__CONNECTION_TIMEOUT_MS", "500")
+            .output()
+            .unwrap()
+    };
+    let failed = revoke("redis://127.0.0.1:1");
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("redis"));
+    assert_eq!(
+        grant().await.unwrap().status(),
+        StatusCode::OK,
+        "still there"
+    );
+    assert_eq!(cluster.me(1, &token).await, StatusCode::OK);
+
+    let done = revoke(&cluster.redis_url);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert_eq!(grant().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    for i in 0..2 {
+        assert_eq!(cluster.me(i, &token).await, StatusCode::UNAUTHORIZED);
     }
     cluster.cleanup().await;
 }

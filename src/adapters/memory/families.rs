@@ -70,4 +70,25 @@ impl RefreshFamilyStore for MemoryRefreshFamilyStore {
         }
         Ok(revoked)
     }
+
+    async fn set_groups_for(
+        &self,
+        user: UserId,
+        idp: &str,
+        groups: &[String],
+    ) -> Result<u64, PortError> {
+        let mut families = lock(&self.families);
+        let mut changed = 0;
+        for family in families.values_mut() {
+            if family.user_id == user
+                && family.idp == idp
+                && !family.revoked
+                && family.groups != groups
+            {
+                family.groups = groups.to_vec();
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
 }

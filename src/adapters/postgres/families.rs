@@ -144,4 +144,23 @@ impl RefreshFamilyStore for PostgresRefreshFamilyStore {
             .filter_map(|(id,)| FamilyId::parse(&id))
             .collect())
     }
+
+    async fn set_groups_for(
+        &self,
+        user: UserId,
+        idp: &str,
+        groups: &[String],
+    ) -> Result<u64, PortError> {
+        let done = sqlx::query(
+            "UPDATE refresh_families SET groups = $3 \
+             WHERE user_id = $1 AND idp = $2 AND NOT revoked AND groups IS DISTINCT FROM $3",
+        )
+        .bind(user.as_uuid())
+        .bind(idp)
+        .bind(groups)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
 }

@@ -55,8 +55,11 @@ pub async fn credentials(config: &Config, command: CredentialsCommand) -> anyhow
                 .find_by_client_id(&client_id)
                 .await?
                 .ok_or_else(|| anyhow!("no client credential {client_id}"))?;
-            stores.credentials.delete(found.owner, found.id).await?;
+            // Tokens first: if Redis cannot be reached nothing has changed, and the command
+            // can be run again (the other way round, the credential was gone and its tokens
+            // stayed valid with no way to retry).
             revoke_tokens(config, &client_id).await?;
+            stores.credentials.delete(found.owner, found.id).await?;
             audit(
                 "credential_deleted",
                 &found.owner.to_string(),

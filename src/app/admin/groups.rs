@@ -104,16 +104,22 @@ pub async fn groups(config: &Config, command: GroupsCommand) -> anyhow::Result<(
             {
                 bail!("a group named {name:?} exists");
             }
+            let id = GroupId(RandomIds.uuid());
             let created = stores
                 .groups
                 .ensure_group(&Group {
-                    id: GroupId(RandomIds.uuid()),
+                    id,
                     provider: TMI_PROVIDER.to_owned(),
                     name,
                     display_name,
                     created_at: SystemClock.now(),
                 })
                 .await?;
+            // `ensure_group` returns the existing group when a concurrent command created it
+            // first: that run made the change, this one did not.
+            if created.id != id {
+                bail!("a group named {:?} exists", created.name);
+            }
             audit("group_created", &created.id.to_string(), &created.name);
             println!("{}\t{}", created.id, created.name);
         }

@@ -172,6 +172,10 @@ impl LoginService {
                 GroupError::Unavailable(m) => LoginError::Unavailable(m),
                 other => LoginError::Unexpected(other.to_string()),
             })?;
+        // The provider's current word on the user's groups reaches their older sessions too.
+        self.tokens
+            .update_session_groups(user.id, &idp, &groups)
+            .await?;
         let now = self.clock.now();
         tracing::info!(idp = %idp, user = %user.id, "login succeeded");
         self.events.record(AuditEvent::LoginSucceeded {

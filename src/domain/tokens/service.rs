@@ -303,6 +303,19 @@ impl TokenService {
         }
     }
 
+    /// Gives every live session `user` opened through `idp` the groups the provider asserted
+    /// at this login; their next refresh issues tokens with them (and the entitlements they
+    /// carry), so a group withdrawn at the provider does not outlive the next login.
+    pub async fn update_session_groups(
+        &self,
+        user: UserId,
+        idp: &str,
+        groups: &[String],
+    ) -> Result<(), PortError> {
+        self.families.set_groups_for(user, idp, groups).await?;
+        Ok(())
+    }
+
     /// Whether the family `id` was revoked within the last access-token lifetime (it is on
     /// the revocation list), even if that happened before the family existed.
     pub async fn family_revoked(&self, id: &FamilyId) -> Result<bool, PortError> {
