@@ -62,9 +62,15 @@ pub const MAX_NAME_CHARS: usize = 256;
 /// Longest e-mail we keep (the contract's `email` max).
 pub const MAX_EMAIL_CHARS: usize = 254;
 
-/// Removes control characters and trims; `None` when nothing printable is left.
+/// Removes control characters and bidirectional formatting characters (overrides, embeddings,
+/// isolates and marks, which let a name display as something else: "Alice\u{202E}nimda")
+/// and trims; `None` when nothing printable is left.
 pub fn clean_display_text(raw: &str, max_chars: usize) -> Option<String> {
-    let cleaned: String = raw.chars().filter(|c| !c.is_control()).collect();
+    let bidi = |c: char| matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let cleaned: String = raw
+        .chars()
+        .filter(|&c| !c.is_control() && !bidi(c))
+        .collect();
     let trimmed = cleaned.trim();
     if trimmed.is_empty() {
         None
@@ -236,6 +242,16 @@ mod tests {
             Some("Alice")
         );
         assert_eq!(clean_display_text("\n\t", 256), None);
+        assert_eq!(
+            clean_display_text("Alice\u{202E}nimda\u{2066}x\u{200F}", 256).as_deref(),
+            Some("Alicenimdax")
+        );
+        assert_eq!(clean_display_text("\u{202E}", 256), None);
+        // Joiners stay: they are part of emoji and many scripts.
+        assert_eq!(
+            clean_display_text("a\u{200D}b", 256).as_deref(),
+            Some("a\u{200D}b")
+        );
         assert_eq!(clean_display_text("abcdef", 3).as_deref(), Some("abc"));
     }
 

@@ -191,7 +191,11 @@ impl OidcProvider {
         let client = self.client(metadata, redirect_uri)?;
         let verifier = client.id_token_verifier();
         match id_token.claims(&verifier, &Nonce::new(nonce.to_owned())) {
-            Ok(_) => payload(id_token).map(Some),
+            Ok(_) => {
+                let claims = payload(id_token)?;
+                check_issue_times(&claims, chrono::Utc::now().timestamp())?;
+                Ok(Some(claims))
+            }
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => Ok(None),
@@ -300,6 +304,28 @@ impl IdentityProvider for OidcProvider {
     }
 }
 
+/// How far an upstream's clock may run ahead of ours.
+const CLOCK_SKEW_SECS: i64 = 120;
+
+/// `iat` (which the verifier only requires to be present) and `nbf` (which it ignores) must
+/// not lie in the future: a token "issued" tomorrow was not issued for this login.
+fn check_issue_times(claims: &Value, now: i64) -> Result<(), IdpError> {
+    for name in ["iat", "nbf"] {
+        let Some(value) = claims.get(name) else {
+            continue;
+        };
+        let at = value
+            .as_f64()
+            .ok_or_else(|| IdpError::Upstream(format!("ID token {name} is not a number")))?;
+        if at > (now + CLOCK_SKEW_SECS) as f64 {
+            return Err(IdpError::Upstream(format!(
+                "ID token {name} lies in the future"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The JSON payload of an ID token whose signature and claims were already verified.
 fn payload(id_token: &CoreIdToken) -> Result<Value, IdpError> {
     let compact = id_token.to_string();
@@ -340,6 +366,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn id_tokens_issued_or_valid_only_in_the_future_are_refused() {
+        let now = 1_800_000_000;
+        assert!(check_issue_times(&json!({"iat": now}), now).is_ok());
+        assert!(check_issue_times(&json!({"iat": now + 100, "nbf": now + 100}), now).is_ok());
+        assert!(check_issue_times(&json!({"iat": now - 3600, "nbf": now - 3600}), now).is_ok());
+        assert!(check_issue_times(&json!({"iat": now + 86_400}), now).is_err());
+        assert!(check_issue_times(&json!({"iat": 4_102_444_800_i64}), now).is_err());
+        assert!(check_issue_times(&json!({"iat": now, "nbf": now + 86_400}), now).is_err());
+        assert!(check_issue_times(&json!({"iat": "soon"}), now).is_err());
+    }
 
     #[test]
     fn userinfo_for_another_subject_is_refused() {

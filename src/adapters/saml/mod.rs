@@ -244,6 +244,9 @@ impl SamaelProvider {
     }
 }
 
+/// The persistent NameID format (SAML core §8.3.7).
+const NAME_ID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+
 impl SamlProvider for SamaelProvider {
     fn info(&self) -> &SamlProviderInfo {
         &self.info
@@ -256,9 +259,14 @@ impl SamlProvider for SamaelProvider {
             .map_err(|e| SamlError::Unavailable(format!("metadata: {e}")))?;
         for descriptor in metadata.sp_sso_descriptors.iter_mut().flatten() {
             descriptor.authn_requests_signed = Some(self.sign_authn_requests);
-            // Offer only what samael can decrypt (it cannot do AES-192/256).
+            // The NameID the README tells operators to configure at the IdP.
+            descriptor.name_id_formats = Some(vec![NAME_ID_PERSISTENT.to_owned()]);
+            // Offer only what samael can decrypt (it cannot do AES-192/256). samael marks
+            // both of its key descriptors `use="signing"`; the one with the encryption
+            // methods is the encryption key, and IdPs that follow `use` look for that.
             for key in descriptor.key_descriptors.iter_mut().flatten() {
                 if let Some(methods) = key.encryption_methods.as_mut() {
+                    key.key_use = Some("encryption".to_owned());
                     *methods = DECRYPTABLE
                         .iter()
                         .map(|algorithm| EncryptionMethod {

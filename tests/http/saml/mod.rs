@@ -195,6 +195,21 @@ async fn metadata_describes_our_service_provider() {
         "our signing certificate is published"
     );
     assert!(xml.contains("AuthnRequestsSigned=\"true\""));
+    assert!(xml.contains(
+        "<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>"
+    ) || xml.contains(
+        "<NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</NameIDFormat>"
+    ));
+    assert_eq!(
+        xml.matches("use=\"signing\"").count(),
+        1,
+        "one signing key descriptor: {xml}"
+    );
+    assert_eq!(
+        xml.matches("use=\"encryption\"").count(),
+        1,
+        "one encryption key descriptor"
+    );
     assert!(
         xml.contains("xmlenc#aes128-cbc") && !xml.contains("aes256"),
         "only decryptable algorithms"
