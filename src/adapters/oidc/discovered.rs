@@ -11,14 +11,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::OAuth2TokenResponse as _;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreProviderMetadata,
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
+    CoreClientAuthMethod, CoreGrantType, CoreIdToken, CoreJsonWebKey, CoreJsonWebKeySet,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, LoginHint, Nonce, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    SignatureVerificationError, TokenResponse as _,
+    AdditionalProviderMetadata, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId,
+    ClientSecret, CsrfToken, IssuerUrl, LoginHint, Nonce, PkceCodeVerifier, ProviderMetadata,
+    RedirectUrl, RequestTokenError, Scope, SignatureVerificationError, TokenResponse as _,
 };
 use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{OidcEndpoints, OutboundHttp, TokenAuth, UpstreamSettings, oauth2};
@@ -26,6 +30,32 @@ use crate::ports::identity_provider::{
     IdentityProvider, IdpError, ProviderInfo, UpstreamAuthorization, UpstreamCallback,
     UpstreamIdentity,
 };
+
+/// Discovery fields beyond OpenID Connect Discovery that we act on.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ExtraProviderMetadata {
+    /// RFC 9207: the provider names itself (`iss`) in every authorization response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authorization_response_iss_parameter_supported: Option<bool>,
+}
+
+impl AdditionalProviderMetadata for ExtraProviderMetadata {}
+
+/// Discovered provider metadata, with [`ExtraProviderMetadata`].
+type CoreProviderMetadata = ProviderMetadata<
+    ExtraProviderMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
 
 /// Least time between two on-demand discovery attempts after a failure.
 pub const DISCOVERY_RETRY: Duration = Duration::from_secs(30);
@@ -245,12 +275,29 @@ impl IdentityProvider for OidcProvider {
 
     async fn exchange(&self, callback: &UpstreamCallback) -> Result<UpstreamIdentity, IdpError> {
         let metadata = self.metadata().await?;
-        if let Some(iss) = &callback.issuer
-            && iss.trim_end_matches('/') != metadata.issuer().as_str().trim_end_matches('/')
-        {
-            return Err(IdpError::Rejected(
-                "the redirect names another issuer (RFC 9207 mix-up)".into(),
-            ));
+        match &callback.issuer {
+            Some(iss)
+                if iss.trim_end_matches('/')
+                    != metadata.issuer().as_str().trim_end_matches('/') =>
+            {
+                return Err(IdpError::Rejected(
+                    "the redirect names another issuer (RFC 9207 mix-up)".into(),
+                ));
+            }
+            // A provider that says it always sends `iss` did not send this response, or it
+            // was stripped to get around the check above (RFC 9207 §2.4).
+            None if metadata
+                .additional_metadata()
+                .authorization_response_iss_parameter_supported
+                == Some(true) =>
+            {
+                return Err(IdpError::Rejected(
+                    "the redirect does not name its issuer, which this provider always does \
+                     (RFC 9207)"
+                        .into(),
+                ));
+            }
+            _ => {}
         }
         let client = self.client(&metadata, &callback.redirect_uri)?;
         let response = client

@@ -182,6 +182,19 @@ async fn a_redirect_naming_another_issuer_is_refused() {
     forged.query_pairs_mut().clear().extend_pairs(pairs);
     let resp = app.client.get(forged.as_str()).send().await.unwrap();
     expect_error(resp, "get", "/oauth2/callback", 400, "invalid_grant").await;
+
+    // The issuer advertises authorization_response_iss_parameter_supported: a response
+    // without `iss` cannot be from it, or had it stripped (RFC 9207 §2.4).
+    let (_, callback) = browser_until_callback(&app, "op", "bob").await;
+    let mut stripped = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = stripped
+        .query_pairs()
+        .filter(|(k, _)| k != "iss")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    stripped.query_pairs_mut().clear().extend_pairs(pairs);
+    let resp = app.client.get(stripped.as_str()).send().await.unwrap();
+    expect_error(resp, "get", "/oauth2/callback", 400, "invalid_grant").await;
 }
 
 #[tokio::test]
