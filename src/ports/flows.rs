@@ -20,6 +20,8 @@ pub enum FlowKind {
     SamlRequest,
     /// A SAML assertion already consumed, keyed by provider and assertion ID (replay guard).
     SamlAssertion,
+    /// A SAML LogoutRequest already acted on, keyed by provider and request ID (replay guard).
+    SamlLogout,
     /// The subjects behind a SAML NameID when the provider maps subjects from an attribute,
     /// keyed by provider and NameID, for single logout; kept as long as a session may live.
     /// A list (`push_recent` / `recent`), not a single value.
@@ -40,6 +42,7 @@ impl FlowKind {
             FlowKind::RedeemedCode => "redeemed",
             FlowKind::SamlRequest => "saml-request",
             FlowKind::SamlAssertion => "saml-assertion",
+            FlowKind::SamlLogout => "saml-logout",
             // Renamed from "saml-nameid" when the record became a list: a store holding the
             // old single-value records must not see them under the list's key.
             FlowKind::SamlNameId => "saml-nameid-list",

@@ -109,6 +109,39 @@ pub fn count_elements(xml: &str, local: &str) -> usize {
     count
 }
 
+/// The raw value of the unprefixed attribute `attr` on the first element whose local name is
+/// `local` (entity references are not decoded: for timestamps and IDs).
+pub fn attribute_of(xml: &str, local: &str, attr: &str) -> Option<String> {
+    let mut rest = xml;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let name_end = rest
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        if name.starts_with('/') || name.rsplit(':').next() != Some(local) {
+            continue;
+        }
+        let mut tag = &rest[name_end..];
+        loop {
+            tag = tag.trim_start();
+            if tag.is_empty() || tag.starts_with('>') || tag.starts_with('/') {
+                return None;
+            }
+            let eq = tag.find('=')?;
+            let key = tag[..eq].trim();
+            let value = tag[eq + 1..].trim_start();
+            let quote = value.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+            let end = value[1..].find(quote)?;
+            if key == attr {
+                return Some(value[1..1 + end].to_owned());
+            }
+            tag = &value[1 + end + 1..];
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -117,6 +150,29 @@ mod tests {
     use flate2::write::DeflateEncoder;
 
     use super::*;
+
+    #[test]
+    fn attributes_are_read_from_the_named_element_only() {
+        let xml = r#"<?xml version="1.0"?><samlp:LogoutRequest xmlns:samlp="urn:x" ID='_a'
+            NotOnOrAfter = "2030-01-01T00:00:00Z" Version="2.0"><saml:Issuer NotOnOrAfter="x">i</saml:Issuer></samlp:LogoutRequest>"#;
+        assert_eq!(
+            attribute_of(xml, "LogoutRequest", "NotOnOrAfter").as_deref(),
+            Some("2030-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            attribute_of(xml, "LogoutRequest", "ID").as_deref(),
+            Some("_a")
+        );
+        assert_eq!(attribute_of(xml, "LogoutRequest", "Reason"), None);
+        assert_eq!(
+            attribute_of(xml, "Issuer", "NotOnOrAfter").as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            attribute_of("<LogoutRequest ID=\"unterminated", "LogoutRequest", "ID"),
+            None
+        );
+    }
 
     #[test]
     fn doctype_comments_and_processing_instructions_are_refused() {

@@ -118,6 +118,17 @@ impl SamaelProvider {
                 "LogoutRequest is stale or from the future".into(),
             ));
         }
+        // SAML core §3.7.1: the request is void from NotOnOrAfter on.
+        if let Some(raw) = guard::attribute_of(xml, "LogoutRequest", "NotOnOrAfter") {
+            let until = chrono::DateTime::parse_from_rfc3339(raw.trim()).map_err(|_| {
+                SamlError::Invalid("LogoutRequest NotOnOrAfter is malformed".into())
+            })?;
+            if until.with_timezone(&Utc) + self.skew <= now {
+                return Err(SamlError::Invalid(
+                    "LogoutRequest has expired (NotOnOrAfter)".into(),
+                ));
+            }
+        }
         let request_id = request
             .id
             .clone()

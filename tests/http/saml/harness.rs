@@ -211,7 +211,7 @@ pub fn signature_template(id: &str) -> String {
     )
 }
 
-fn instant(offset: Duration) -> String {
+pub fn instant(offset: Duration) -> String {
     (Utc::now() + offset).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 

@@ -65,6 +65,29 @@ async fn signed_logout_requests_end_the_sessions_and_unsigned_ones_fail() {
         StatusCode::UNAUTHORIZED,
         "access token revoked"
     );
+    // A LogoutRequest acts once: replayed while still fresh, it would end sessions opened
+    // after the real logout.
+    let dave = idp_login(&app, &pki, "dave").await;
+    let resp = post_slo(&app, &signed).await;
+    expect_error(resp, "post", "/saml/slo", 400, "invalid_request").await;
+    // Past its NotOnOrAfter a request is void (SAML core §3.7.1).
+    let (_, expired) = logout_request(&app.public, "dave", true);
+    let expired = expired.replacen(
+        " Version=\"2.0\"",
+        &format!(
+            " Version=\"2.0\" NotOnOrAfter=\"{}\"",
+            instant(chrono::Duration::minutes(-10))
+        ),
+        1,
+    );
+    let expired = pki.sign(&expired, "LogoutRequest", "idp");
+    let resp = post_slo(&app, &expired).await;
+    expect_error(resp, "post", "/saml/slo", 400, "invalid_request").await;
+    assert_eq!(
+        app.refresh(&dave.refresh_token).await.status(),
+        StatusCode::OK,
+        "the session opened after the logout lives on"
+    );
 
     // HTTP-Redirect binding: the query signature is checked as received.
     let erin = idp_login(&app, &pki, "erin").await;

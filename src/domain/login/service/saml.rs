@@ -326,6 +326,29 @@ impl LoginService {
         logout: &SamlLogout,
     ) -> Result<(), LoginError> {
         let idp = &provider.info().id;
+        // Each LogoutRequest acts once: a captured one replayed while still fresh would end
+        // sessions opened after the real logout. (Freshness is 5 minutes plus the clock
+        // skew either side; the record outlives it.)
+        let key = digest_key(&format!("{idp}\n{}", logout.request_id));
+        match self
+            .flows
+            .put(
+                FlowKind::SamlLogout,
+                &key,
+                b"1".to_vec(),
+                std::time::Duration::from_secs(30 * 60),
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(PortError::AlreadyExists) => {
+                return Err(LoginError::SamlInvalid(format!(
+                    "LogoutRequest {} was already acted on",
+                    logout.request_id
+                )));
+            }
+            Err(other) => return Err(other.into()),
+        }
         // With subjects from an attribute, the NameID means only what logins recorded (the
         // mapping stays: the IdP may repeat the request, or log out another session).
         let subjects = if provider.info().subject_from_attribute {
