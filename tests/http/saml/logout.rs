@@ -143,6 +143,42 @@ async fn signed_logout_requests_end_the_sessions_and_unsigned_ones_fail() {
         app.refresh(&erin.refresh_token).await.status(),
         StatusCode::UNAUTHORIZED
     );
+
+    // Lower-case percent escapes (AD FS writes them): the signature covers the octets as sent.
+    let frank = idp_login(&app, &pki, "frank").await;
+    let (_, xml) = logout_request(&app.public, "frank", false);
+    let lower = |v: String| {
+        let mut out = String::new();
+        let mut rest = v.as_str();
+        while let Some(at) = rest.find('%') {
+            out.push_str(&rest[..at]);
+            out.push_str(&rest[at..at + 3].to_ascii_lowercase());
+            rest = &rest[at + 3..];
+        }
+        out.push_str(rest);
+        out
+    };
+    let query = lower(format!(
+        "SAMLRequest={}&SigAlg={}",
+        encoded(&deflate_b64(&xml)),
+        encoded("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+    ));
+    assert!(query.contains("%3a%2f%2f"), "{query}");
+    let signed = format!(
+        "{query}&Signature={}",
+        lower(encoded(&pki.sign_query(&query, "idp")))
+    );
+    let resp = app
+        .client
+        .get(format!("{}?{signed}", app.url("/saml/slo")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(
+        app.refresh(&frank.refresh_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
