@@ -49,7 +49,7 @@ pub async fn oauth_providers(
         pending.push(tokio::spawn(async move {
             let provider: Arc<dyn IdentityProvider> = match spec.endpoints {
                 UpstreamEndpoints::Oidc(endpoints) => {
-                    Arc::new(OidcProvider::start(spec.settings, endpoints, http, attempts).await)
+                    OidcProvider::start(spec.settings, endpoints, http, attempts).await
                 }
                 UpstreamEndpoints::OAuth2(endpoints) => {
                     Arc::new(OAuth2Provider::new(spec.settings, *endpoints, http))

@@ -57,6 +57,9 @@ type CoreProviderMetadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
+/// How long start-up waits for a provider's discovery.
+pub const STARTUP_WAIT: Duration = Duration::from_secs(5);
+
 /// Least time between two on-demand discovery attempts after a failure.
 pub const DISCOVERY_RETRY: Duration = Duration::from_secs(30);
 
@@ -72,29 +75,46 @@ pub struct OidcProvider {
 
 impl OidcProvider {
     /// Creates the provider and tries discovery up to `attempts` times (a second apart,
-    /// doubling). A provider whose issuer stays unreachable is still returned: it answers
-    /// `Upstream` errors and retries discovery on demand.
+    /// doubling). Start-up waits for that at most [`STARTUP_WAIT`]; an issuer that accepts
+    /// connections and never answers would otherwise hold the whole service (every provider,
+    /// the listener) for attempts × the HTTP timeout. The attempts go on in the background.
+    /// A provider whose issuer stays unreachable is still returned: it answers `Upstream`
+    /// errors and retries discovery on demand.
     pub async fn start(
         settings: UpstreamSettings,
         endpoints: OidcEndpoints,
         http: OutboundHttp,
         attempts: u32,
-    ) -> Self {
-        let provider = Self {
+    ) -> Arc<Self> {
+        let provider = Arc::new(Self {
             settings,
             endpoints,
             http,
             discovered: RwLock::new(None),
             last_discovery: Mutex::new(None),
             last_jwks_refresh: Mutex::new(None),
-        };
+        });
+        let discovering = tokio::spawn(provider.clone().discover_with_retries(attempts));
+        if tokio::time::timeout(STARTUP_WAIT, discovering)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                idp = %provider.settings.info.id,
+                "OIDC discovery is still running; starting without it"
+            );
+        }
+        provider
+    }
+
+    async fn discover_with_retries(self: Arc<Self>, attempts: u32) {
         let mut delay = Duration::from_secs(1);
         for attempt in 1..=attempts.max(1) {
-            match provider.discover().await {
-                Ok(_) => break,
+            match self.discover().await {
+                Ok(_) => return,
                 Err(err) => {
                     tracing::warn!(
-                        idp = %provider.settings.info.id,
+                        idp = %self.settings.info.id,
                         attempt,
                         error = %err,
                         "OIDC discovery failed"
@@ -106,7 +126,6 @@ impl OidcProvider {
                 }
             }
         }
-        provider
     }
 
     /// Whether discovery has succeeded.

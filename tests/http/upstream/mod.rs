@@ -244,6 +244,35 @@ async fn an_unreachable_issuer_gives_502_and_the_service_still_starts() {
     app.login("alice").await;
 }
 
+/// An issuer that accepts connections and never answers holds only itself back: start-up
+/// waits a few seconds for its discovery, not attempts × the HTTP timeout (here 3 × 60 s),
+/// and the rest of the service works meanwhile.
+#[tokio::test]
+async fn a_silent_issuer_does_not_hold_up_start_up() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let started = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        spawn_on(
+            reserve_port(),
+            &format!(
+                "[providers]\ndiscovery_attempts = 3\nhttp_timeout_secs = 60\n\n{}",
+                oidc_entry(&issuer)
+            ),
+        ),
+    )
+    .await;
+    let app = started.expect("the service starts while the issuer stays silent");
+    app.login("alice").await;
+    held.abort();
+}
+
 fn octo() -> FakeAccount {
     FakeAccount {
         id: 4242,
