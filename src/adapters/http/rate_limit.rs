@@ -95,21 +95,43 @@ pub fn client_ip(req: &Request, trusted: &[Cidr]) -> Option<IpAddr> {
     if !is_trusted(peer) {
         return Some(peer);
     }
-    let forwarded = req.headers().get_all("x-forwarded-for");
-    let mut hops: Vec<IpAddr> = Vec::new();
-    for value in forwarded {
-        for part in value.to_str().unwrap_or("").split(',') {
-            if let Ok(ip) = part.trim().parse::<IpAddr>() {
-                hops.push(canonical(ip));
-            }
+    let lines: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""))
+        .collect();
+    Some(forwarded_client(peer, &lines, is_trusted))
+}
+
+/// Walks `X-Forwarded-For` (all lines, in order) from the right past trusted proxies. The
+/// first other entry is the client, as written by the last trusted proxy; when that entry is
+/// no address (`unknown`, garbage, empty), the client is unknown and the peer stands in:
+/// everything left of it was written by the client, so walking on would let the client pick
+/// its own address. Entries may carry a port (`1.2.3.4:5555`, `[2001:db8::1]:443`).
+fn forwarded_client(peer: IpAddr, lines: &[&str], is_trusted: impl Fn(IpAddr) -> bool) -> IpAddr {
+    for hop in lines.iter().rev().flat_map(|line| line.rsplit(',')) {
+        match parse_hop(hop.trim()) {
+            Some(ip) if is_trusted(ip) => continue,
+            Some(ip) => return ip,
+            None => return peer,
         }
     }
-    Some(
-        hops.into_iter()
-            .rev()
-            .find(|ip| !is_trusted(*ip))
-            .unwrap_or(peer),
-    )
+    peer
+}
+
+/// One `X-Forwarded-For` entry: an address, with or without a port.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let ip = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .and_then(|h| h.parse::<IpAddr>().ok())
+        })?;
+    Some(canonical(ip))
 }
 
 /// `client_id` presented at the token endpoint: HTTP Basic first, then the body.
@@ -270,6 +292,29 @@ fn too_many(d: &RateDecision) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_the_first_untrusted_hop_from_the_right_and_never_beyond_it() {
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let proxies = Cidr::parse("10.0.0.0/8").unwrap();
+        let trusted = |ip: IpAddr| proxies.contains(ip);
+        let client = |lines: &[&str]| forwarded_client(peer, lines, trusted).to_string();
+        assert_eq!(client(&["1.2.3.4"]), "1.2.3.4");
+        assert_eq!(client(&["6.6.6.6, 1.2.3.4, 10.0.0.7"]), "1.2.3.4");
+        assert_eq!(client(&["6.6.6.6", "1.2.3.4, 10.0.0.7"]), "1.2.3.4");
+        // Ports, as some proxies append them.
+        assert_eq!(client(&["6.6.6.6, 1.2.3.4:5555"]), "1.2.3.4");
+        assert_eq!(client(&["[2001:db8::1]:443"]), "2001:db8::1");
+        assert_eq!(client(&["[2001:db8::1]"]), "2001:db8::1");
+        // What the last trusted proxy wrote is not an address: the client is unknown, and
+        // nothing to its left (written by the client) is believed.
+        assert_eq!(client(&["6.6.6.6, unknown"]), "10.0.0.1");
+        assert_eq!(client(&["6.6.6.6, garbage, 10.0.0.7"]), "10.0.0.1");
+        assert_eq!(client(&["6.6.6.6, "]), "10.0.0.1");
+        assert_eq!(client(&[]), "10.0.0.1");
+        assert_eq!(client(&["10.0.0.9, 10.0.0.7"]), "10.0.0.1");
+        assert_eq!(client(&["::ffff:1.2.3.4"]), "1.2.3.4");
+    }
 
     #[test]
     fn cidrs_match_their_networks() {
