@@ -110,6 +110,14 @@ async fn cors_allows_only_listed_origins_and_never_credentials() {
             .get("access-control-allow-origin")
             .is_none()
     );
+    assert!(
+        simple.headers().get_all("vary").iter().any(|v| v
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("origin")),
+        "responses vary by origin (caches must not mix them)"
+    );
     // Without configured origins nobody is allowed.
     let closed = spawn().await;
     let resp = closed
@@ -317,4 +325,47 @@ async fn method_not_allowed_lists_the_allowed_methods() {
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(body["error"], "invalid_request");
     }
+}
+
+/// A rate-limited browser app can read its 429 (and `Retry-After`): the refusal carries the
+/// CORS headers the CORS layer would have added. Preflights are not counted.
+#[tokio::test]
+async fn rate_limited_responses_carry_cors_and_preflights_are_free() {
+    let mut config = Config::demo_ephemeral();
+    config.server.cors_allowed_origins = vec!["https://app.example.com".into()];
+    config.rate_limits.enabled = true;
+    config.rate_limits.discovery_per_minute = 2;
+    let app = spawn_with(config).await;
+    let jwks = || {
+        app.client
+            .get(app.url("/.well-known/jwks.json"))
+            .header("origin", "https://app.example.com")
+            .send()
+    };
+    for _ in 0..4 {
+        let preflight = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url("/.well-known/jwks.json"))
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert!(preflight.status().is_success(), "{}", preflight.status());
+    }
+    assert_eq!(jwks().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(jwks().await.unwrap().status(), StatusCode::OK);
+    let limited = jwks().await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        limited.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(
+        limited.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("retry-after")
+    );
+    assert!(limited.headers().contains_key("retry-after"));
 }

@@ -28,6 +28,43 @@ pub struct Hygiene {
     pub request_timeout: Duration,
     /// Where request counts and latencies go.
     pub metrics: Arc<crate::adapters::observability::Metrics>,
+    /// Origins allowed by CORS (empty: CORS is off).
+    pub cors_origins: Vec<String>,
+}
+
+/// Response headers a browser app may read (CORS).
+pub const CORS_EXPOSED: &str =
+    "x-request-id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after";
+
+/// CORS for responses made here, before the CORS layer inside (a 429, 413 or refused request):
+/// without it a browser app sees an opaque failure and cannot read `Retry-After`. And
+/// `Vary: Origin` on every response, since the CORS layer answers per origin and discovery
+/// responses may be cached.
+fn cors_fixups(resp: &mut Response, origin: Option<&HeaderValue>, allowed: &[String]) {
+    if allowed.is_empty() {
+        return;
+    }
+    let headers = resp.headers_mut();
+    headers.append(header::VARY, HeaderValue::from_static("origin"));
+    if let Some(origin) = origin
+        && !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        && allowed.iter().any(|o| o.as_bytes() == origin.as_bytes())
+    {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(CORS_EXPOSED),
+        );
+    }
+}
+
+/// A CORS preflight: answered by the CORS layer, not counted against rate limits.
+fn is_preflight(req: &Request) -> bool {
+    req.method() == poem::http::Method::OPTIONS
+        && req.headers().contains_key(header::ORIGIN)
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// A request id: the caller's `X-Request-Id` when it is short and plain, else a fresh one.
@@ -85,6 +122,11 @@ pub async fn hygiene<E: Endpoint>(
     }
     let route = crate::adapters::observability::route_label(req.uri().path());
     let method = crate::adapters::observability::method_label(req.method().as_str());
+    let origin = if ctx.cors_origins.is_empty() {
+        None
+    } else {
+        req.headers().get(header::ORIGIN).cloned()
+    };
     let started = std::time::Instant::now();
     // The time limit covers reading the body too, so a slow client cannot hold a request open.
     let mut resp = match tokio::time::timeout(
@@ -118,6 +160,7 @@ pub async fn hygiene<E: Endpoint>(
             "request done"
         )
     });
+    cors_fixups(&mut resp, origin.as_ref(), &ctx.cors_origins);
     let headers = resp.headers_mut();
     headers.insert("x-request-id", id);
     if ctx.hsts {
@@ -148,9 +191,13 @@ async fn process<E: Endpoint>(
     let body = req.take_body();
     let decision = match body.into_bytes_limit(limit).await {
         Ok(bytes) => {
-            let decision = match rate_limit::check(&req, &bytes, &ctx.limiter, &ctx.rate).await {
-                Ok(decision) => decision,
-                Err(limited) => return Ok(limited),
+            let decision = if !ctx.cors_origins.is_empty() && is_preflight(&req) {
+                None
+            } else {
+                match rate_limit::check(&req, &bytes, &ctx.limiter, &ctx.rate).await {
+                    Ok(decision) => decision,
+                    Err(limited) => return Ok(limited),
+                }
             };
             if let Some(refusal) = repeated_field(&req) {
                 return Ok(refusal);

@@ -140,6 +140,7 @@ pub fn endpoint(
         hsts: public_url.starts_with("https://"),
         request_timeout: settings.request_timeout,
         metrics: settings.metrics.clone(),
+        cors_origins: settings.cors_origins.clone(),
     });
     let metrics = settings.metrics;
     let cors_enabled = !settings.cors_origins.is_empty();
@@ -147,13 +148,7 @@ pub fn endpoint(
         .allow_origins(settings.cors_origins)
         .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
         .allow_headers(["authorization", "content-type", "x-request-id"])
-        .expose_headers([
-            "x-request-id",
-            "x-ratelimit-limit",
-            "x-ratelimit-remaining",
-            "x-ratelimit-reset",
-            "retry-after",
-        ])
+        .expose_headers(middleware::CORS_EXPOSED.split(", "))
         .allow_credentials(false)
         .max_age(600);
     let docs = Arc::new(ApiDocs {
