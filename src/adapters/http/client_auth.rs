@@ -74,6 +74,13 @@ pub fn client_credentials(
             "invalid_request",
             "use exactly one client authentication method",
         )),
+        // A body client_id naming another client than Basic is a second identity.
+        (Some((client_id, _)), Some(body_id), None) if body_id != client_id => {
+            Err(ApiError::bad_request(
+                "invalid_request",
+                "the client_id in the body is not the one authenticated with HTTP Basic",
+            ))
+        }
         (Some((client_id, secret)), _, None) => Ok(Some(PresentedClient {
             client_id,
             secret: SecretString::from(secret),

@@ -95,6 +95,21 @@ impl ApiError {
         )
     }
 
+    /// 401 `invalid_client` at revocation or introspection, whose callers authenticate with a
+    /// bearer token or client credentials: the challenge answers the scheme the caller used
+    /// (RFC 6750 §3.1 for a bearer token), or offers both when it used none.
+    pub fn caller_unauthenticated(via: CallerVia) -> Self {
+        let challenge = match via {
+            CallerVia::Bearer => r#"Bearer realm="tmi-auth", error="invalid_token""#,
+            CallerVia::Basic | CallerVia::Body => r#"Basic realm="tmi-auth""#,
+            CallerVia::Nothing => r#"Bearer realm="tmi-auth", Basic realm="tmi-auth""#,
+        };
+        ApiError::Unauthorized(
+            body("invalid_client", "client authentication failed"),
+            challenge.to_owned(),
+        )
+    }
+
     /// 429 with `Retry-After`.
     pub fn too_many(retry_after_secs: u64) -> Self {
         ApiError::TooManyRequests(
@@ -244,12 +259,27 @@ pub fn group_error(err: GroupError) -> ApiError {
 }
 
 /// Maps a failed caller authentication at `/oauth2/revoke` or `/oauth2/introspect`.
-pub fn caller_error(err: CallerError, basic: bool) -> ApiError {
+pub fn caller_error(err: CallerError, via: CallerVia) -> ApiError {
     match err {
-        CallerError::Unauthenticated => ApiError::invalid_client(basic),
-        CallerError::Credential(e) => credential_error(e, basic),
+        CallerError::Unauthenticated | CallerError::Credential(CredentialError::InvalidClient) => {
+            ApiError::caller_unauthenticated(via)
+        }
+        CallerError::Credential(e) => credential_error(e, via == CallerVia::Basic),
         CallerError::Auth(e) => e.into(),
     }
+}
+
+/// How a revocation or introspection caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerVia {
+    /// A bearer token.
+    Bearer,
+    /// HTTP Basic client credentials.
+    Basic,
+    /// Client credentials in the body.
+    Body,
+    /// Nothing.
+    Nothing,
 }
 
 /// Turns any error that escaped a handler (parse failures, unknown routes, missing bearer,

@@ -12,7 +12,7 @@ use super::dto::{
     IntrospectRequestDto, IntrospectionDto, ProviderDto, ProvidersDto, RefreshRequestDto,
     RevokeRequestDto, TokenRequestDto, TokenResponseDto,
 };
-use super::error::{ApiError, caller_error, credential_error, grant_error};
+use super::error::{ApiError, CallerVia, caller_error, credential_error, grant_error};
 use super::serde_json_payload::SerdeJson;
 use super::strict::opt;
 use crate::domain::access::CallerAuth;
@@ -88,19 +88,33 @@ fn caller_auth(
     http: &Request,
     body_id: Option<&str>,
     body_secret: Option<&str>,
-) -> Result<(Option<CallerAuth>, bool), ApiError> {
+) -> Result<(Option<CallerAuth>, CallerVia), ApiError> {
     if let Some(token) = bearer(http) {
-        return Ok((Some(CallerAuth::Bearer(token)), false));
+        // A bearer token and client credentials are two identities (RFC 6749 §2.3).
+        if body_secret.is_some_and(|s| !s.is_empty()) {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "use exactly one client authentication method",
+            ));
+        }
+        return Ok((Some(CallerAuth::Bearer(token)), CallerVia::Bearer));
     }
     Ok(match client_credentials(http, body_id, body_secret)? {
-        Some(p) => (
-            Some(CallerAuth::Client {
-                client_id: p.client_id,
-                secret: p.secret,
-            }),
-            p.basic,
-        ),
-        None => (None, false),
+        Some(p) => {
+            let via = if p.basic {
+                CallerVia::Basic
+            } else {
+                CallerVia::Body
+            };
+            (
+                Some(CallerAuth::Client {
+                    client_id: p.client_id,
+                    secret: p.secret,
+                }),
+                via,
+            )
+        }
+        None => (None, CallerVia::Nothing),
     })
 }
 
@@ -305,13 +319,13 @@ impl OAuthApi {
             }
         };
         check_body_client(opt(&req.client_id), opt(&req.client_secret))?;
-        let (caller, basic) = caller_auth(http, opt(&req.client_id), opt(&req.client_secret))?;
-        let caller = caller.ok_or_else(|| ApiError::invalid_client(basic))?;
+        let (caller, via) = caller_auth(http, opt(&req.client_id), opt(&req.client_secret))?;
+        let caller = caller.ok_or_else(|| ApiError::caller_unauthenticated(via))?;
         self.state
             .access
             .revoke(caller, token, hint_refresh)
             .await
-            .map_err(|e| caller_error(e, basic))?;
+            .map_err(|e| caller_error(e, via))?;
         Ok(Json(serde_json::json!({})))
     }
 
@@ -353,13 +367,13 @@ impl OAuthApi {
         let body_secret = opt(&body.0.client_secret);
         check_body_client(body_id, body_secret)?;
         if self.state.introspection_requires_auth {
-            let (caller, basic) = caller_auth(http, body_id, body_secret)?;
-            let caller = caller.ok_or_else(|| ApiError::invalid_client(basic))?;
+            let (caller, via) = caller_auth(http, body_id, body_secret)?;
+            let caller = caller.ok_or_else(|| ApiError::caller_unauthenticated(via))?;
             self.state
                 .access
                 .caller(caller)
                 .await
-                .map_err(|e| caller_error(e, basic))?;
+                .map_err(|e| caller_error(e, via))?;
         }
         let claims = Box::pin(self.state.access.introspect(token)).await?;
         Ok(SerdeJson(match claims {

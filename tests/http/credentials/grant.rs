@@ -71,6 +71,22 @@ async fn the_grant_works_with_post_and_basic_authentication() {
         .await
         .unwrap();
     assert_eq!(both.status(), StatusCode::BAD_REQUEST);
+    // Basic for one client and a body client_id naming another: two identities, refused;
+    // the same client_id in the body (some libraries send it) is fine.
+    for (body_id, status) in [
+        ("tmi_cc_AAAAAAAAAAAAAAAAAAAAAA", StatusCode::BAD_REQUEST),
+        (client_id.as_str(), StatusCode::OK),
+    ] {
+        let resp = app
+            .client
+            .post(app.url("/oauth2/token"))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[("grant_type", "client_credentials"), ("client_id", body_id)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "body client_id {body_id}");
+    }
 }
 
 #[tokio::test]
