@@ -90,56 +90,50 @@ fn check_markup(xml: &str) -> Result<(), SamlError> {
     Ok(())
 }
 
-/// Counts elements with this local name in the SAML assertion namespace prefix-insensitively
-/// (`<saml:Assertion`, `<saml2:Assertion`, `<Assertion`), excluding the closing tags.
-pub fn count_elements(xml: &str, local: &str) -> usize {
-    let mut count = 0;
+/// Every start tag's local name (the prefix dropped: `<saml:Assertion`, `<saml2:Assertion`
+/// and `<Assertion` are all `Assertion`) with the text after the name. Closing tags are skipped.
+fn start_tags(xml: &str) -> impl Iterator<Item = (&str, &str)> {
     let mut rest = xml;
-    while let Some(at) = rest.find('<') {
-        rest = &rest[at + 1..];
-        let name_end = rest
-            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-            .unwrap_or(rest.len());
-        let name = &rest[..name_end];
-        let local_name = name.rsplit(':').next().unwrap_or(name);
-        if !name.starts_with('/') && local_name == local {
-            count += 1;
+    std::iter::from_fn(move || {
+        loop {
+            let at = rest.find('<')?;
+            rest = &rest[at + 1..];
+            let name_end = rest
+                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .unwrap_or(rest.len());
+            let name = &rest[..name_end];
+            if name.starts_with('/') {
+                continue;
+            }
+            return Some((name.rsplit(':').next().unwrap_or(name), &rest[name_end..]));
         }
-    }
-    count
+    })
+}
+
+/// Counts elements with this local name, prefix-insensitively, excluding the closing tags.
+pub fn count_elements(xml: &str, local: &str) -> usize {
+    start_tags(xml).filter(|(name, _)| *name == local).count()
 }
 
 /// The raw value of the unprefixed attribute `attr` on the first element whose local name is
 /// `local` (entity references are not decoded: for timestamps and IDs).
 pub fn attribute_of(xml: &str, local: &str, attr: &str) -> Option<String> {
-    let mut rest = xml;
-    while let Some(at) = rest.find('<') {
-        rest = &rest[at + 1..];
-        let name_end = rest
-            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-            .unwrap_or(rest.len());
-        let name = &rest[..name_end];
-        if name.starts_with('/') || name.rsplit(':').next() != Some(local) {
-            continue;
+    let (_, mut tag) = start_tags(xml).find(|(name, _)| *name == local)?;
+    loop {
+        tag = tag.trim_start();
+        if tag.is_empty() || tag.starts_with('>') || tag.starts_with('/') {
+            return None;
         }
-        let mut tag = &rest[name_end..];
-        loop {
-            tag = tag.trim_start();
-            if tag.is_empty() || tag.starts_with('>') || tag.starts_with('/') {
-                return None;
-            }
-            let eq = tag.find('=')?;
-            let key = tag[..eq].trim();
-            let value = tag[eq + 1..].trim_start();
-            let quote = value.chars().next().filter(|q| *q == '"' || *q == '\'')?;
-            let end = value[1..].find(quote)?;
-            if key == attr {
-                return Some(value[1..1 + end].to_owned());
-            }
-            tag = &value[1 + end + 1..];
+        let eq = tag.find('=')?;
+        let key = tag[..eq].trim();
+        let value = tag[eq + 1..].trim_start();
+        let quote = value.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+        let end = value[1..].find(quote)?;
+        if key == attr {
+            return Some(value[1..1 + end].to_owned());
         }
+        tag = &value[1 + end + 1..];
     }
-    None
 }
 
 #[cfg(test)]
