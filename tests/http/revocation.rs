@@ -405,18 +405,6 @@ async fn revocation_requires_caller_authentication_and_a_token() {
         "{answered}"
     );
     expect_error(bad_bearer, "post", "/oauth2/revoke", 401, "invalid_client").await;
-    // A bearer token and client credentials at once are two identities (RFC 6749 §2.3).
-    let both = revoke(
-        &app,
-        &alice.access_token,
-        &[
-            ("token", &alice.access_token),
-            ("client_id", "tmi_cc_AAAAAAAAAAAAAAAAAAAAAA"),
-            ("client_secret", "x"),
-        ],
-    )
-    .await;
-    expect_error(both, "post", "/oauth2/revoke", 400, "invalid_request").await;
     // A wrong secret, and client credentials the schema allows but no credential can have:
     // both a failed authentication, not a malformed request.
     for (id, secret) in [

@@ -89,14 +89,10 @@ fn caller_auth(
     body_id: Option<&str>,
     body_secret: Option<&str>,
 ) -> Result<(Option<CallerAuth>, CallerVia), ApiError> {
+    // A bearer token wins over client credentials in the body: refusing the pair would
+    // refuse requests the contract's schema allows (and a bearer token is not one of RFC 6749
+    // §2.3's client authentication methods).
     if let Some(token) = bearer(http) {
-        // A bearer token and client credentials are two identities (RFC 6749 §2.3).
-        if body_secret.is_some_and(|s| !s.is_empty()) {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "use exactly one client authentication method",
-            ));
-        }
         return Ok((Some(CallerAuth::Bearer(token)), CallerVia::Bearer));
     }
     Ok(match client_credentials(http, body_id, body_secret)? {
