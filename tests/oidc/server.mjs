@@ -26,7 +26,7 @@ let rotated = false;
 const privateJwk = { ...(await exportJWK(real.privateKey)), kid, alg: 'RS256', use: 'sig' };
 
 const MODES = new Set(['none', 'wrong_nonce', 'wrong_aud', 'expired', 'wrong_iss',
-  'bad_signature', 'no_id_token', 'wrong_azp', 'rotated_key', 'unknown_kid']);
+  'bad_signature', 'no_id_token', 'wrong_azp', 'rotated_key', 'unknown_kid', 'string_claims']);
 let mode = 'none'; // one-shot: applied to the next successful token response, then reset
 
 async function tamper(idToken, m) {
@@ -43,6 +43,11 @@ async function tamper(idToken, m) {
     case 'wrong_azp': claims.aud = [CLIENT_ID, 'other']; claims.azp = 'other'; break;
     case 'rotated_key': rotated = true; key = next.privateKey; signingKid = nextKid; break;
     case 'unknown_kid': key = rogue.privateKey; signingKid = `unpublished-${randomUUID()}`; break;
+    // As AWS Cognito sends them: booleans as strings, and a date as an RFC 3339 string.
+    case 'string_claims':
+      claims.email_verified = String(claims.email_verified);
+      claims.updated_at = new Date(now * 1000).toISOString();
+      break;
     default: throw new Error(`unhandled mode ${m}`);
   }
   return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: signingKid, typ: 'JWT' }).sign(key);

@@ -216,6 +216,21 @@ async fn a_new_signing_key_is_fetched_once_and_unknown_keys_are_refused() {
 }
 
 #[tokio::test]
+async fn string_booleans_and_rfc3339_dates_in_an_id_token_still_log_in() {
+    let port = reserve_port();
+    let Some(op) = OidcIssuer::start(&format!("http://127.0.0.1:{port}/oauth2/callback")) else {
+        return;
+    };
+    let app = spawn_on(port, &oidc_entry(&op.issuer)).await;
+    // `"email_verified": "true"` as AWS Cognito sends it, and `updated_at` as a date string.
+    for (account, verified) in [("bob", true), ("unverified-dan", false)] {
+        op.tamper_next("string_claims").await;
+        let tokens = tokens_from(&app, browser_login(&app, "op", account).await.callback).await;
+        assert_eq!(claims_of(&tokens)["email_verified"], verified, "{account}");
+    }
+}
+
+#[tokio::test]
 async fn an_unreachable_issuer_gives_502_and_the_service_still_starts() {
     let dead = reserve_port();
     let app = spawn_on(
