@@ -181,10 +181,27 @@ async fn management_commands_work_against_postgres() {
         "audited: {err}"
     );
     assert!(db.ok(&["admins", "list"]).contains("group\tplatform"));
+    // The everyone group, directly or through a group, never becomes a privileged role.
+    for args in [
+        &["admins", "add", "--group", "everyone"][..],
+        &[
+            "groups",
+            "add-member",
+            "security-reviewers",
+            "--group",
+            "everyone",
+        ],
+        &["groups", "add-member", "sre", "--group", "everyone"],
+    ] {
+        db.fails(args, "every user");
+    }
     db.fails(&["admins", "add", "--user", "tmi:nobody"], "no user");
     db.fails(&["admins", "add", "--group", "nope"], "no group");
     db.ok(&["admins", "remove", "--group", "platform"]);
     assert!(!db.ok(&["admins", "list"]).contains("platform"));
+    db.ok(&["groups", "add-member", "sre", "--group", "everyone"]);
+    db.fails(&["admins", "add", "--group", "platform"], "every user");
+    db.ok(&["groups", "remove-member", "sre", "--group", "everyone"]);
     db.ok(&["groups", "remove-member", "platform", "--group", "sre"]);
     db.fails(&["credentials", "list", "--user", "tmi:nobody"], "no user");
     db.fails(
