@@ -63,6 +63,78 @@ async fn a_connection_that_stalls_in_its_request_head_is_closed() {
 }
 
 #[tokio::test]
+async fn heads_the_parser_refuses_get_the_contracts_json_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn().await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let many_headers: String = (0..120).map(|i| format!("X-H{i}: v\r\n")).collect();
+    for (request, status) in [
+        (
+            format!("GET /me HTTP/1.1\r\nHost: {addr}\r\nX-A: a\0b\r\n\r\n"),
+            400,
+        ),
+        (format!("GET /me HTTP/3.1\r\nHost: {addr}\r\n\r\n"), 400),
+        (
+            format!("GET /me HTTP/1.1\r\nHost: {addr}\r\n{many_headers}\r\n"),
+            431,
+        ),
+        // Heads over 64 KiB: in the request target or in a header, in one write or several.
+        (
+            format!(
+                "GET /{} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+                "a".repeat(100_000)
+            ),
+            431,
+        ),
+        (
+            format!(
+                "GET /me HTTP/1.1\r\nHost: {addr}\r\nX-Big: {}\r\n\r\n",
+                "b".repeat(70_000)
+            ),
+            431,
+        ),
+        (
+            format!(
+                "GET /me HTTP/1.1\r\nHost: {addr}\r\nX-Big: {}",
+                "b".repeat(300_000)
+            ),
+            431,
+        ),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        // The server may answer and close before it has read everything.
+        let _ = stream.write_all(request.as_bytes()).await;
+        let mut response = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            stream.read_to_end(&mut response),
+        )
+        .await
+        .expect("answered and closed");
+        let text = String::from_utf8_lossy(&response);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("{text:?}"));
+        let head = head.to_ascii_lowercase();
+        assert!(head.starts_with(&format!("http/1.1 {status} ")), "{head}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert!(head.contains("connection: close"), "{head}");
+        let parsed: serde_json::Value = serde_json::from_str(body).expect(body);
+        assert_eq!(parsed["error"], "invalid_request", "{body}");
+        assert!(parsed["error_description"].as_str().is_some(), "{body}");
+    }
+    // A head just under the cap is served.
+    let resp = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .header("x-padding", "p".repeat(60_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn repeated_parameters_and_authorization_headers_are_refused() {
     let app = spawn().await;
     let alice = app.login("alice").await;

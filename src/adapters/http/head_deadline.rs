@@ -10,6 +10,11 @@
 //! to sit behind a TLS-terminating proxy that speaks HTTP/1.1 to it.
 //! A request pipelined behind another in one read gets its deadline from the previous
 //! response, like the next head would.
+//!
+//! The wrapper also keeps the contract's error shape where hyper would answer by itself: a
+//! head over [`MAX_HEAD`] gets a JSON 431 and the connection ends, and the bare
+//! `400`/`414`/`431`/`505` hyper writes for a head it cannot parse is replaced by the same
+//! status with a JSON body (see [`super::transport_errors`]).
 
 use std::io;
 use std::pin::Pin;
@@ -21,6 +26,8 @@ use poem::listener::Acceptor;
 use poem::web::{LocalAddr, RemoteAddr};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+
+use super::transport_errors::{MAX_HEAD, json_reply, parser_error_status};
 
 /// Wraps `A`'s connections in a request-head deadline.
 pub struct HeadDeadlineAcceptor<A> {
@@ -57,7 +64,13 @@ enum Phase {
     Request,
     /// The client opened with the HTTP/2 preface: refused.
     Http2,
+    /// The head grew past [`MAX_HEAD`]: answered with 431, then the connection ends.
+    TooLarge,
 }
+
+/// How long, and for how many bytes, a connection refused for its head size is drained.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1024 * 1024;
 
 /// The HTTP/2 connection preface, which starts a prior-knowledge h2 connection.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -71,6 +84,16 @@ pub struct HeadDeadline<S> {
     /// When the current request head must be complete (once armed).
     deadline: Instant,
     scan: Scan,
+    /// A response of ours being written in place of hyper's (or of a head too large).
+    reply: Option<Reply>,
+}
+
+/// A response being written on the connection by this wrapper.
+struct Reply {
+    bytes: Vec<u8>,
+    sent: usize,
+    /// How many bytes of hyper's own response it stands for (reported as written).
+    replaces: usize,
 }
 
 /// What the bytes read so far say about the connection.
@@ -84,6 +107,8 @@ struct Scan {
     line_start: bool,
     /// Bytes of the connection read so far, while fewer than the h2 preface.
     seen: usize,
+    /// Bytes of the current head read so far (before the read that holds its end).
+    head_len: usize,
 }
 
 impl Scan {
@@ -118,7 +143,13 @@ impl Scan {
                 if self.line_start {
                     self.started = false;
                     self.line_start = false;
-                    self.phase = Phase::Request;
+                    let head_len = self.head_len + (bytes.len() - rest.len()) + at + 1;
+                    self.head_len = 0;
+                    self.phase = if head_len > MAX_HEAD {
+                        Phase::TooLarge
+                    } else {
+                        Phase::Request
+                    };
                     return;
                 }
                 self.line_start = true;
@@ -128,6 +159,10 @@ impl Scan {
         if content(rest) {
             self.started = true;
             self.line_start = false;
+        }
+        self.head_len += bytes.len();
+        if self.head_len > MAX_HEAD {
+            self.phase = Phase::TooLarge;
         }
     }
 
@@ -171,20 +206,113 @@ impl<S> HeadDeadline<S> {
                 started: false,
                 line_start: false,
                 seen: 0,
+                head_len: 0,
             },
+            reply: None,
         }
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
+impl<S: AsyncWrite + Unpin> HeadDeadline<S> {
+    /// Writes the pending reply; ready with the number of bytes of hyper's response it
+    /// replaces once all of it is written.
+    fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let Some(reply) = self.reply.as_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        while reply.sent < reply.bytes.len() {
+            match ready!(Pin::new(&mut self.inner).poll_write(cx, &reply.bytes[reply.sent..])) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(n) => reply.sent += n,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Poll::Ready(Ok(reply.replaces))
+    }
+
+    /// Writes `data` (the start of a response), or the JSON reply standing in for it when it
+    /// is hyper's bare answer to a head it could not parse.
+    fn poll_response_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        write: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        if self.reply.is_none()
+            && let Some(status) = parser_error_status(data)
+        {
+            self.reply = Some(Reply {
+                bytes: json_reply(status),
+                sent: 0,
+                replaces: data.len(),
+            });
+        }
+        let written = if self.reply.is_some() {
+            let replaced = ready!(self.poll_reply(cx))?;
+            self.reply = None;
+            replaced
+        } else {
+            ready!(write(Pin::new(&mut self.inner), cx))?
+        };
+        self.scan.wrote(data);
+        Poll::Ready(Ok(written))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadline<S> {
+    /// Answers a head over [`MAX_HEAD`] with a JSON 431, then fails the read so that hyper
+    /// closes the connection without a response of its own. Before that the connection is
+    /// half-closed and what the client still sends is read and dropped (up to
+    /// [`LINGER_BYTES`], for at most [`LINGER`]): closing with unread data would reset the
+    /// connection, and the client could lose the response.
+    fn refuse_large_head(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.reply.is_none() {
+            self.reply = Some(Reply {
+                bytes: json_reply(431),
+                sent: 0,
+                replaces: 0,
+            });
+            self.deadline = Instant::now() + LINGER;
+            let deadline = self.deadline;
+            self.sleep.as_mut().reset(deadline);
+            self.scan.head_len = 0;
+        }
+        ready!(self.poll_reply(cx))?;
+        ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
+        let mut scratch = [0u8; 4096];
+        while self.scan.head_len < LINGER_BYTES {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    self.scan.head_len += buf.filled().len();
+                }
+                Poll::Pending => {
+                    if self.sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    break;
+                }
+                _ => break,
+            }
+        }
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the request head is too large",
+        )))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadDeadline<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.scan.phase == Phase::Http2 {
-            return Poll::Ready(Err(io::ErrorKind::InvalidData.into()));
+        match this.scan.phase {
+            Phase::Http2 => return Poll::Ready(Err(io::ErrorKind::InvalidData.into())),
+            Phase::TooLarge => return this.refuse_large_head(cx),
+            _ => {}
         }
         // The timer is not reset for every request (that would touch the timer wheel each
         // time): it runs to an earlier head's deadline, and when it fires before the current
@@ -217,13 +345,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
             Poll::Ready(result) => result?,
         }
         this.scan.bytes(&buf.filled()[before..]);
-        if this.scan.phase == Phase::Http2 {
-            return Poll::Ready(Err(io::Error::new(
+        match this.scan.phase {
+            Phase::Http2 => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "plain-text HTTP/2 is not served",
-            )));
+            ))),
+            // The bytes just read stay unread by hyper: the connection ends after the 431.
+            Phase::TooLarge => {
+                buf.set_filled(before);
+                this.refuse_large_head(cx)
+            }
+            _ => Poll::Ready(Ok(())),
         }
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -233,10 +366,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<S> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let written = ready!(Pin::new(&mut this.inner).poll_write(cx, data))?;
-        this.scan.wrote(data);
-        Poll::Ready(Ok(written))
+        self.poll_response_bytes(cx, data, |inner, cx| inner.poll_write(cx, data))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -252,14 +382,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let written = ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
         let first = bufs
             .iter()
             .find(|b| !b.is_empty())
             .map_or(&[][..], |b| &b[..]);
-        this.scan.wrote(first);
-        Poll::Ready(Ok(written))
+        self.poll_response_bytes(cx, first, |inner, cx| inner.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

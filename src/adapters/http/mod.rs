@@ -18,6 +18,7 @@ mod routes;
 mod saml;
 mod serde_json_payload;
 mod strict;
+mod transport_errors;
 
 use std::sync::{Arc, OnceLock};
 
