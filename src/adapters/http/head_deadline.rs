@@ -109,6 +109,10 @@ struct Scan {
     seen: usize,
     /// Bytes of the current head read so far (before the read that holds its end).
     head_len: usize,
+    /// The read that ended the previous head held more bytes: a body, or a request pipelined
+    /// behind it. Bytes read next may not start a head, so they are not held to [`MAX_HEAD`]
+    /// (hyper's own limit of about 400 kB still applies).
+    unframed: bool,
 }
 
 impl Scan {
@@ -144,8 +148,10 @@ impl Scan {
                     self.started = false;
                     self.line_start = false;
                     let head_len = self.head_len + (bytes.len() - rest.len()) + at + 1;
+                    let capped = !self.unframed;
                     self.head_len = 0;
-                    self.phase = if head_len > MAX_HEAD {
+                    self.unframed = at + 1 < rest.len();
+                    self.phase = if capped && head_len > MAX_HEAD {
                         Phase::TooLarge
                     } else {
                         Phase::Request
@@ -161,7 +167,7 @@ impl Scan {
             self.line_start = false;
         }
         self.head_len += bytes.len();
-        if self.head_len > MAX_HEAD {
+        if !self.unframed && self.head_len > MAX_HEAD {
             self.phase = Phase::TooLarge;
         }
     }
@@ -207,6 +213,7 @@ impl<S> HeadDeadline<S> {
                 line_start: false,
                 seen: 0,
                 head_len: 0,
+                unframed: false,
             },
             reply: None,
         }
@@ -497,6 +504,36 @@ mod tests {
                 None => assert_eq!(ended_by, None, "{bytes:?}"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn heads_over_the_cap_are_refused_unless_they_may_be_a_body() {
+        let big = vec![b'a'; MAX_HEAD];
+        assert_eq!(scanned(&[b"GET / HTTP/1.1\r\nX: ", &big]), Phase::TooLarge);
+        assert_eq!(
+            scanned(&[b"GET / HTTP/1.1\r\nX: ", &big, b"\r\n\r\n"]),
+            Phase::TooLarge
+        );
+        let mut at_cap = b"GET / HTTP/1.1\r\n".to_vec();
+        at_cap.resize(MAX_HEAD - 4, b'a');
+        at_cap.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(scanned(&[&at_cap]), Phase::Request);
+
+        // After a read that went on past its head (a body, or a pipelined request), what
+        // follows may be body bytes: not held to the cap.
+        let mut io = HeadDeadline::new((), Duration::from_secs(1));
+        io.scan
+            .bytes(b"POST / HTTP/1.1\r\nContent-Length: 200000\r\n\r\nbody");
+        io.scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n");
+        io.scan.bytes(&big);
+        io.scan.bytes(&big);
+        assert!(matches!(io.scan.phase, Phase::Head { .. }));
+        // The next head that ends its read is capped again.
+        io.scan.bytes(b"\r\n\r\n");
+        io.scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n");
+        io.scan.bytes(&big);
+        io.scan.bytes(b"x");
+        assert_eq!(io.scan.phase, Phase::TooLarge);
     }
 
     #[tokio::test]
