@@ -5,6 +5,7 @@ use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi};
+use secrecy::ExposeSecret;
 
 use super::HttpState;
 use super::client_auth::{bearer, client_credentials};
@@ -251,6 +252,26 @@ impl OAuthApi {
                 token_type: "Bearer".to_owned(),
                 expires_in,
             }));
+        }
+        // Any other grant: a client that authenticates must do so successfully (RFC 6749
+        // §3.2.1; DECISIONS), and our only confidential clients are client credentials, which
+        // may use only the client_credentials grant (§5.2 `unauthorized_client`). A client id
+        // with no secret (or Basic with an empty one) is a public client naming itself.
+        if let Some(presented) =
+            client_credentials(http, opt(&req.client_id), opt(&req.client_secret))?
+            && !presented.secret.expose_secret().is_empty()
+        {
+            Box::pin(
+                self.state
+                    .credentials
+                    .authenticate(&presented.client_id, &presented.secret),
+            )
+            .await
+            .map_err(|e| credential_error(e, presented.basic))?;
+            return Err(ApiError::bad_request(
+                "unauthorized_client",
+                "client credentials may be used only with the client_credentials grant",
+            ));
         }
         let result = match opt(&req.grant_type) {
             None | Some("") => Err(GrantError::InvalidRequest("grant_type is required".into())),

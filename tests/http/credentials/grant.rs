@@ -341,3 +341,79 @@ async fn a_credential_token_never_outlives_the_credential() {
     .await;
     assert_eq!(body["expires_in"], 300);
 }
+
+#[tokio::test]
+async fn other_grants_refuse_failed_client_authentication_and_client_credentials() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let cred = created(&app, &alice.access_token, "Deploy Bot").await;
+    let (client_id, secret) = id_secret(&cred);
+    let unknown = "tmi_cc_AAAAAAAAAAAAAAAAAAAAAA";
+    for (id, presented, status, code) in [
+        (unknown, "wrong", 401, "invalid_client"),
+        (client_id.as_str(), "wrong", 401, "invalid_client"),
+        ("tmi-web", "a-secret", 401, "invalid_client"),
+        // A credential that authenticates is still only for client_credentials.
+        (
+            client_id.as_str(),
+            secret.as_str(),
+            400,
+            "unauthorized_client",
+        ),
+    ] {
+        for basic in [true, false] {
+            let code_value = app.code_for("bob", CHALLENGE).await;
+            let mut form = vec![
+                ("grant_type", "authorization_code"),
+                ("code", code_value.as_str()),
+                ("code_verifier", VERIFIER),
+            ];
+            let request = app.client.post(app.url("/oauth2/token"));
+            let request = if basic {
+                request.basic_auth(id, Some(presented))
+            } else {
+                form.extend([("client_id", id), ("client_secret", presented)]);
+                request
+            };
+            let resp = request.form(&form).send().await.unwrap();
+            assert_eq!(resp.status().as_u16(), status, "{id} basic={basic}");
+            if status == 401 {
+                assert!(resp.headers().contains_key("www-authenticate"));
+            }
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"], code, "{id} basic={basic}");
+            // The code was not spent on a refused request.
+            assert_eq!(
+                app.redeem(&code_value, VERIFIER).await.status(),
+                StatusCode::OK
+            );
+        }
+    }
+    // Refresh too; a public client naming itself (no secret, or Basic with an empty one) is
+    // not authenticating, and gets its tokens.
+    let resp = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&client_id, Some("wrong"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", alice.refresh_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth("tmi-web", Some(""))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", alice.refresh_token.as_str()),
+            ("client_id", "tmi-web"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
