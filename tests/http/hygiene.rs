@@ -368,4 +368,13 @@ async fn rate_limited_responses_carry_cors_and_preflights_are_free() {
             .contains("retry-after")
     );
     assert!(limited.headers().contains_key("retry-after"));
+    // The security headers too, and a refusal of a discovery path is not cacheable.
+    for (name, value) in [
+        ("cache-control", "no-store"),
+        ("pragma", "no-cache"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        assert_eq!(limited.headers()[name], value, "{name}");
+    }
 }

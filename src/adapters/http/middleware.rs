@@ -121,6 +121,7 @@ pub async fn hygiene<E: Endpoint>(
         span.record("client_ip", tracing::field::display(ip));
     }
     let route = crate::adapters::observability::route_label(req.uri().path());
+    let discovery = req.uri().path().starts_with("/.well-known/");
     let method = crate::adapters::observability::method_label(req.method().as_str());
     let origin = if ctx.cors_origins.is_empty() {
         None
@@ -161,7 +162,27 @@ pub async fn hygiene<E: Endpoint>(
         )
     });
     cors_fixups(&mut resp, origin.as_ref(), &ctx.cors_origins);
+    // Security headers on every response, early refusals (429, 413, 503) included; only a
+    // discovery document that was served may be cached.
+    let cacheable = discovery && resp.status() == StatusCode::OK;
     let headers = resp.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if cacheable {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+    } else {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
     headers.insert("x-request-id", id);
     if ctx.hsts {
         headers.insert(
@@ -172,8 +193,8 @@ pub async fn hygiene<E: Endpoint>(
     Ok(resp)
 }
 
-/// Buffers the body up to the limit (413 beyond it), applies the rate limits, and sets
-/// security headers.
+/// Buffers the body up to the limit (413 beyond it), applies the rate limits and the
+/// duplicate checks, and completes `Allow` on 405s.
 async fn process<E: Endpoint>(
     ep: Arc<E>,
     mut req: Request,
@@ -228,7 +249,6 @@ async fn process<E: Endpoint>(
             ));
         }
     };
-    let cacheable = req.uri().path().starts_with("/.well-known/");
     let uri = req.uri().clone();
     let mut resp = ep.call(req).await?.into_response();
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED
@@ -239,24 +259,6 @@ async fn process<E: Endpoint>(
     }
     if let Some(decision) = &decision {
         rate_limit::add_headers(&mut resp, decision);
-    }
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    if cacheable {
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300"),
-        );
-    } else if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     }
     Ok(resp)
 }

@@ -282,8 +282,6 @@ fn too_many(d: &RateDecision) -> Response {
         .status(StatusCode::TOO_MANY_REQUESTS)
         .content_type("application/json; charset=utf-8")
         .header("retry-after", retry)
-        .header("cache-control", "no-store")
-        .header("x-content-type-options", "nosniff")
         .body(body.to_string());
     add_headers(&mut resp, d);
     resp
