@@ -25,6 +25,20 @@ async fn a_connection_that_stalls_in_its_request_head_is_closed() {
     // Closed (end of stream or reset), without a response to a request never completed.
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 
+    // An idle keep-alive connection is closed once the deadline after its last response
+    // passes, although the client never sends another byte.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+        .await
+        .expect("an idle keep-alive connection is closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
     // Keep-alive: each head gets its own deadline, counted from the previous response, and a
     // head trickled in byte by byte does not escape it.
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();

@@ -262,6 +262,18 @@ impl<S: AsyncWrite + Unpin> HeadDeadline<S> {
             ready!(write(Pin::new(&mut self.inner), cx))?
         };
         self.scan.wrote(data);
+        if self.scan.phase == (Phase::Head { armed: false }) {
+            // A response went out: the next head's deadline runs from now, and the timer is
+            // polled here because hyper may not read again until the client sends something
+            // (an idle keep-alive connection). When it fires, hyper's next read fails.
+            self.deadline = Instant::now() + self.limit;
+            self.scan.phase = Phase::Head { armed: true };
+            while self.sleep.as_mut().poll(cx).is_ready() {
+                if self.expired() {
+                    break;
+                }
+            }
+        }
         Poll::Ready(Ok(written))
     }
 }
