@@ -334,6 +334,19 @@ impl SamlProvider for SamaelProvider {
                 "expected one Response with exactly one assertion, found {assertions}"
             )));
         }
+        // The IdP's verdict (SAML Core §3.2.2.2): the Response's own top-level StatusCode
+        // (the first in the document: Status precedes the assertions) must say Success. It
+        // lies outside an assertion-only signature, but an IdP reporting a failure, or no
+        // status at all, never logs anyone in.
+        match guard::attribute_of(&xml, "StatusCode", "Value") {
+            Some(code) if code.trim() == SUCCESS => {}
+            Some(_) => {
+                return Err(SamlError::Invalid(
+                    "the IdP reported that the sign-in did not succeed".into(),
+                ));
+            }
+            None => return Err(SamlError::Invalid("the Response has no status".into())),
+        }
         let unsolicited = request_id.is_none();
         if unsolicited && !self.info.allow_idp_initiated {
             return Err(SamlError::Invalid(

@@ -88,6 +88,27 @@ async fn forged_tampered_wrapped_and_stale_responses_are_refused() {
     )
     .await;
 
+    // A validly signed assertion in a Response whose status is not Success, or has none.
+    const SUCCESS: &str = r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>"#;
+    for (what, status) in [
+        (
+            "failed status",
+            r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"/></samlp:StatusCode></samlp:Status>"#,
+        ),
+        ("no status", ""),
+    ] {
+        let s = start_login(&app).await;
+        let a = Assertion::new(&app.public, Some(&s.request_id), "bob");
+        let signed = a.signed(&pki, "idp");
+        assert!(signed.contains(SUCCESS));
+        expect_acs_error(
+            post_acs(&app, &signed.replace(SUCCESS, status), Some(&s.relay_state)).await,
+            400,
+            what,
+        )
+        .await;
+    }
+
     // Expired, wrong audience, wrong destination (signed response), DOCTYPE.
     type Change = Box<dyn Fn(&mut Assertion)>;
     let cases: Vec<(&str, Change)> = vec![
