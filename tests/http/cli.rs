@@ -215,6 +215,7 @@ async fn audit_events_are_logged_without_secrets() {
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("code_verifier", crate::support::VERIFIER),
+            ("redirect_uri", crate::support::CALLBACK),
         ])
         .send()
         .await

@@ -35,11 +35,21 @@ async fn token_endpoint_errors_use_rfc6749_codes() {
             vec![("grant_type", "authorization_code"), ("code", "abc")],
             "invalid_request",
         ),
+        // redirect_uri is required (the contract; RFC 6749 §4.1.3).
         (
             vec![
                 ("grant_type", "authorization_code"),
                 ("code", "abc"),
                 ("code_verifier", VERIFIER),
+            ],
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", "abc"),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", CALLBACK),
             ],
             "invalid_grant",
         ),
@@ -60,6 +70,7 @@ async fn token_endpoint_errors_use_rfc6749_codes() {
             ("grant_type", "authorization_code"),
             ("code", &long_code),
             ("code_verifier", VERIFIER),
+            ("redirect_uri", CALLBACK),
         ])
         .await;
     expect_error(resp, "post", "/oauth2/token", 400, "invalid_grant").await;

@@ -166,6 +166,22 @@ async fn an_expired_code_fails() {
 #[tokio::test]
 async fn a_code_bound_to_another_redirect_uri_fails() {
     let app = spawn().await;
+    // Without redirect_uri: 400 invalid_request, and the code is not spent.
+    let unspent = app.code_for("grace", CHALLENGE).await;
+    for missing in [None, Some(""), Some("  ")] {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", unspent.as_str()),
+            ("code_verifier", VERIFIER),
+        ];
+        form.extend(missing.map(|value| ("redirect_uri", value)));
+        let resp = app.token_form(&form).await;
+        expect_error(resp, "post", "/oauth2/token", 400, "invalid_request").await;
+    }
+    assert_eq!(
+        app.redeem(&unspent, VERIFIER).await.status(),
+        StatusCode::OK
+    );
     let code = app.code_for("grace", CHALLENGE).await;
     let resp = app
         .token_form(&[
@@ -189,6 +205,7 @@ async fn the_token_endpoint_accepts_json_and_ignores_unknown_parameters() {
             "grant_type": "authorization_code",
             "code": code,
             "code_verifier": VERIFIER,
+            "redirect_uri": CALLBACK,
             "client_id": "some-public-client",
             "scope": "openid"
         }))

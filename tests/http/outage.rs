@@ -111,6 +111,7 @@ async fn a_redis_outage_gives_503_and_recovers() {
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("code_verifier", VERIFIER),
+            ("redirect_uri", CALLBACK),
         ])
         .send()
         .await

@@ -109,6 +109,7 @@ impl Cluster {
                 ("grant_type", "authorization_code"),
                 ("code", &code),
                 ("code_verifier", VERIFIER),
+                ("redirect_uri", CALLBACK),
             ])
             .send()
             .await

@@ -24,6 +24,7 @@ async fn a_code_redeemed_at_once_on_two_replicas_leaves_no_working_token() {
                 ("grant_type", "authorization_code"),
                 ("code", code.as_str()),
                 ("code_verifier", VERIFIER),
+                ("redirect_uri", CALLBACK),
             ]);
         async move { request.send().await.unwrap() }
     };

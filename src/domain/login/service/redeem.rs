@@ -29,6 +29,17 @@ impl LoginService {
                 ));
             }
         };
+        // Required, as the contract and RFC 6749 §4.1.3 say (every code of ours was issued to
+        // a client_callback); checked before the code is spent.
+        let redirect_uri = match redirect_uri.map(str::trim) {
+            Some(uri) if !uri.is_empty() => uri,
+            _ => {
+                return Err(GrantError::InvalidRequest(
+                    "redirect_uri is required: the client_callback of the authorization request"
+                        .into(),
+                ));
+            }
+        };
         if code.len() > MAX_CODE_LEN {
             return Err(GrantError::InvalidGrant(BAD_CODE));
         }
@@ -97,8 +108,8 @@ impl LoginService {
                 "code_verifier does not match the code_challenge",
             ));
         }
-        if let (Some(given), Some(expected)) = (redirect_uri, issued.client_callback.as_deref()) {
-            let same = Url::parse(given.trim()).is_ok_and(|u| u.as_str() == expected);
+        if let Some(expected) = issued.client_callback.as_deref() {
+            let same = Url::parse(redirect_uri).is_ok_and(|u| u.as_str() == expected);
             if !same {
                 return Err(GrantError::InvalidGrant(
                     "redirect_uri does not match the authorization request",
