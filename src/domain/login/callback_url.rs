@@ -79,11 +79,16 @@ impl CallbackAllowList {
         }
         let url = normalise(raw.trim())?;
         // We add `code` and `state` (or `error`) to the callback: a callback that already has
-        // them would reach the client with two of each.
-        if url
-            .query_pairs()
-            .any(|(key, _)| matches!(key.as_ref(), "code" | "state" | "error"))
-        {
+        // them would reach the client with two of each. Parameters are split on `;` as well as
+        // `&` (some clients' parsers do, and `&amp;code=` then names `code`).
+        let reserved = url.query().is_some_and(|query| {
+            query.split(['&', ';']).any(|pair| {
+                let key = pair.split('=').next().unwrap_or_default().replace('+', " ");
+                let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy();
+                matches!(key.as_ref(), "code" | "state" | "error")
+            })
+        });
+        if reserved {
             return Err("client_callback must not carry code, state or error parameters".into());
         }
         let text = url.as_str();
@@ -161,6 +166,7 @@ mod tests {
         assert!(list.admit("http://localhost:8079/cb").is_ok());
         assert!(list.admit("http://127.0.0.1:4200/").is_ok());
         assert!(list.admit(" http://localhost:1/x?y=1 ").is_ok());
+        assert!(list.admit("http://localhost:1/x?a=1;b=code&codes=2").is_ok());
     }
 
     #[test]
@@ -196,6 +202,10 @@ mod tests {
             "http://localhost:8079/cb?code=attacker",
             "http://localhost:8079/cb?x=1&state=s",
             "http://localhost:8079/cb?error=x",
+            "http://localhost:8079/cb?x=1;code=evil",
+            "http://localhost:8079/cb?;state=1",
+            "http://localhost:8079/cb?x=1&amp;code=evil",
+            "http://localhost:8079/cb?%63ode=evil",
         ] {
             assert!(list.admit(bad).is_err(), "{bad:?} must be refused");
         }
