@@ -5,7 +5,7 @@ use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::HttpState;
 use super::client_auth::{bearer, client_credentials};
@@ -113,6 +113,31 @@ fn caller_auth(
         }
         None => (None, CallerVia::Nothing),
     })
+}
+
+impl OAuthApi {
+    /// The bearer token is the caller at revocation and introspection, but client credentials
+    /// sent beside it must not be wrong: a client that authenticates and fails gets 401
+    /// `invalid_client` (RFC 6749 §5.2), never a silently ignored secret.
+    async fn check_credentials_beside_bearer(
+        &self,
+        via: CallerVia,
+        client_id: Option<&str>,
+        secret: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let (CallerVia::Bearer, Some(client_id), Some(secret)) = (
+            via,
+            client_id.filter(|s| !s.is_empty()),
+            secret.filter(|s| !s.is_empty()),
+        ) else {
+            return Ok(());
+        };
+        let secret = SecretString::from(secret.to_owned());
+        Box::pin(self.state.credentials.authenticate(client_id, &secret))
+            .await
+            .map(|_| ())
+            .map_err(|e| credential_error(e, false))
+    }
 }
 
 /// Token endpoint body: JSON or form.
@@ -338,6 +363,8 @@ impl OAuthApi {
         check_body_client(opt(&req.client_id), opt(&req.client_secret))?;
         let (caller, via) = caller_auth(http, opt(&req.client_id), opt(&req.client_secret))?;
         let caller = caller.ok_or_else(|| ApiError::caller_unauthenticated(via))?;
+        self.check_credentials_beside_bearer(via, opt(&req.client_id), opt(&req.client_secret))
+            .await?;
         self.state
             .access
             .revoke(caller, token, hint_refresh)
@@ -386,6 +413,8 @@ impl OAuthApi {
         if self.state.introspection_requires_auth {
             let (caller, via) = caller_auth(http, body_id, body_secret)?;
             let caller = caller.ok_or_else(|| ApiError::caller_unauthenticated(via))?;
+            self.check_credentials_beside_bearer(via, body_id, body_secret)
+                .await?;
             self.state
                 .access
                 .caller(caller)

@@ -166,7 +166,10 @@ mod tests {
         assert!(list.admit("http://localhost:8079/cb").is_ok());
         assert!(list.admit("http://127.0.0.1:4200/").is_ok());
         assert!(list.admit(" http://localhost:1/x?y=1 ").is_ok());
-        assert!(list.admit("http://localhost:1/x?a=1;b=code&codes=2").is_ok());
+        assert!(
+            list.admit("http://localhost:1/x?a=1;b=code&codes=2")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -417,3 +417,35 @@ async fn other_grants_refuse_failed_client_authentication_and_client_credentials
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn client_credentials_beside_a_bearer_token_must_not_be_wrong() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let cred = created(&app, &alice.access_token, "Deploy Bot").await;
+    let (client_id, secret) = id_secret(&cred);
+    let victim = app.login("bob").await;
+    for (presented, status) in [("wrong", 401), (secret.as_str(), 200)] {
+        let resp = app
+            .client
+            .post(app.url("/oauth2/revoke"))
+            .bearer_auth(&alice.access_token)
+            .form(&[
+                ("token", victim.access_token.as_str()),
+                ("client_id", client_id.as_str()),
+                ("client_secret", presented),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "secret {presented}");
+        if status == 401 {
+            expect_error(resp, "post", "/oauth2/revoke", 401, "invalid_client").await;
+        }
+    }
+    // The bearer token stays the caller: bob's token is not alice's to revoke.
+    assert_eq!(
+        app.get_bearer("/me", &victim.access_token).await.status(),
+        StatusCode::OK
+    );
+}
