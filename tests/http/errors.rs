@@ -74,6 +74,19 @@ async fn token_endpoint_errors_use_rfc6749_codes() {
         ])
         .await;
     expect_error(resp, "post", "/oauth2/token", 400, "invalid_grant").await;
+    // The contract's idp query parameter is held to its pattern.
+    let long_idp = "a".repeat(101);
+    for idp in ["!!", "", "1tmi", long_idp.as_str()] {
+        let resp = app
+            .client
+            .post(app.url("/oauth2/token"))
+            .query(&[("idp", idp)])
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+            .send()
+            .await
+            .unwrap();
+        expect_error(resp, "post", "/oauth2/token", 400, "invalid_request").await;
+    }
 }
 
 #[tokio::test]

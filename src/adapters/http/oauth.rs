@@ -17,6 +17,7 @@ use super::error::{ApiError, CallerVia, caller_error, credential_error, grant_er
 use super::serde_json_payload::SerdeJson;
 use super::strict::opt;
 use crate::domain::access::CallerAuth;
+use crate::domain::login::params::is_valid_provider_id;
 use crate::domain::login::{AuthorizeParams, CallbackOutcome};
 use crate::domain::tokens::GrantError;
 
@@ -253,9 +254,13 @@ impl OAuthApi {
     async fn token(
         &self,
         http: &Request,
-        #[oai(name = "idp")] _idp: Query<Option<String>>,
+        idp: Query<Option<String>>,
         body: TokenBody,
     ) -> Result<SerdeJson<TokenResponseDto>, ApiError> {
+        // Not needed (the code or token says everything), but held to the contract's pattern.
+        if idp.0.as_deref().is_some_and(|id| !is_valid_provider_id(id)) {
+            return Err(ApiError::bad_request("invalid_request", "idp is malformed"));
+        }
         let req = match body {
             TokenBody::Json(Json(req)) | TokenBody::Form(Form(req)) => req,
         };
