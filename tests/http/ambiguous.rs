@@ -137,6 +137,25 @@ async fn heads_the_parser_refuses_get_the_contracts_json_error() {
         assert_eq!(parsed["error"], "invalid_request", "{body}");
         assert!(parsed["error_description"].as_str().is_some(), "{body}");
     }
+    // RFC 9112 §3.2: exactly one Host in HTTP/1.1; HTTP/1.0 may go without.
+    for (request, status) in [
+        ("GET /healthz HTTP/1.1\r\n\r\n".to_owned(), 400),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nHost: other\r\n\r\n"),
+            400,
+        ),
+        ("GET /healthz HTTP/1.0\r\n\r\n".to_owned(), 200),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.unwrap();
+        assert_eq!(
+            &head[9..],
+            status.to_string().as_bytes(),
+            "{request:?}: {head:?}"
+        );
+    }
     // A head just under the cap is served.
     let resp = app
         .client

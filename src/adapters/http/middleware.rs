@@ -1,8 +1,8 @@
 //! Request hygiene applied to every route: a body size limit enforced before anything parses
 //! the body, and response headers (no caching of token responses, no sniffing).
 
-use poem::http::StatusCode;
 use poem::http::header::{self, HeaderValue};
+use poem::http::{StatusCode, Version};
 use poem::web::headers::{ContentLength, HeaderMapExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,9 +266,20 @@ async fn process<E: Endpoint>(
 /// Refuses a request that names a query parameter the API reads more than once (RFC 6749
 /// §4.1.2.1: "includes a parameter more than once"; the first value would silently win), or
 /// has two `Authorization` headers (a singleton field, RFC 9110 §5.3: which one counts?):
-/// 401 where a bearer token is required, else 400.
+/// 401 where a bearer token is required, else 400. Also an HTTP/1.1 request with no `Host`
+/// or several (RFC 9112 §3.2).
 fn repeated_field(req: &Request) -> Option<Response> {
     let headers = req.headers();
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, gets 400.
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let first_host = hosts.next();
+    if hosts.next().is_some() || (first_host.is_none() && req.version() == Version::HTTP_11) {
+        return Some(json(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "an HTTP/1.1 request names exactly one Host",
+        ));
+    }
     if headers
         .get_all(header::AUTHORIZATION)
         .iter()
