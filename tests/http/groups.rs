@@ -399,6 +399,21 @@ member_group = "a"
     assert!(format!("{err:#}").contains("groups"), "{err}");
 }
 
+#[tokio::test]
+async fn a_configuration_giving_every_user_a_role_refuses_to_start() {
+    // Directly, and through a group that holds everyone.
+    for rules in [
+        "[[groups.administrators]]\nmember_group = \"everyone\"\n",
+        "[[groups.define]]\nname = \"all\"\n[[groups.members]]\ngroup = \"all\"\n\
+         member_group = \"everyone\"\n[[groups.security_reviewers]]\nmember_group = \"all\"\n",
+    ] {
+        let toml = format!("[server]\nlisten = \"127.0.0.1:0\"\n{rules}");
+        let result = tmi_auth::app::Application::build(config_from_file(&toml)).await;
+        let err = format!("{:#}", result.err().expect("startup fails"));
+        assert!(err.contains("every user"), "{err}");
+    }
+}
+
 #[test]
 fn group_configuration_errors_name_the_entry() {
     let bad = "[[groups.members]]\ngroup = \"x\"\nprovider = \"tmi\"\n";

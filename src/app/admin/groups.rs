@@ -7,7 +7,7 @@ use super::{Stores, audit, stores, user};
 use crate::adapters::system::{RandomIds, SystemClock};
 use crate::app::config::Config;
 use crate::domain::groups::{
-    ADMINISTRATORS, EVERYONE, Group, GroupId, Member, Membership, SECURITY_REVIEWERS, TMI_PROVIDER,
+    ADMINISTRATORS, Group, GroupId, Member, Membership, TMI_PROVIDER, privilege,
 };
 use crate::domain::user::User;
 use crate::ports::{Clock, IdGenerator, PortError};
@@ -219,9 +219,8 @@ async fn add(
 ) -> anyhow::Result<()> {
     // The everyone group (or a group holding it) in administrators would make every user an
     // administrator, which no operator means to do with one command.
-    if let Member::Group(group) = member
-        && contains(stores, group, EVERYONE).await?
-        && let Some(role) = role_granted_by(stores, target).await?
+    if let Some(role) =
+        privilege::role_for_everyone_if_added(&*stores.groups, target, member).await?
     {
         bail!("that would make every user {role}; add users or groups one by one");
     }
@@ -248,47 +247,6 @@ async fn add(
         Err(PortError::NotFound) => bail!("no such group or member"),
         Err(other) => Err(other.into()),
     }
-}
-
-/// The role (administrator, security reviewer) that membership of `target` grants: when
-/// `target` is one of those groups or is (transitively) a member of one.
-async fn role_granted_by(stores: &Stores, target: GroupId) -> anyhow::Result<Option<&'static str>> {
-    for (role, group) in [
-        ("an administrator", ADMINISTRATORS),
-        ("a security reviewer", SECURITY_REVIEWERS),
-    ] {
-        if contains(stores, group, target).await? {
-            return Ok(Some(role));
-        }
-    }
-    Ok(None)
-}
-
-/// Whether `inner` is `outer` or (transitively) a member group of it.
-async fn contains(stores: &Stores, outer: GroupId, inner: GroupId) -> anyhow::Result<bool> {
-    let mut seen = std::collections::HashSet::from([outer]);
-    let mut pending = vec![outer];
-    while let Some(next) = pending.pop() {
-        if next == inner {
-            return Ok(true);
-        }
-        let mut offset = 0;
-        loop {
-            let (page, total) = stores.groups.members(next, 1000, offset).await?;
-            offset += page.len() as u64;
-            for m in &page {
-                if let Member::Group(g) = m.member
-                    && seen.insert(g)
-                {
-                    pending.push(g);
-                }
-            }
-            if page.is_empty() || offset >= total {
-                break;
-            }
-        }
-    }
-    Ok(false)
 }
 
 async fn remove(stores: &Stores, target: GroupId, member: Member) -> anyhow::Result<()> {

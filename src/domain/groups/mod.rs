@@ -4,6 +4,7 @@
 
 pub mod graph;
 pub mod model;
+pub mod privilege;
 pub mod seed;
 pub mod service;
 

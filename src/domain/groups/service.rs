@@ -8,6 +8,7 @@ use super::model::{
     ADMINISTRATORS, EVERYONE, Group, GroupId, Member, Membership, SECURITY_REVIEWERS, TMI_PROVIDER,
     clean_idp_groups,
 };
+use super::privilege;
 use super::seed::{MemberRef, SeedPlan};
 use crate::domain::user::{User, UserId};
 use crate::ports::{
@@ -147,6 +148,15 @@ impl GroupService {
                 MemberRef::IdpGroup { provider, name } => self.idp_group(provider, name).await?.id,
             };
             let target = self.target_of(index, &rule.group).await?;
+            if let Some(role) =
+                privilege::role_for_everyone_if_added(&*self.repo, target, Member::Group(member))
+                    .await?
+            {
+                return Err(GroupError::Config(format!(
+                    "rule {index}: putting that group into {:?} would make every user {role}",
+                    rule.group
+                )));
+            }
             match self
                 .add(target, Member::Group(member), rule.notes.clone())
                 .await
@@ -160,6 +170,13 @@ impl GroupService {
                 }
                 Err(other) => return Err(other.into()),
             }
+        }
+        if let Some(role) = privilege::role_held_by_everyone(&*self.repo).await? {
+            tracing::warn!(
+                "the stored memberships make every user {role} (the everyone group is inside a \
+                 privileged group); remove it with `tmi-auth admins remove` or \
+                 `tmi-auth groups remove-member`"
+            );
         }
         Ok(())
     }
