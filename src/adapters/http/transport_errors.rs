@@ -1,18 +1,16 @@
 //! JSON bodies for the errors the HTTP parser answers by itself. When hyper cannot parse a
-//! request head (a NUL in a header, a 100 kB request target, too many headers, an unknown
-//! HTTP version) it writes a bare `400`/`414`/`431`/`505` with no body and closes the
-//! connection; the request never reaches the application, its middleware or the contract's
-//! error shape. The connection wrapper ([`super::head_deadline`]) recognises such a response
-//! by its exact shape and sends [`json_reply`] in its place, and answers a head larger than
-//! [`MAX_HEAD`] itself (hyper would read up to about 400 kB).
-
-/// The largest request head accepted (request line and headers), in bytes.
-pub const MAX_HEAD: usize = 64 * 1024;
+//! request head (a NUL in a header, a 100 kB request target, more than 100 headers, a head
+//! over its buffer of about 400 kB, an unknown HTTP version) it writes a bare
+//! `400`/`414`/`431` with no body and closes the connection; the request never reaches the
+//! application, its middleware or the contract's error shape. The connection wrapper
+//! ([`super::head_deadline`]) recognises such a response by its exact shape and sends
+//! [`json_reply`] in its place.
 
 /// The status of a response written by hyper itself for a request it could not parse:
-/// `HTTP/1.x 4xx|5xx …` whose only headers are `connection: close`, `content-length: 0` and
-/// `date`. Responses from the application always carry more (a content type, the request
-/// id), so they never match.
+/// `HTTP/1.x 4xx|5xx …` whose only headers are `connection: close` (absent on a connection
+/// that spoke HTTP/1.0, where closing is the default), `content-length: 0` and `date`.
+/// Responses from the application always carry more (a content type, the request id), so
+/// they never match.
 pub fn parser_error_status(response: &[u8]) -> Option<u16> {
     // Cheap exits first: this runs on every write of every response.
     if response.len() > 256
@@ -24,6 +22,7 @@ pub fn parser_error_status(response: &[u8]) -> Option<u16> {
     let head = std::str::from_utf8(&response[..response.len() - 4]).ok()?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next()?;
+    let http10 = status_line.starts_with("HTTP/1.0 ");
     let rest = status_line
         .strip_prefix("HTTP/1.1 ")
         .or_else(|| status_line.strip_prefix("HTTP/1.0 "))?;
@@ -31,7 +30,7 @@ pub fn parser_error_status(response: &[u8]) -> Option<u16> {
     if !(400..600).contains(&status) {
         return None;
     }
-    let (mut close, mut empty) = (false, false);
+    let (mut close, mut empty) = (http10, false);
     for line in lines {
         let (name, value) = line.split_once(':')?;
         let value = value.trim();
@@ -49,26 +48,22 @@ pub fn parser_error_status(response: &[u8]) -> Option<u16> {
 /// closed.
 pub fn json_reply(status: u16) -> Vec<u8> {
     let (reason, description) = match status {
-        400 => ("Bad Request", "the request is not valid HTTP/1.1"),
-        408 => ("Request Timeout", "the request head did not arrive in time"),
+        400 => ("Bad Request", "the request head is not valid HTTP"),
         414 => ("URI Too Long", "the request target is too long"),
         431 => (
             "Request Header Fields Too Large",
             "the request head is too large or has too many header fields",
         ),
-        501 => ("Not Implemented", "the request uses an unsupported feature"),
-        505 => (
-            "HTTP Version Not Supported",
-            "only HTTP/1.0 and HTTP/1.1 are served",
-        ),
         _ => ("Error", "the request could not be read"),
     };
-    // All of these are the client's doing (a 501 is an unsupported transfer coding).
+    // All of these are the client's doing.
     let body = format!(r#"{{"error":"invalid_request","error_description":"{description}"}}"#);
     format!(
         "HTTP/1.1 {status} {reason}\r\n\
          content-type: application/json; charset=utf-8\r\n\
          cache-control: no-store\r\n\
+         pragma: no-cache\r\n\
+         referrer-policy: no-referrer\r\n\
          x-content-type-options: nosniff\r\n\
          connection: close\r\n\
          content-length: {}\r\n\r\n{body}",
@@ -90,6 +85,9 @@ mod tests {
             );
             assert_eq!(parser_error_status(bare.as_bytes()), Some(status), "{bare}");
         }
+        // After an HTTP/1.0 keep-alive request hyper closes without saying so.
+        let bare = format!("HTTP/1.0 400 Bad Request\r\ncontent-length: 0\r\n{date}\r\n");
+        assert_eq!(parser_error_status(bare.as_bytes()), Some(400), "{bare}");
         for other in [
             // The application's own responses.
             format!(
@@ -113,7 +111,7 @@ mod tests {
 
     #[test]
     fn the_reply_is_one_well_formed_json_response() {
-        for status in [400, 408, 414, 431, 501, 505, 499] {
+        for status in [400, 414, 431, 499, 500] {
             let reply = String::from_utf8(json_reply(status)).unwrap();
             let (head, body) = reply.split_once("\r\n\r\n").unwrap();
             assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");

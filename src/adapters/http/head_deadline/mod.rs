@@ -1,20 +1,21 @@
 //! A deadline for request heads. hyper reads a request head for as long as the client keeps
 //! the connection open, and poem sets no header timeout, so a client that sends half a head
 //! and stops (slowloris) holds a connection and its task forever. This acceptor wraps every
-//! connection: from the first read after the connection opened or a response was written,
-//! the client has `limit` to complete a request head (up to its blank line); after that the read fails
-//! and hyper closes the connection. Bodies are not covered here: the request time limit in
-//! the hygiene middleware covers them. Idle keep-alive connections end the same way.
+//! connection: from the moment the connection opened or a response started, the client has
+//! `limit` to complete a request head (up to its blank line); after that the read fails and
+//! hyper closes the connection. The timer is polled when a response starts, so an idle
+//! keep-alive connection ends the same way even though hyper does not read from it. Bodies
+//! are not covered here: the request time limit in the hygiene middleware covers them.
 //! Interim `100 Continue` responses do not count as responses. Plain-text HTTP/2 (prior
 //! knowledge) is refused: hyper would wait as long for its frames, and the service is meant
 //! to sit behind a TLS-terminating proxy that speaks HTTP/1.1 to it.
 //! A request pipelined behind another in one read gets its deadline from the previous
 //! response, like the next head would.
 //!
-//! The wrapper also keeps the contract's error shape where hyper would answer by itself: a
-//! head over [`MAX_HEAD`] gets a JSON 431 and the connection ends, and the bare
-//! `400`/`414`/`431`/`505` hyper writes for a head it cannot parse is replaced by the same
-//! status with a JSON body (see [`super::transport_errors`]).
+//! The wrapper also keeps the contract's error shape where hyper answers by itself: the bare
+//! `400`/`414`/`431` hyper writes for a head it cannot parse (or one over its buffer of about
+//! 400 kB) is replaced by the same status with a JSON body (see
+//! [`super::transport_errors`]).
 
 use std::io;
 use std::pin::Pin;
@@ -27,7 +28,7 @@ use poem::web::{LocalAddr, RemoteAddr};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use super::transport_errors::{MAX_HEAD, json_reply, parser_error_status};
+use super::transport_errors::{json_reply, parser_error_status};
 
 /// Wraps `A`'s connections in a request-head deadline.
 pub struct HeadDeadlineAcceptor<A> {
@@ -64,13 +65,7 @@ enum Phase {
     Request,
     /// The client opened with the HTTP/2 preface: refused.
     Http2,
-    /// The head grew past [`MAX_HEAD`]: answered with 431, then the connection ends.
-    TooLarge,
 }
-
-/// How long, and for how many bytes, a connection refused for its head size is drained.
-const LINGER: Duration = Duration::from_secs(1);
-const LINGER_BYTES: usize = 1024 * 1024;
 
 /// The HTTP/2 connection preface, which starts a prior-knowledge h2 connection.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -84,7 +79,7 @@ pub struct HeadDeadline<S> {
     /// When the current request head must be complete (once armed).
     deadline: Instant,
     scan: Scan,
-    /// A response of ours being written in place of hyper's (or of a head too large).
+    /// A response of ours being written in place of hyper's.
     reply: Option<Reply>,
 }
 
@@ -107,12 +102,6 @@ struct Scan {
     line_start: bool,
     /// Bytes of the connection read so far, while fewer than the h2 preface.
     seen: usize,
-    /// Bytes of the current head read so far (before the read that holds its end).
-    head_len: usize,
-    /// The read that ended the previous head held more bytes: a body, or a request pipelined
-    /// behind it. Bytes read next may not start a head, so they are not held to [`MAX_HEAD`]
-    /// (hyper's own limit of about 400 kB still applies).
-    unframed: bool,
 }
 
 impl Scan {
@@ -147,15 +136,7 @@ impl Scan {
                 if self.line_start {
                     self.started = false;
                     self.line_start = false;
-                    let head_len = self.head_len + (bytes.len() - rest.len()) + at + 1;
-                    let capped = !self.unframed;
-                    self.head_len = 0;
-                    self.unframed = at + 1 < rest.len();
-                    self.phase = if capped && head_len > MAX_HEAD {
-                        Phase::TooLarge
-                    } else {
-                        Phase::Request
-                    };
+                    self.phase = Phase::Request;
                     return;
                 }
                 self.line_start = true;
@@ -166,19 +147,20 @@ impl Scan {
             self.started = true;
             self.line_start = false;
         }
-        self.head_len += bytes.len();
-        if !self.unframed && self.head_len > MAX_HEAD {
-            self.phase = Phase::TooLarge;
-        }
     }
 
-    /// Bytes written: unless an interim (1xx) response, a response is going out, and the
-    /// next head gets a fresh deadline from its first read.
-    fn wrote(&mut self, first: &[u8]) {
-        let interim = first.starts_with(b"HTTP/1.1 1") || first.starts_with(b"HTTP/1.0 1");
-        if self.phase == Phase::Request && !interim {
-            self.phase = Phase::Head { armed: false };
+    /// Bytes written, `first` being the first of them: when they start a response (other
+    /// than an interim 1xx one), the next head is awaited and its deadline runs from now.
+    /// Continuations of a response (body chunks, the rest of a partly written head) change
+    /// nothing. Returns whether a response started.
+    fn wrote(&mut self, first: &[u8]) -> bool {
+        let starts = first.len() > 9
+            && (first.starts_with(b"HTTP/1.1 ") || first.starts_with(b"HTTP/1.0 "))
+            && first[9] != b'1';
+        if starts && self.phase != Phase::Http2 {
+            self.phase = Phase::Head { armed: true };
         }
+        starts
     }
 }
 
@@ -212,8 +194,6 @@ impl<S> HeadDeadline<S> {
                 started: false,
                 line_start: false,
                 seen: 0,
-                head_len: 0,
-                unframed: false,
             },
             reply: None,
         }
@@ -245,6 +225,8 @@ impl<S: AsyncWrite + Unpin> HeadDeadline<S> {
         data: &[u8],
         write: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<usize>> {
+        // No response of the application has that shape, and no body of ours starts with
+        // one, so a match is hyper's own answer (also to a request pipelined behind another).
         if self.reply.is_none()
             && let Some(status) = parser_error_status(data)
         {
@@ -261,13 +243,11 @@ impl<S: AsyncWrite + Unpin> HeadDeadline<S> {
         } else {
             ready!(write(Pin::new(&mut self.inner), cx))?
         };
-        self.scan.wrote(data);
-        if self.scan.phase == (Phase::Head { armed: false }) {
-            // A response went out: the next head's deadline runs from now, and the timer is
+        if self.scan.wrote(data) {
+            // A response started: the next head's deadline runs from now, and the timer is
             // polled here because hyper may not read again until the client sends something
             // (an idle keep-alive connection). When it fires, hyper's next read fails.
             self.deadline = Instant::now() + self.limit;
-            self.scan.phase = Phase::Head { armed: true };
             while self.sleep.as_mut().poll(cx).is_ready() {
                 if self.expired() {
                     break;
@@ -278,60 +258,15 @@ impl<S: AsyncWrite + Unpin> HeadDeadline<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadline<S> {
-    /// Answers a head over [`MAX_HEAD`] with a JSON 431, then fails the read so that hyper
-    /// closes the connection without a response of its own. Before that the connection is
-    /// half-closed and what the client still sends is read and dropped (up to
-    /// [`LINGER_BYTES`], for at most [`LINGER`]): closing with unread data would reset the
-    /// connection, and the client could lose the response.
-    fn refuse_large_head(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.reply.is_none() {
-            self.reply = Some(Reply {
-                bytes: json_reply(431),
-                sent: 0,
-                replaces: 0,
-            });
-            self.deadline = Instant::now() + LINGER;
-            let deadline = self.deadline;
-            self.sleep.as_mut().reset(deadline);
-            self.scan.head_len = 0;
-        }
-        ready!(self.poll_reply(cx))?;
-        ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
-        let mut scratch = [0u8; 4096];
-        while self.scan.head_len < LINGER_BYTES {
-            let mut buf = ReadBuf::new(&mut scratch);
-            match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
-                    self.scan.head_len += buf.filled().len();
-                }
-                Poll::Pending => {
-                    if self.sleep.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    break;
-                }
-                _ => break,
-            }
-        }
-        Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "the request head is too large",
-        )))
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadDeadline<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        match this.scan.phase {
-            Phase::Http2 => return Poll::Ready(Err(io::ErrorKind::InvalidData.into())),
-            Phase::TooLarge => return this.refuse_large_head(cx),
-            _ => {}
+        if this.scan.phase == Phase::Http2 {
+            return Poll::Ready(Err(io::ErrorKind::InvalidData.into()));
         }
         // The timer is not reset for every request (that would touch the timer wheel each
         // time): it runs to an earlier head's deadline, and when it fires before the current
@@ -364,18 +299,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadDeadline<S> {
             Poll::Ready(result) => result?,
         }
         this.scan.bytes(&buf.filled()[before..]);
-        match this.scan.phase {
-            Phase::Http2 => Poll::Ready(Err(io::Error::new(
+        if this.scan.phase == Phase::Http2 {
+            return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "plain-text HTTP/2 is not served",
-            ))),
-            // The bytes just read stay unread by hyper: the connection ends after the 431.
-            Phase::TooLarge => {
-                buf.set_filled(before);
-                this.refuse_large_head(cx)
-            }
-            _ => Poll::Ready(Ok(())),
+            )));
         }
+        Poll::Ready(Ok(()))
     }
 }
 
