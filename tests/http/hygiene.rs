@@ -110,6 +110,13 @@ async fn cors_allows_only_listed_origins_and_never_credentials() {
             .get("access-control-allow-origin")
             .is_none()
     );
+    // Refused like any other request: the contract's error body and the usual headers.
+    assert!(foreign.status().is_client_error(), "{}", foreign.status());
+    for name in ["x-request-id", "x-content-type-options", "cache-control"] {
+        assert!(foreign.headers().contains_key(name), "{name}");
+    }
+    let body: serde_json::Value = foreign.json().await.unwrap();
+    assert!(body["error"].is_string() && body["error_description"].is_string());
     assert!(
         simple.headers().get_all("vary").iter().any(|v| v
             .to_str()

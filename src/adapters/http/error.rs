@@ -293,6 +293,7 @@ pub async fn render_uncaught(err: poem::Error) -> Response {
     let description = clean(&err.to_string());
     let api_error = match status {
         StatusCode::UNAUTHORIZED => ApiError::missing_token(),
+        StatusCode::FORBIDDEN => ApiError::forbidden("forbidden", &description),
         StatusCode::NOT_FOUND => ApiError::NotFound(body("not_found", "no such resource")),
         StatusCode::METHOD_NOT_ALLOWED => {
             return json_response(status, "invalid_request", "method not allowed");

@@ -169,8 +169,9 @@ pub fn endpoint(
         // No prefix to strip: `nest` would rebuild every request's URI for nothing.
         .nest_no_strip("/", api)
         .with(CatchPanic::new().with_handler(middleware::panic_response))
-        .catch_all_error(error::render_uncaught)
         .with_if(cors_enabled, cors)
+        // Outside CORS, so a refused origin gets the error body and the hygiene headers too.
+        .catch_all_error(error::render_uncaught)
         .around(move |ep, req| middleware::hygiene(ep, req, hygiene.clone()))
 }
 
