@@ -85,7 +85,11 @@ impl CallbackAllowList {
             query.split(['&', ';']).any(|pair| {
                 let key = pair.split('=').next().unwrap_or_default().replace('+', " ");
                 let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy();
-                matches!(key.as_ref(), "code" | "state" | "error")
+                // Some frameworks read query keys ignoring case or surrounding spaces.
+                let key = key.trim();
+                ["code", "state", "error"]
+                    .iter()
+                    .any(|reserved| key.eq_ignore_ascii_case(reserved))
             })
         });
         if reserved {
@@ -209,6 +213,8 @@ mod tests {
             "http://localhost:8079/cb?;state=1",
             "http://localhost:8079/cb?x=1&amp;code=evil",
             "http://localhost:8079/cb?%63ode=evil",
+            "http://localhost:8079/cb?Code=evil",
+            "http://localhost:8079/cb?STATE+=x",
         ] {
             assert!(list.admit(bad).is_err(), "{bad:?} must be refused");
         }
