@@ -115,6 +115,53 @@ pub fn count_elements(xml: &str, local: &str) -> usize {
     start_tags(xml).filter(|(name, _)| *name == local).count()
 }
 
+/// The SAML 2.0 protocol namespace.
+const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
+
+/// The top-level status code of a Response: the `Value` (entity references decoded) of the
+/// protocol `StatusCode` child of the protocol `Status` child of the root, which must be a
+/// protocol `Response`. `None` when there is none, or the XML is not well-formed. Elements
+/// of other namespaces (in `Extensions`, say) and nested status codes are not read.
+pub fn response_status(xml: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    use quick_xml::name::{Namespace, ResolveResult};
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    let mut depth = 0usize;
+    let mut in_status = false;
+    loop {
+        let (ns, event) = reader.read_resolved_event().ok()?;
+        let protocol = matches!(ns, ResolveResult::Bound(Namespace(n)) if n == PROTOCOL_NS);
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let local = e.local_name();
+                match depth {
+                    0 if !(protocol && local.as_ref() == b"Response") => return None,
+                    1 if protocol && local.as_ref() == b"Status" => in_status = true,
+                    2 if in_status && protocol && local.as_ref() == b"StatusCode" => {
+                        let value = e.try_get_attribute("Value").ok()??;
+                        let version = quick_xml::XmlVersion::default();
+                        return Some(value.normalized_value(version).ok()?.into_owned());
+                    }
+                    _ => {}
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                } else if in_status && depth == 1 {
+                    return None; // an empty <Status/>
+                }
+            }
+            Event::End(_) => {
+                depth = depth.checked_sub(1)?;
+                if in_status && depth == 1 {
+                    return None; // Status ended without a StatusCode
+                }
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
 /// The raw value of the unprefixed attribute `attr` on the first element whose local name is
 /// `local` (entity references are not decoded: for timestamps and IDs).
 pub fn attribute_of(xml: &str, local: &str, attr: &str) -> Option<String> {
@@ -208,5 +255,68 @@ mod tests {
                    <saml2:AssertionConsumer/></p:Response>";
         assert_eq!(count_elements(xml, "Assertion"), 2);
         assert_eq!(count_elements(xml, "Response"), 1);
+    }
+
+    #[test]
+    fn the_response_status_is_its_own_top_level_status_code() {
+        const P: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+        const OK: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+        let cases = [
+            (
+                format!(
+                    r#"<samlp:Response xmlns:samlp="{P}"><samlp:Status><samlp:StatusCode Value="{OK}"/></samlp:Status></samlp:Response>"#
+                ),
+                Some(OK),
+            ),
+            // Default namespace, and a nested (second-level) code.
+            (
+                format!(
+                    r#"<Response xmlns="{P}"><Status><StatusCode Value="urn:x:Responder"><StatusCode Value="{OK}"/></StatusCode></Status></Response>"#
+                ),
+                Some("urn:x:Responder"),
+            ),
+            // A foreign StatusCode in Extensions before the real one is not read.
+            (
+                format!(
+                    r#"<p:Response xmlns:p="{P}" xmlns:x="urn:other"><p:Extensions><x:StatusCode Value="{OK}"/></p:Extensions><p:Status><p:StatusCode Value="urn:x:Requester"/></p:Status></p:Response>"#
+                ),
+                Some("urn:x:Requester"),
+            ),
+            // Character references are decoded.
+            (
+                format!(
+                    r#"<p:Response xmlns:p="{P}"><p:Status><p:StatusCode Value="urn&#58;oasis&#58;names&#58;tc&#58;SAML&#58;2.0&#58;status&#58;Success"/></p:Status></p:Response>"#
+                ),
+                Some(OK),
+            ),
+            // No status, an empty one, a code outside Status, a root that is no Response.
+            (
+                format!(r#"<p:Response xmlns:p="{P}"><p:Other/></p:Response>"#),
+                None,
+            ),
+            (
+                format!(
+                    r#"<p:Response xmlns:p="{P}"><p:Status/><p:StatusCode Value="{OK}"/></p:Response>"#
+                ),
+                None,
+            ),
+            (
+                format!(r#"<p:Response xmlns:p="{P}"><p:StatusCode Value="{OK}"/></p:Response>"#),
+                None,
+            ),
+            (
+                format!(
+                    r#"<p:LogoutResponse xmlns:p="{P}"><p:Status><p:StatusCode Value="{OK}"/></p:Status></p:LogoutResponse>"#
+                ),
+                None,
+            ),
+            (
+                format!(r#"<Response><Status><StatusCode Value="{OK}"/></Status></Response>"#),
+                None,
+            ),
+        ];
+        for (xml, expected) in cases {
+            assert_eq!(response_status(&xml).as_deref(), expected, "{xml}");
+        }
     }
 }

@@ -335,10 +335,10 @@ impl SamlProvider for SamaelProvider {
             )));
         }
         // The IdP's verdict (SAML Core §3.2.2.2): the Response's own top-level StatusCode
-        // (the first in the document: Status precedes the assertions) must say Success. It
-        // lies outside an assertion-only signature, but an IdP reporting a failure, or no
-        // status at all, never logs anyone in.
-        match guard::attribute_of(&xml, "StatusCode", "Value") {
+        // must say Success. It lies outside an assertion-only signature (whoever holds such
+        // a Response can rewrite it), but an IdP reporting a failure, or no status at all,
+        // never logs anyone in.
+        match guard::response_status(&xml) {
             Some(code) if code.trim() == SUCCESS => {}
             Some(_) => {
                 return Err(SamlError::Invalid(
