@@ -136,6 +136,7 @@ async fn heads_the_parser_refuses_get_the_contracts_json_error() {
         assert!(head.starts_with(&format!("http/1.1 {status} ")), "{head}");
         assert!(head.contains("content-type: application/json"), "{head}");
         assert!(head.contains("connection: close"), "{head}");
+        assert!(head.contains("x-request-id: "), "{head}");
         let parsed: serde_json::Value = serde_json::from_str(body).expect(body);
         assert_eq!(parsed["error"], "invalid_request", "{body}");
         assert!(parsed["error_description"].as_str().is_some(), "{body}");

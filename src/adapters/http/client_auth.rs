@@ -44,8 +44,9 @@ fn form_decode(part: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-/// Client credentials from Basic or the body. `Ok(None)` when none were presented; a 400 when
-/// both methods were used; a 401 `invalid_client` for an unreadable Basic header.
+/// Client credentials from Basic or the body. `Ok(None)` when none were presented (a client
+/// id alone is a public client naming itself); a 400 when both methods were used; a 401
+/// `invalid_client` for an unreadable Basic header or a secret without a client id.
 pub fn client_credentials(
     req: &Request,
     body_id: Option<&str>,
@@ -91,7 +92,10 @@ pub fn client_credentials(
             secret: SecretString::from(secret.to_owned()),
             basic: false,
         })),
-        (None, Some(_), None) | (None, None, Some(_)) | (None, None, None) => Ok(None),
+        // A secret without a client id authenticates nobody: a failed authentication, not
+        // silently a public client.
+        (None, None, Some(_)) => Err(ApiError::invalid_client(false)),
+        (None, Some(_), None) | (None, None, None) => Ok(None),
     }
 }
 

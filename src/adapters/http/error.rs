@@ -87,7 +87,9 @@ impl ApiError {
         )
     }
 
-    /// 401 `invalid_client` (RFC 6749 §5.2): the same body for every failure.
+    /// 401 `invalid_client` (RFC 6749 §5.2): the same body for every failure. The Basic
+    /// challenge goes with it also when the credentials came in the body: a 401 must carry a
+    /// challenge (RFC 9110 §15.5.2).
     pub fn invalid_client(_basic: bool) -> Self {
         ApiError::Unauthorized(
             body("invalid_client", "client authentication failed"),

@@ -78,18 +78,21 @@ fn request_id(req: &Request) -> HeaderValue {
     });
     match given {
         Some(id) => id.clone(),
-        None => {
-            // A random per-process prefix and a counter: unique, and no system call per request.
-            static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let prefix = PREFIX.get_or_init(|| rand::RngCore::next_u32(&mut rand::rngs::OsRng));
-            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut id = [0u8; 24];
-            hex_into(&mut id[..8], u64::from(*prefix));
-            hex_into(&mut id[8..], n);
-            HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static("0"))
-        }
+        None => new_request_id(),
     }
+}
+
+/// A fresh request id: a random per-process prefix and a counter (unique, and no system call
+/// per request), 24 hex digits.
+pub(super) fn new_request_id() -> HeaderValue {
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| rand::RngCore::next_u32(&mut rand::rngs::OsRng));
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut id = [0u8; 24];
+    hex_into(&mut id[..8], u64::from(*prefix));
+    hex_into(&mut id[8..], n);
+    HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 /// Writes `value` as lower-case hex, zero-padded to the width of `out`.

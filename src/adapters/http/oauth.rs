@@ -117,6 +117,35 @@ fn caller_auth(
 }
 
 impl OAuthApi {
+    /// The code and refresh grants are for public clients. A client that authenticates must
+    /// still do so successfully (RFC 6749 §3.2.1; DECISIONS), and our only confidential
+    /// clients are client credentials, which may use only the client_credentials grant (§5.2
+    /// `unauthorized_client`). A client id with no secret (or Basic with an empty one) is a
+    /// public client naming itself.
+    async fn public_client_only(
+        &self,
+        http: &Request,
+        body_id: Option<&str>,
+        body_secret: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let Some(presented) = client_credentials(http, body_id, body_secret)?
+            .filter(|p| !p.secret.expose_secret().is_empty())
+        else {
+            return Ok(());
+        };
+        Box::pin(
+            self.state
+                .credentials
+                .authenticate(&presented.client_id, &presented.secret),
+        )
+        .await
+        .map_err(|e| credential_error(e, presented.basic))?;
+        Err(ApiError::bad_request(
+            "unauthorized_client",
+            "client credentials may be used only with the client_credentials grant",
+        ))
+    }
+
     /// The bearer token is the caller at revocation and introspection, but client credentials
     /// sent beside it must not be wrong: a client that authenticates and fails gets 401
     /// `invalid_client` (RFC 6749 §5.2), never a silently ignored secret.
@@ -283,26 +312,8 @@ impl OAuthApi {
                 expires_in,
             }));
         }
-        // Any other grant: a client that authenticates must do so successfully (RFC 6749
-        // §3.2.1; DECISIONS), and our only confidential clients are client credentials, which
-        // may use only the client_credentials grant (§5.2 `unauthorized_client`). A client id
-        // with no secret (or Basic with an empty one) is a public client naming itself.
-        if let Some(presented) =
-            client_credentials(http, opt(&req.client_id), opt(&req.client_secret))?
-            && !presented.secret.expose_secret().is_empty()
-        {
-            Box::pin(
-                self.state
-                    .credentials
-                    .authenticate(&presented.client_id, &presented.secret),
-            )
-            .await
-            .map_err(|e| credential_error(e, presented.basic))?;
-            return Err(ApiError::bad_request(
-                "unauthorized_client",
-                "client credentials may be used only with the client_credentials grant",
-            ));
-        }
+        self.public_client_only(http, opt(&req.client_id), opt(&req.client_secret))
+            .await?;
         let result = match opt(&req.grant_type) {
             None | Some("") => Err(GrantError::InvalidRequest("grant_type is required".into())),
             Some("authorization_code") => {
@@ -451,8 +462,10 @@ impl OAuthApi {
     )]
     async fn refresh(
         &self,
+        http: &Request,
         body: Json<RefreshRequestDto>,
     ) -> Result<SerdeJson<TokenResponseDto>, ApiError> {
+        self.public_client_only(http, None, None).await?;
         let token = body.0.refresh_token.as_str();
         // As the schema says; any other string is just not a valid refresh token (401 below).
         if token.is_empty() || !schema_text(token, 1000) {

@@ -65,8 +65,10 @@ pub fn json_reply(status: u16) -> Vec<u8> {
          pragma: no-cache\r\n\
          referrer-policy: no-referrer\r\n\
          x-content-type-options: nosniff\r\n\
+         x-request-id: {}\r\n\
          connection: close\r\n\
          content-length: {}\r\n\r\n{body}",
+        String::from_utf8_lossy(super::middleware::new_request_id().as_bytes()),
         body.len()
     )
     .into_bytes()

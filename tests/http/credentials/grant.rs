@@ -403,6 +403,24 @@ async fn other_grants_refuse_failed_client_authentication_and_client_credentials
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // The same at /oauth2/refresh, and for a secret that names no client.
+    let resp = app
+        .client
+        .post(app.url("/oauth2/refresh"))
+        .basic_auth(&client_id, Some("wrong"))
+        .json(&json!({ "refresh_token": alice.refresh_token }))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, "post", "/oauth2/refresh", 401, "invalid_client").await;
+    let resp = app
+        .token_form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", alice.refresh_token.as_str()),
+            ("client_secret", "orphan"),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let resp = app
         .client
         .post(app.url("/oauth2/token"))
