@@ -74,6 +74,43 @@ async fn a_connection_that_stalls_in_its_request_head_is_closed() {
         .await
         .expect("closed at once");
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    // The start of the preface looks like a whole HTTP/1 head, but hyper still waits for the
+    // rest of it to choose a protocol: the deadline keeps running.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream.write_all(b"PRI * HTTP/2.0\r\n\r\n").await.unwrap();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+        .await
+        .expect("closed at the deadline");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+    // A request pipelined behind another is not held to the next head's deadline while its
+    // body arrives (the request time limit covers that).
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET /nope HTTP/1.1\r\nHost: {addr}\r\n\r\n\
+                 POST /oauth2/introspect HTTP/1.1\r\nHost: {addr}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    stream.write_all(b"token=x").await.unwrap();
+    let mut answered = Vec::new();
+    while !String::from_utf8_lossy(&answered).contains("\"active\"") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+            .await
+            .expect("both answered")
+            .unwrap();
+        assert_ne!(n, 0, "closed early: {}", String::from_utf8_lossy(&answered));
+        answered.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answered);
+    assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+    assert!(text.contains("HTTP/1.1 200 OK"), "{text}");
 }
 
 #[tokio::test]

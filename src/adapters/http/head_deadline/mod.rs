@@ -1,16 +1,19 @@
 //! A deadline for request heads. hyper reads a request head for as long as the client keeps
 //! the connection open, and poem sets no header timeout, so a client that sends half a head
 //! and stops (slowloris) holds a connection and its task forever. This acceptor wraps every
-//! connection: from the moment the connection opened or a response started, the client has
-//! `limit` to complete a request head (up to its blank line); after that the read fails and
-//! hyper closes the connection. The timer is polled when a response starts, so an idle
-//! keep-alive connection ends the same way even though hyper does not read from it. Bodies
-//! are not covered here: the request time limit in the hygiene middleware covers them.
-//! Interim `100 Continue` responses do not count as responses. Plain-text HTTP/2 (prior
-//! knowledge) is refused: hyper would wait as long for its frames, and the service is meant
-//! to sit behind a TLS-terminating proxy that speaks HTTP/1.1 to it.
-//! A request pipelined behind another in one read gets its deadline from the previous
-//! response, like the next head would.
+//! connection: whenever the client owes a request head — from the moment the connection
+//! opened, or from the last write of the response to its last pending request — it has
+//! `limit` to complete one (up to its blank line); after that the read fails and hyper closes
+//! the connection. The timer is polled when a response is written, so an idle keep-alive
+//! connection ends the same way even though hyper does not read from it.
+//!
+//! The scanner ([`scan`]) counts the heads read (also several in one read: pipelining) and
+//! skips the bodies their `Content-Length` announces, so a request read or answered from
+//! hyper's buffer is never cut off by the deadline: the request time limit in the hygiene
+//! middleware covers bodies and handlers. Interim `100 Continue` responses answer nothing.
+//! Plain-text HTTP/2 (prior knowledge) is refused: hyper would wait as long for its frames,
+//! and the service is meant to sit behind a TLS-terminating proxy that speaks HTTP/1.1 to
+//! it; while the first bytes may still be its preface, no head counts as read.
 //!
 //! The wrapper also keeps the contract's error shape where hyper answers by itself: the bare
 //! `400`/`414`/`431` hyper writes for a head it cannot parse (or one over its buffer of about
@@ -29,6 +32,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::transport_errors::{json_reply, parser_error_status};
+
+mod scan;
+use scan::Scan;
 
 /// Wraps `A`'s connections in a request-head deadline.
 pub struct HeadDeadlineAcceptor<A> {
@@ -56,20 +62,6 @@ impl<A: Acceptor> Acceptor for HeadDeadlineAcceptor<A> {
     }
 }
 
-/// Where a connection is in its request/response cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Waiting for (the rest of) a request head; the deadline runs once armed.
-    Head { armed: bool },
-    /// A head arrived; until a response is written, no deadline.
-    Request,
-    /// The client opened with the HTTP/2 preface: refused.
-    Http2,
-}
-
-/// The HTTP/2 connection preface, which starts a prior-knowledge h2 connection.
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
 /// A connection with a request-head deadline (see the module documentation).
 pub struct HeadDeadline<S> {
     inner: S,
@@ -78,6 +70,8 @@ pub struct HeadDeadline<S> {
     sleep: Pin<Box<Sleep>>,
     /// When the current request head must be complete (once armed).
     deadline: Instant,
+    /// `deadline` is set for the head the client owes now.
+    armed: bool,
     scan: Scan,
     /// A response of ours being written in place of hyper's.
     reply: Option<Reply>,
@@ -89,79 +83,6 @@ struct Reply {
     sent: usize,
     /// How many bytes of hyper's own response it stands for (reported as written).
     replaces: usize,
-}
-
-/// What the bytes read so far say about the connection.
-#[derive(Debug)]
-struct Scan {
-    phase: Phase,
-    /// The current head has a byte other than CR and LF (blank lines before the request line
-    /// are skipped, as httparse does).
-    started: bool,
-    /// The last line break read was followed only by `\r`s: one more `\n` ends the head.
-    line_start: bool,
-    /// Bytes of the connection read so far, while fewer than the h2 preface.
-    seen: usize,
-}
-
-impl Scan {
-    /// Looks through bytes just read for the end of a head (a blank line, CRLF or bare LF as
-    /// httparse accepts) and, at the start of the connection, for the h2 preface.
-    fn bytes(&mut self, bytes: &[u8]) {
-        if self.seen < H2_PREFACE.len() {
-            let take = (H2_PREFACE.len() - self.seen).min(bytes.len());
-            if bytes[..take] == H2_PREFACE[self.seen..self.seen + take] {
-                self.seen += take;
-                if self.seen == H2_PREFACE.len() {
-                    self.phase = Phase::Http2;
-                    return;
-                }
-            } else {
-                self.seen = usize::MAX;
-            }
-        }
-        if !matches!(self.phase, Phase::Head { .. }) {
-            return;
-        }
-        // Line by line (memchr finds the breaks): a line with anything but `\r` starts the
-        // head; a line break right after another (only `\r` between) ends it.
-        let content = |line: &[u8]| line.iter().any(|&b| b != b'\r');
-        let mut rest = bytes;
-        while let Some(at) = memchr::memchr(b'\n', rest) {
-            if content(&rest[..at]) {
-                self.started = true;
-                self.line_start = false;
-            }
-            if self.started {
-                if self.line_start {
-                    self.started = false;
-                    self.line_start = false;
-                    self.phase = Phase::Request;
-                    return;
-                }
-                self.line_start = true;
-            }
-            rest = &rest[at + 1..];
-        }
-        if content(rest) {
-            self.started = true;
-            self.line_start = false;
-        }
-    }
-
-    /// Bytes written, `first` being the first of them: when they start a response (other
-    /// than an interim 1xx one), the next head is awaited and its deadline runs from now.
-    /// Continuations of a response (body chunks, the rest of a partly written head) change
-    /// nothing. Returns whether a response started.
-    fn wrote(&mut self, first: &[u8]) -> bool {
-        let starts = first.len() > 9
-            && (first.starts_with(b"HTTP/1.1 ") || first.starts_with(b"HTTP/1.0 "))
-            && first[9] != b'1';
-        if starts && self.phase != Phase::Http2 {
-            self.phase = Phase::Head { armed: true };
-        }
-        starts
-    }
 }
 
 fn timed_out() -> io::Error {
@@ -189,12 +110,8 @@ impl<S> HeadDeadline<S> {
             limit,
             sleep: Box::pin(tokio::time::sleep(limit)),
             deadline: Instant::now() + limit,
-            scan: Scan {
-                phase: Phase::Head { armed: false },
-                started: false,
-                line_start: false,
-                seen: 0,
-            },
+            armed: false,
+            scan: Scan::default(),
             reply: None,
         }
     }
@@ -243,11 +160,15 @@ impl<S: AsyncWrite + Unpin> HeadDeadline<S> {
         } else {
             ready!(write(Pin::new(&mut self.inner), cx))?
         };
-        if self.scan.wrote(data) {
-            // A response started: the next head's deadline runs from now, and the timer is
-            // polled here because hyper may not read again until the client sends something
-            // (an idle keep-alive connection). When it fires, hyper's next read fails.
+        self.scan.wrote(data);
+        if self.scan.waiting_for_head() {
+            // The last pending request's response is going out: the next head's deadline runs
+            // from its last write (a response read slowly does not eat into it), and the timer
+            // is polled here because hyper may not read again until the client sends
+            // something (an idle keep-alive connection). When it fires, hyper's next read
+            // fails.
             self.deadline = Instant::now() + self.limit;
+            self.armed = true;
             while self.sleep.as_mut().poll(cx).is_ready() {
                 if self.expired() {
                     break;
@@ -265,25 +186,23 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.scan.phase == Phase::Http2 {
+        if this.scan.http2() {
             return Poll::Ready(Err(io::ErrorKind::InvalidData.into()));
         }
         // The timer is not reset for every request (that would touch the timer wheel each
         // time): it runs to an earlier head's deadline, and when it fires before the current
         // one it moves on to it. It is polled (its waker registered) only when the read has
         // to wait; a read with data at hand just checks whether it fired.
-        let waiting_for_head = if let Phase::Head { armed } = this.scan.phase {
-            if !armed {
+        let waiting_for_head = this.scan.waiting_for_head();
+        if waiting_for_head {
+            if !this.armed {
                 this.deadline = Instant::now() + this.limit;
-                this.scan.phase = Phase::Head { armed: true };
+                this.armed = true;
             }
             if this.sleep.is_elapsed() && this.expired() {
                 return Poll::Ready(Err(timed_out()));
             }
-            true
-        } else {
-            false
-        };
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Pending => {
@@ -299,7 +218,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
             Poll::Ready(result) => result?,
         }
         this.scan.bytes(&buf.filled()[before..]);
-        if this.scan.phase == Phase::Http2 {
+        if !this.scan.waiting_for_head() {
+            // A request is in: the next wait for a head is armed when its response goes out.
+            this.armed = false;
+        }
+        if this.scan.http2() {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "plain-text HTTP/2 is not served",

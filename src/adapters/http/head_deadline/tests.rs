@@ -1,49 +1,98 @@
-//! The head scanner, across reads.
-use super::*;
+//! The request scanner, across reads.
+use super::scan::Scan;
 
-fn scanned(chunks: &[&[u8]]) -> Phase {
-    let mut io = HeadDeadline::new((), Duration::from_secs(1));
+/// Complete heads after scanning `chunks`, and whether a head is then owed.
+fn scanned(chunks: &[&[u8]]) -> (u32, bool) {
+    let mut scan = Scan::default();
     for chunk in chunks {
-        io.scan.bytes(chunk);
+        scan.bytes(chunk);
     }
-    io.scan.phase
+    (scan.pending(), scan.waiting_for_head())
 }
 
-#[tokio::test]
-async fn a_head_ends_at_the_first_blank_line_even_across_reads() {
-    assert_eq!(
-        scanned(&[b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"]),
-        Phase::Request
-    );
+#[test]
+fn a_head_ends_at_the_first_blank_line_even_across_reads() {
+    assert_eq!(scanned(&[b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"]), (1, false));
     assert_eq!(
         scanned(&[b"GET / HTTP/1.1\r\nHost: x\r", b"\n\r", b"\n"]),
-        Phase::Request
+        (1, false)
     );
-    assert!(matches!(
-        scanned(&[b"GET / HTTP/1.1\r\nHost: x\r\n"]),
-        Phase::Head { .. }
-    ));
-    assert!(matches!(
+    assert_eq!(scanned(&[b"GET / HTTP/1.1\r\nHost: x\r\n"]), (0, true));
+    assert_eq!(
         scanned(&[b"GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n"]),
-        Phase::Head { .. }
-    ));
-    assert_eq!(scanned(&[b"GET / HTTP/1.1\nHost: x\n\n"]), Phase::Request);
+        (0, true)
+    );
+    assert_eq!(scanned(&[b"GET / HTTP/1.1\nHost: x\n\n"]), (1, false));
     // Blank lines before the request line do not end a head.
-    assert!(matches!(scanned(&[b"\r\n\r\n\n\n"]), Phase::Head { .. }));
+    assert_eq!(scanned(&[b"\r\n\r\n\n\n"]), (0, true));
     assert_eq!(
         scanned(&[b"\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n"]),
-        Phase::Request
+        (1, false)
     );
-    // The whole h2 preface, not a prefix of it.
+}
+
+#[test]
+fn the_h2_preface_is_refused_and_its_start_is_no_request() {
+    for chunks in [
+        &[&b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..]][..],
+        &[b"PRI * HT", b"TP/2.0\r\n\r\nSM", b"\r\n\r\n"],
+    ] {
+        let mut scan = Scan::default();
+        for chunk in chunks {
+            scan.bytes(chunk);
+        }
+        assert!(scan.http2() && !scan.waiting_for_head());
+    }
+    // A prefix of the preface, even one that looks like a whole head, is still owed the
+    // rest: the deadline keeps running while hyper waits to tell the protocols apart.
+    for prefix in [
+        &b"PRI * HTTP/2.0"[..],
+        b"PRI * HTTP/2.0\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n",
+    ] {
+        assert_eq!(scanned(&[prefix]), (0, true), "{prefix:?}");
+    }
+}
+
+#[test]
+fn pipelined_requests_are_counted_past_their_bodies() {
+    // Two heads in one read; a body announced by Content-Length is skipped, even when it
+    // and the header naming it arrive in pieces.
     assert_eq!(
-        scanned(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"]),
-        Phase::Http2
+        scanned(&[b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"]),
+        (2, false)
     );
     assert_eq!(
-        scanned(&[b"PRI * HT", b"TP/2.0\r\n\r\nSM", b"\r\n\r\n"]),
-        Phase::Http2
+        scanned(&[
+            b"POST /a HTTP/1.1\r\nContent-Le",
+            b"ngth: 12\r\n\r\nx=\r\n\r\n",
+            b"\r\n\r\nzz",
+            b"GET /b HTTP/1.1\r\n\r\n"
+        ]),
+        (2, false)
     );
-    assert!(matches!(scanned(&[b"PRI * HTTP/2.0"]), Phase::Head { .. }));
+    // A pipelined head whose body has not all arrived: a request is being read.
+    let mut scan = Scan::default();
+    scan.bytes(b"GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\ncontent-length: 870\r\n\r\n");
+    assert!(scan.wrote(b"HTTP/1.1 404 Not Found\r\n\r\n"));
+    assert_eq!((scan.pending(), scan.waiting_for_head()), (1, false));
+    scan.bytes(&[b'a'; 870]);
+    assert!(scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n"));
+    assert!(scan.waiting_for_head());
+    // A body of unknown length (Transfer-Encoding, or a Content-Length that cannot be read
+    // whole) stops the scan until its response starts.
+    for head in [
+        &b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+        b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length:                                   5\r\n\r\n",
+    ] {
+        let mut scan = Scan::default();
+        scan.bytes(head);
+        scan.bytes(b"5\r\nGET /\r\n\r\n0\r\n\r\n");
+        assert_eq!((scan.pending(), scan.waiting_for_head()), (1, false));
+        assert!(scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n"));
+        assert!(scan.waiting_for_head());
+    }
 }
 
 /// The byte-at-a-time definition the line-based scanner must agree with: `\r` is
@@ -66,8 +115,8 @@ fn reference(bytes: &[u8]) -> Option<usize> {
     None
 }
 
-#[tokio::test]
-async fn the_line_scanner_agrees_with_the_byte_definition_however_reads_split() {
+#[test]
+fn the_line_scanner_agrees_with_the_byte_definition_however_reads_split() {
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
         seed ^= seed << 13;
@@ -80,16 +129,16 @@ async fn the_line_scanner_agrees_with_the_byte_definition_however_reads_split() 
         let bytes: Vec<u8> = (0..len)
             .map(|_| [b'\r', b'\n', b'a'][(next() % 3) as usize])
             .collect();
-        let mut io = HeadDeadline::new((), Duration::from_secs(1));
+        let mut scan = Scan::default();
         let mut rest = &bytes[..];
         let mut ended_by = None;
         let mut offset = 0;
         while !rest.is_empty() {
             let take = 1 + (next() as usize) % rest.len();
-            io.scan.bytes(&rest[..take]);
+            scan.bytes(&rest[..take]);
             offset += take;
             rest = &rest[take..];
-            if io.scan.phase == Phase::Request {
+            if scan.pending() > 0 {
                 ended_by = Some(offset);
                 break;
             }
@@ -102,40 +151,26 @@ async fn the_line_scanner_agrees_with_the_byte_definition_however_reads_split() 
     }
 }
 
-#[tokio::test]
-async fn interim_responses_do_not_end_a_request() {
-    let mut io = HeadDeadline::new((), Duration::from_secs(1));
-    io.scan
-        .bytes(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n");
-    assert!(!io.scan.wrote(b"HTTP/1.1 100 Continue\r\n\r\n"));
-    assert_eq!(io.scan.phase, Phase::Request);
-    // Body bytes are not read as a head.
-    io.scan.bytes(b"a\r\n\r\nb");
-    assert_eq!(io.scan.phase, Phase::Request);
-    assert!(io.scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n"));
-    assert_eq!(io.scan.phase, Phase::Head { armed: true });
-}
-
-#[tokio::test]
-async fn only_the_start_of_a_response_starts_the_next_heads_deadline() {
-    let mut io = HeadDeadline::new((), Duration::from_secs(1));
-    // A second head read while the first response is still being written.
-    io.scan.bytes(b"GET /a HTTP/1.1\r\n\r\n");
-    assert!(
-        io.scan
-            .wrote(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n")
-    );
-    io.scan.bytes(b"GET /b HTTP/1.1\r\n\r\n");
-    assert_eq!(io.scan.phase, Phase::Request);
-    // The rest of the first response's body is not a response: the second request keeps
-    // waiting for its own, without a head deadline.
-    assert!(!io.scan.wrote(b"body-rest"));
-    assert!(!io.scan.wrote(b"K\r\ncontent-length: 0\r\n\r\n"));
-    assert_eq!(io.scan.phase, Phase::Request);
-    // Every response start counts, whatever the phase (pipelined requests answered from
-    // hyper's buffer).
-    assert!(io.scan.wrote(b"HTTP/1.0 404 Not Found\r\n\r\n"));
-    assert_eq!(io.scan.phase, Phase::Head { armed: true });
-    assert!(io.scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n"));
-    assert_eq!(io.scan.phase, Phase::Head { armed: true });
+#[test]
+fn interim_responses_and_body_writes_do_not_answer_a_request() {
+    let mut scan = Scan::default();
+    scan.bytes(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    assert!(!scan.wrote(b"HTTP/1.1 100 Continue\r\n\r\n"));
+    assert!(!scan.waiting_for_head());
+    // The body is not read as a head.
+    scan.bytes(b"a\r\n\r\n");
+    assert_eq!(scan.pending(), 1);
+    assert!(scan.wrote(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n"));
+    assert!(scan.waiting_for_head());
+    // A second head read while the first response's body is still being written: the rest
+    // of that body is no response, and the request keeps waiting for its own.
+    scan.bytes(b"GET /b HTTP/1.1\r\n\r\n");
+    assert!(!scan.wrote(b"body-rest"));
+    assert!(!scan.wrote(b"K\r\ncontent-length: 0\r\n\r\n"));
+    assert!(!scan.waiting_for_head());
+    assert!(scan.wrote(b"HTTP/1.0 404 Not Found\r\n\r\n"));
+    assert!(scan.waiting_for_head());
+    // A response with nothing pending (hyper's own error reply) leaves a head owed.
+    assert!(scan.wrote(b"HTTP/1.1 400 Bad Request\r\n\r\n"));
+    assert!(scan.waiting_for_head());
 }

@@ -1,0 +1,206 @@
+//! What the bytes of a connection say about it: where request heads end, how many requests
+//! are waiting for their responses, and whether it opened with the HTTP/2 preface.
+
+/// The HTTP/2 connection preface, which starts a prior-knowledge h2 connection.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// How much of each line is kept to recognise the framing headers.
+const LINE_PREFIX: usize = 48;
+
+/// The request framing read so far (see the module documentation).
+#[derive(Debug)]
+pub(super) struct Scan {
+    /// The current head has a byte other than CR and LF (blank lines before the request line
+    /// are skipped, as httparse does).
+    started: bool,
+    /// The last line break read was followed only by `\r`s: one more `\n` ends the head.
+    line_start: bool,
+    /// Bytes of the connection read so far, while fewer than the h2 preface.
+    seen: usize,
+    /// The connection opened with the whole HTTP/2 preface.
+    http2: bool,
+    /// Complete request heads read whose responses have not started.
+    pending: u32,
+    /// Body bytes of the last complete head still to come (its `Content-Length`): skipped, so
+    /// that a request pipelined behind a body is found.
+    body_left: u64,
+    /// The last complete head announced a body of unknown length (`Transfer-Encoding`): what
+    /// follows cannot be told apart from a next head, so nothing more is scanned until the
+    /// response starts.
+    opaque: bool,
+    /// The current head's `Content-Length`, and whether it has `Transfer-Encoding` (or a
+    /// `Content-Length` that is repeated or unreadable, which hyper refuses anyway).
+    length: Option<u64>,
+    unframed: bool,
+    /// The first bytes of the current line, across reads, and whether it was longer.
+    line: [u8; LINE_PREFIX],
+    line_len: usize,
+    line_cut: bool,
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Self {
+            started: false,
+            line_start: false,
+            seen: 0,
+            http2: false,
+            pending: 0,
+            body_left: 0,
+            opaque: false,
+            length: None,
+            unframed: false,
+            line: [0; LINE_PREFIX],
+            line_len: 0,
+            line_cut: false,
+        }
+    }
+}
+
+impl Scan {
+    /// The client owes us a request head: no request is being read or answered.
+    pub(super) fn waiting_for_head(&self) -> bool {
+        !self.http2 && self.pending == 0 && self.body_left == 0 && !self.opaque
+    }
+
+    /// The connection opened with the HTTP/2 preface.
+    pub(super) fn http2(&self) -> bool {
+        self.http2
+    }
+
+    /// Complete heads read whose responses have not started.
+    #[cfg(test)]
+    pub(super) fn pending(&self) -> u32 {
+        self.pending
+    }
+
+    /// Looks through bytes just read for ends of heads (a blank line, CRLF or bare LF as
+    /// httparse accepts), skipping the bodies their `Content-Length` announces, and at the
+    /// start of the connection for the h2 preface. While the bytes so far may still be the
+    /// preface, a head end does not count: hyper is still deciding which protocol it speaks.
+    pub(super) fn bytes(&mut self, mut bytes: &[u8]) {
+        if self.seen < H2_PREFACE.len() {
+            let take = (H2_PREFACE.len() - self.seen).min(bytes.len());
+            if bytes[..take] == H2_PREFACE[self.seen..self.seen + take] {
+                self.seen += take;
+                if self.seen == H2_PREFACE.len() {
+                    self.http2 = true;
+                    return;
+                }
+            } else {
+                self.seen = usize::MAX;
+            }
+        }
+        let maybe_preface = self.seen < H2_PREFACE.len();
+        loop {
+            if self.opaque {
+                return;
+            }
+            if self.body_left > 0 {
+                let skip =
+                    usize::try_from(self.body_left).map_or(bytes.len(), |n| n.min(bytes.len()));
+                self.body_left -= skip as u64;
+                bytes = &bytes[skip..];
+            }
+            match self.head_end(bytes) {
+                Some(end) => {
+                    if !maybe_preface {
+                        self.pending += 1;
+                        if self.unframed {
+                            self.opaque = true;
+                        } else {
+                            self.body_left = self.length.unwrap_or(0);
+                        }
+                    }
+                    self.length = None;
+                    self.unframed = false;
+                    bytes = &bytes[end..];
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Scans for the end of the current head; the offset just past it, if it is in `bytes`.
+    /// Line by line (memchr finds the breaks): a line with anything but `\r` starts the head;
+    /// a line break right after another (only `\r` between) ends it.
+    fn head_end(&mut self, bytes: &[u8]) -> Option<usize> {
+        let content = |line: &[u8]| line.iter().any(|&b| b != b'\r');
+        let mut offset = 0;
+        while let Some(at) = memchr::memchr(b'\n', &bytes[offset..]) {
+            let segment = &bytes[offset..offset + at];
+            self.keep(segment);
+            if content(segment) {
+                self.started = true;
+                self.line_start = false;
+            }
+            offset += at + 1;
+            if self.started {
+                if self.line_start {
+                    self.started = false;
+                    self.line_start = false;
+                    self.line_len = 0;
+                    self.line_cut = false;
+                    return Some(offset);
+                }
+                self.header_line();
+                self.line_start = true;
+            }
+            self.line_len = 0;
+            self.line_cut = false;
+        }
+        let rest = &bytes[offset..];
+        self.keep(rest);
+        if content(rest) {
+            self.started = true;
+            self.line_start = false;
+        }
+        None
+    }
+
+    /// Keeps the start of the current line.
+    fn keep(&mut self, segment: &[u8]) {
+        let take = (LINE_PREFIX - self.line_len).min(segment.len());
+        self.line[self.line_len..self.line_len + take].copy_from_slice(&segment[..take]);
+        self.line_len += take;
+        self.line_cut |= take < segment.len();
+    }
+
+    /// Notes the framing headers of a complete line of the current head.
+    fn header_line(&mut self) {
+        let line = &self.line[..self.line_len];
+        let named =
+            |name: &[u8]| line.len() > name.len() && line[..name.len()].eq_ignore_ascii_case(name);
+        if named(b"transfer-encoding:") {
+            self.unframed = true;
+        } else if named(b"content-length:") {
+            let value = line[b"content-length:".len()..].trim_ascii();
+            let parsed = std::str::from_utf8(value)
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok());
+            match (self.length, parsed) {
+                (None, Some(n)) if !self.line_cut => self.length = Some(n),
+                _ => self.unframed = true,
+            }
+        }
+    }
+
+    /// Bytes written, `first` being the first of them: whether they start a response (other
+    /// than an interim 1xx one). A response starting answers the oldest pending request; when
+    /// none is left, what the client sends next is a head (a body the handler did not read is
+    /// drained or the connection closed by hyper).
+    pub(super) fn wrote(&mut self, first: &[u8]) -> bool {
+        let starts = first.len() > 9
+            && (first.starts_with(b"HTTP/1.1 ") || first.starts_with(b"HTTP/1.0 "))
+            && first[9] != b'1';
+        if starts {
+            self.pending = self.pending.saturating_sub(1);
+            if self.pending == 0 {
+                self.body_left = 0;
+                self.opaque = false;
+            }
+        }
+        starts
+    }
+}
