@@ -105,7 +105,7 @@ impl Scan {
             match self.head_end(bytes) {
                 Some(end) => {
                     if !maybe_preface {
-                        self.pending += 1;
+                        self.pending = self.pending.saturating_add(1);
                         if self.unframed {
                             self.opaque = true;
                         } else {
