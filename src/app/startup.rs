@@ -67,6 +67,7 @@ pub struct Application {
     mode: Mode,
     shutdown_grace: Duration,
     header_timeout: Duration,
+    request_timeout: Duration,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
     credentials: Arc<CredentialService>,
     tokens: Arc<TokenService>,
@@ -203,6 +204,7 @@ impl Application {
             mode: config.mode,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
             header_timeout: Duration::from_secs(config.server.header_timeout_secs),
+            request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             endpoint: poem::EndpointExt::boxed(endpoint),
             credentials,
             tokens: tokens_for_reload,
@@ -266,7 +268,8 @@ impl Application {
                 }
             }
         });
-        let acceptor = HeadDeadlineAcceptor::new(self.acceptor, self.header_timeout);
+        let acceptor =
+            HeadDeadlineAcceptor::new(self.acceptor, self.header_timeout, self.request_timeout);
         let result = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(self.endpoint, shutdown_signal(), Some(self.shutdown_grace))
             .await;

@@ -11,6 +11,7 @@ async fn a_connection_that_stalls_in_its_request_head_is_closed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut config = Config::demo_ephemeral();
     config.server.header_timeout_secs = 1;
+    config.server.request_timeout_secs = 3;
     let app = spawn_with(config).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -111,6 +112,34 @@ async fn a_connection_that_stalls_in_its_request_head_is_closed() {
     let text = String::from_utf8_lossy(&answered);
     assert!(text.starts_with("HTTP/1.1 404"), "{text}");
     assert!(text.contains("HTTP/1.1 200 OK"), "{text}");
+
+    // Once answered, neither a 100 Continue flushed with the final response nor pipelining
+    // behind a chunked body (which the scanner cannot follow) keeps a connection open.
+    for (first, later) in [
+        (
+            "POST /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\nx",
+            "",
+        ),
+        (
+            "POST /nope HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n\
+             POST /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n",
+            "x\r\n\r\nx\r\n\r\n",
+        ),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream.write_all(first.as_bytes()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        stream.write_all(later.as_bytes()).await.unwrap();
+        let mut all = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            stream.read_to_end(&mut all),
+        )
+        .await;
+        let text = String::from_utf8_lossy(&all);
+        assert!(read.is_ok(), "still open: {text}");
+        assert!(text.contains("HTTP/1.1 404"), "{text}");
+    }
 }
 
 #[tokio::test]

@@ -11,6 +11,9 @@
 //! skips the bodies their `Content-Length` announces, so a request read or answered from
 //! hyper's buffer is never cut off by the deadline: the request time limit in the hygiene
 //! middleware covers bodies and handlers. Interim `100 Continue` responses answer nothing.
+//! While a request is pending, the connection may stay quiet for the request time limit plus
+//! `limit` (from the last head read or response started), and no longer: whatever the
+//! scanner miscounts (it cannot follow chunked bodies), nothing holds a connection for ever.
 //! Plain-text HTTP/2 (prior knowledge) is refused: hyper would wait as long for its frames,
 //! and the service is meant to sit behind a TLS-terminating proxy that speaks HTTP/1.1 to
 //! it; while the first bytes may still be its preface, no head counts as read.
@@ -40,12 +43,20 @@ use scan::Scan;
 pub struct HeadDeadlineAcceptor<A> {
     inner: A,
     limit: Duration,
+    busy: Duration,
 }
 
 impl<A> HeadDeadlineAcceptor<A> {
-    /// Connections from `inner` get `limit` for each request head.
-    pub fn new(inner: A, limit: Duration) -> Self {
-        Self { inner, limit }
+    /// Connections from `inner` get `limit` for each request head. `request_limit` is the
+    /// longest a request may take (the hygiene middleware answers 503 then): a connection
+    /// with a request pending that shows no activity for that and `limit` more is closed too,
+    /// whatever the scanner counted.
+    pub fn new(inner: A, limit: Duration, request_limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            busy: limit + request_limit,
+        }
     }
 }
 
@@ -58,7 +69,12 @@ impl<A: Acceptor> Acceptor for HeadDeadlineAcceptor<A> {
 
     async fn accept(&mut self) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
         let (io, local, remote, scheme) = self.inner.accept().await?;
-        Ok((HeadDeadline::new(io, self.limit), local, remote, scheme))
+        Ok((
+            HeadDeadline::new(io, self.limit, self.busy),
+            local,
+            remote,
+            scheme,
+        ))
     }
 }
 
@@ -68,10 +84,12 @@ pub struct HeadDeadline<S> {
     limit: Duration,
     /// Fires no later than `deadline`.
     sleep: Pin<Box<Sleep>>,
-    /// When the current request head must be complete (once armed).
+    /// How long a connection with a request pending may go without a head read or a
+    /// response started: bounds what a miscount of the scanner could hold open.
+    busy: Duration,
+    /// When the connection is closed unless something happens first: the head the client
+    /// owes must be complete, or a pending request must have progressed.
     deadline: Instant,
-    /// `deadline` is set for the head the client owes now.
-    armed: bool,
     scan: Scan,
     /// A response of ours being written in place of hyper's.
     reply: Option<Reply>,
@@ -88,7 +106,7 @@ struct Reply {
 fn timed_out() -> io::Error {
     io::Error::new(
         io::ErrorKind::TimedOut,
-        "the request head did not arrive in time",
+        "the request head (or the request's progress) did not come in time",
     )
 }
 
@@ -104,15 +122,26 @@ impl<S> HeadDeadline<S> {
         false
     }
 
-    fn new(inner: S, limit: Duration) -> Self {
+    fn new(inner: S, limit: Duration, busy: Duration) -> Self {
         Self {
             inner,
             limit,
+            busy,
             sleep: Box::pin(tokio::time::sleep(limit)),
             deadline: Instant::now() + limit,
-            armed: false,
             scan: Scan::default(),
             reply: None,
+        }
+    }
+
+    /// Moves the deadline to `after` from now and makes sure the timer will wake the task
+    /// (hyper may not read again until the client sends something).
+    fn push_deadline(&mut self, after: Duration, cx: &mut Context<'_>) {
+        self.deadline = Instant::now() + after;
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            if self.expired() {
+                break;
+            }
         }
     }
 }
@@ -136,10 +165,11 @@ impl<S: AsyncWrite + Unpin> HeadDeadline<S> {
 
     /// Writes `data` (the start of a response), or the JSON reply standing in for it when it
     /// is hyper's bare answer to a head it could not parse.
-    fn poll_response_bytes(
+    fn poll_response_bytes<'a>(
         &mut self,
         cx: &mut Context<'_>,
         data: &[u8],
+        bufs: impl IntoIterator<Item = &'a [u8]>,
         write: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<usize>> {
         // No response of the application has that shape, and no body of ours starts with
@@ -160,20 +190,15 @@ impl<S: AsyncWrite + Unpin> HeadDeadline<S> {
         } else {
             ready!(write(Pin::new(&mut self.inner), cx))?
         };
-        self.scan.wrote(data);
+        let started = self.scan.wrote_all(bufs);
         if self.scan.waiting_for_head() {
             // The last pending request's response is going out: the next head's deadline runs
-            // from its last write (a response read slowly does not eat into it), and the timer
-            // is polled here because hyper may not read again until the client sends
-            // something (an idle keep-alive connection). When it fires, hyper's next read
-            // fails.
-            self.deadline = Instant::now() + self.limit;
-            self.armed = true;
-            while self.sleep.as_mut().poll(cx).is_ready() {
-                if self.expired() {
-                    break;
-                }
-            }
+            // from its last write (a response read slowly does not eat into it). An idle
+            // keep-alive connection ends when it passes: the timer wakes the task, and
+            // hyper's next read fails.
+            self.push_deadline(self.limit, cx);
+        } else if started {
+            self.push_deadline(self.busy, cx);
         }
         Poll::Ready(Ok(written))
     }
@@ -189,38 +214,31 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
         if this.scan.http2() {
             return Poll::Ready(Err(io::ErrorKind::InvalidData.into()));
         }
-        // The timer is not reset for every request (that would touch the timer wheel each
-        // time): it runs to an earlier head's deadline, and when it fires before the current
-        // one it moves on to it. It is polled (its waker registered) only when the read has
-        // to wait; a read with data at hand just checks whether it fired.
-        let waiting_for_head = this.scan.waiting_for_head();
-        if waiting_for_head {
-            if !this.armed {
-                this.deadline = Instant::now() + this.limit;
-                this.armed = true;
-            }
-            if this.sleep.is_elapsed() && this.expired() {
-                return Poll::Ready(Err(timed_out()));
-            }
+        // The timer is not reset for every deadline (that would touch the timer wheel each
+        // time): it runs to an earlier deadline, and when it fires before the current one it
+        // moves on to it. It is polled (its waker registered) only when the read has to wait;
+        // a read with data at hand just checks whether it fired.
+        if this.sleep.is_elapsed() && this.expired() {
+            return Poll::Ready(Err(timed_out()));
         }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Pending => {
-                if waiting_for_head {
-                    while this.sleep.as_mut().poll(cx).is_ready() {
-                        if this.expired() {
-                            return Poll::Ready(Err(timed_out()));
-                        }
+                while this.sleep.as_mut().poll(cx).is_ready() {
+                    if this.expired() {
+                        return Poll::Ready(Err(timed_out()));
                     }
                 }
                 return Poll::Pending;
             }
             Poll::Ready(result) => result?,
         }
+        let pending = this.scan.pending();
         this.scan.bytes(&buf.filled()[before..]);
-        if !this.scan.waiting_for_head() {
-            // A request is in: the next wait for a head is armed when its response goes out.
-            this.armed = false;
+        if this.scan.pending() > pending {
+            // A request is in: until its response starts, the connection may be quiet for as
+            // long as a request may take.
+            this.deadline = Instant::now() + this.busy;
         }
         if this.scan.http2() {
             return Poll::Ready(Err(io::Error::new(
@@ -238,7 +256,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<S> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_response_bytes(cx, data, |inner, cx| inner.poll_write(cx, data))
+        self.poll_response_bytes(cx, data, [data], |inner, cx| inner.poll_write(cx, data))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -258,7 +276,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<S> {
             .iter()
             .find(|b| !b.is_empty())
             .map_or(&[][..], |b| &b[..]);
-        self.poll_response_bytes(cx, first, |inner, cx| inner.poll_write_vectored(cx, bufs))
+        let all = bufs.iter().map(|b| &b[..]);
+        self.poll_response_bytes(cx, first, all, |inner, cx| {
+            inner.poll_write_vectored(cx, bufs)
+        })
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -5,7 +5,7 @@
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// How much of each line is kept to recognise the framing headers.
-const LINE_PREFIX: usize = 48;
+const LINE_PREFIX: usize = 96;
 
 /// The request framing read so far (see the module documentation).
 #[derive(Debug)]
@@ -69,7 +69,6 @@ impl Scan {
     }
 
     /// Complete heads read whose responses have not started.
-    #[cfg(test)]
     pub(super) fn pending(&self) -> u32 {
         self.pending
     }
@@ -181,26 +180,56 @@ impl Scan {
                 .and_then(|v| v.parse::<u64>().ok());
             match (self.length, parsed) {
                 (None, Some(n)) if !self.line_cut => self.length = Some(n),
+                // Repeated with the same value, as hyper accepts.
+                (Some(known), Some(n)) if known == n && !self.line_cut => {}
                 _ => self.unframed = true,
             }
         }
     }
 
-    /// Bytes written, `first` being the first of them: whether they start a response (other
-    /// than an interim 1xx one). A response starting answers the oldest pending request; when
-    /// none is left, what the client sends next is a head (a body the handler did not read is
-    /// drained or the connection closed by hyper).
+    /// Bytes written, `first` being the first of them: whether they start a response.
+    #[cfg(test)]
     pub(super) fn wrote(&mut self, first: &[u8]) -> bool {
-        let starts = first.len() > 9
-            && (first.starts_with(b"HTTP/1.1 ") || first.starts_with(b"HTTP/1.0 "))
-            && first[9] != b'1';
-        if starts {
-            self.pending = self.pending.saturating_sub(1);
-            if self.pending == 0 {
-                self.body_left = 0;
-                self.opaque = false;
+        self.wrote_all([first])
+    }
+
+    /// Bytes written in one (vectored) write: whether a final response starts in them,
+    /// possibly after an interim 1xx one written with it (hyper flushes a `100 Continue` and
+    /// the final response together when the body came with the head). A response starting
+    /// answers the oldest pending request; when none is left, what the client sends next is
+    /// a head (a body the handler did not read is drained, or the connection closed, by
+    /// hyper).
+    pub(super) fn wrote_all<'a>(&mut self, bufs: impl IntoIterator<Item = &'a [u8]>) -> bool {
+        let mut bufs = bufs.into_iter().filter(|b| !b.is_empty());
+        let Some(mut data) = bufs.next() else {
+            return false;
+        };
+        loop {
+            let status_line = data.len() > 9
+                && (data.starts_with(b"HTTP/1.1 ") || data.starts_with(b"HTTP/1.0 "));
+            if !status_line {
+                return false;
+            }
+            if data[9] != b'1' {
+                break;
+            }
+            // An interim response: skip its head and look at what follows it.
+            let Some(end) = memchr::memmem::find(data, b"\r\n\r\n") else {
+                return false;
+            };
+            data = &data[end + 4..];
+            if data.is_empty() {
+                match bufs.next() {
+                    Some(next) => data = next,
+                    None => return false,
+                }
             }
         }
-        starts
+        self.pending = self.pending.saturating_sub(1);
+        if self.pending == 0 {
+            self.body_left = 0;
+            self.opaque = false;
+        }
+        true
     }
 }

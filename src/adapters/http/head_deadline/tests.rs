@@ -62,6 +62,11 @@ fn pipelined_requests_are_counted_past_their_bodies() {
         scanned(&[b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"]),
         (2, false)
     );
+    // The same Content-Length twice is one length (hyper accepts it).
+    assert_eq!(
+        scanned(&[b"POST /a HTTP/1.1\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n\r\n\nGET /b HTTP/1.1\r\n\r\n"]),
+        (2, false)
+    );
     assert_eq!(
         scanned(&[
             b"POST /a HTTP/1.1\r\nContent-Le",
@@ -81,10 +86,14 @@ fn pipelined_requests_are_counted_past_their_bodies() {
     assert!(scan.waiting_for_head());
     // A body of unknown length (Transfer-Encoding, or a Content-Length that cannot be read
     // whole) stops the scan until its response starts.
+    let padded = format!(
+        "POST / HTTP/1.1\r\nContent-Length:{}5\r\n\r\n",
+        " ".repeat(90)
+    );
     for head in [
         &b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
-        b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
-        b"POST / HTTP/1.1\r\nContent-Length:                                   5\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        padded.as_bytes(),
     ] {
         let mut scan = Scan::default();
         scan.bytes(head);
@@ -169,6 +178,18 @@ fn interim_responses_and_body_writes_do_not_answer_a_request() {
     assert!(!scan.wrote(b"K\r\ncontent-length: 0\r\n\r\n"));
     assert!(!scan.waiting_for_head());
     assert!(scan.wrote(b"HTTP/1.0 404 Not Found\r\n\r\n"));
+    assert!(scan.waiting_for_head());
+    // An interim response flushed together with the final one (the body came with the
+    // head), in one buffer or two.
+    scan.bytes(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx");
+    assert!(scan.wrote(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\n\r\n"));
+    assert!(scan.waiting_for_head());
+    scan.bytes(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx");
+    assert!(scan.wrote_all([
+        &b"HTTP/1.1 100 Continue\r\n\r\n"[..],
+        b"",
+        b"HTTP/1.1 200 OK\r\n\r\n"
+    ]));
     assert!(scan.waiting_for_head());
     // A response with nothing pending (hyper's own error reply) leaves a head owed.
     assert!(scan.wrote(b"HTTP/1.1 400 Bad Request\r\n\r\n"));
