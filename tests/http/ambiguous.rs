@@ -143,6 +143,57 @@ async fn a_connection_that_stalls_in_its_request_head_is_closed() {
 }
 
 #[tokio::test]
+async fn a_connection_ends_when_neither_side_makes_progress() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = Config::demo_ephemeral();
+    config.server.header_timeout_secs = 1;
+    config.server.request_timeout_secs = 8;
+    let app = spawn_with(config).await;
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+
+    // After a request that took a while (its body came late), the next head is owed within
+    // the head deadline again, not within the longer bound for pending requests.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /oauth2/introspect HTTP/1.1\r\nHost: a\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    stream.write_all(b"token=x").await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let answered = std::time::Instant::now();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+        .await
+        .expect("closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    // (The bound for pending requests would close it 9 s after the head, 6 s from here.)
+    assert!(answered.elapsed() < std::time::Duration::from_secs(5));
+
+    // A client that pipelines requests and never reads stalls the server's writes (and hyper
+    // stops reading): the connection ends rather than pinning its buffers for ever.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let request = "GET /openapi.json HTTP/1.1\r\nHost: a\r\n\r\n".repeat(60);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    let mut all = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut all),
+    )
+    .await
+    .expect("closed");
+    let answered = memchr::memmem::find_iter(&all, b"HTTP/1.1 200").count();
+    assert!(answered < 60, "all {answered} answered: never cut off");
+}
+
+#[tokio::test]
 async fn heads_the_parser_refuses_get_the_contracts_json_error() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn().await;

@@ -12,8 +12,9 @@
 //! hyper's buffer is never cut off by the deadline: the request time limit in the hygiene
 //! middleware covers bodies and handlers. Interim `100 Continue` responses answer nothing.
 //! While a request is pending, the connection may stay quiet for the request time limit plus
-//! `limit` (from the last head read or response started), and no longer: whatever the
-//! scanner miscounts (it cannot follow chunked bodies), nothing holds a connection for ever.
+//! `limit` (from the last head read or write), and no longer: whatever the scanner
+//! miscounts (it cannot follow chunked bodies), nothing holds a connection for ever. A write
+//! the client does not read stalls under the same deadline.
 //! Plain-text HTTP/2 (prior knowledge) is refused: hyper would wait as long for its frames,
 //! and the service is meant to sit behind a TLS-terminating proxy that speaks HTTP/1.1 to
 //! it; while the first bytes may still be its preface, no head counts as read.
@@ -138,6 +139,12 @@ impl<S> HeadDeadline<S> {
     /// (hyper may not read again until the client sends something).
     fn push_deadline(&mut self, after: Duration, cx: &mut Context<'_>) {
         self.deadline = Instant::now() + after;
+        // Usually the timer lags behind (it moves on when it fires); when it is set later
+        // than the new deadline (a long request's bound before), it is brought forward.
+        if self.sleep.deadline() > self.deadline {
+            let deadline = self.deadline;
+            self.sleep.as_mut().reset(deadline);
+        }
         while self.sleep.as_mut().poll(cx).is_ready() {
             if self.expired() {
                 break;
@@ -188,18 +195,33 @@ impl<S: AsyncWrite + Unpin> HeadDeadline<S> {
             self.reply = None;
             replaced
         } else {
-            ready!(write(Pin::new(&mut self.inner), cx))?
+            match write(Pin::new(&mut self.inner), cx) {
+                Poll::Ready(result) => result?,
+                Poll::Pending => {
+                    // A client that does not read stalls the write (and hyper, with requests
+                    // pipelined in its buffer, stops reading): no progress until the
+                    // deadline ends the connection too.
+                    while self.sleep.as_mut().poll(cx).is_ready() {
+                        if self.expired() {
+                            return Poll::Ready(Err(timed_out()));
+                        }
+                    }
+                    return Poll::Pending;
+                }
+            }
         };
-        let started = self.scan.wrote_all(bufs);
-        if self.scan.waiting_for_head() {
-            // The last pending request's response is going out: the next head's deadline runs
-            // from its last write (a response read slowly does not eat into it). An idle
-            // keep-alive connection ends when it passes: the timer wakes the task, and
-            // hyper's next read fails.
-            self.push_deadline(self.limit, cx);
-        } else if started {
-            self.push_deadline(self.busy, cx);
-        }
+        self.scan.wrote_all(bufs);
+        // Every write is progress. Once the last pending request's response is going out,
+        // the next head's deadline runs from its last write (a response read slowly does
+        // not eat into it); an idle keep-alive connection ends when it passes (the timer
+        // wakes the task, and hyper's next read fails). While requests are pending, the
+        // connection may be quiet for as long as a request may take.
+        let after = if self.scan.waiting_for_head() {
+            self.limit
+        } else {
+            self.busy
+        };
+        self.push_deadline(after, cx);
         Poll::Ready(Ok(written))
     }
 }
