@@ -24,6 +24,8 @@ if [ "$LOADGEN" = oha ]; then
 elif ! command -v wrk >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
+# The Debian packages the build needs (samael needs libclang and libxmlsec1), as scripts/run does.
+scripts/test --packages
 # Separately: built together, the example's dev-dependencies would change dependency features,
 # and with them the symbol names bench/hot-symbols.txt lays out (see build.rs).
 cargo build --release --quiet --bin tmi-auth

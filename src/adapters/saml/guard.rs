@@ -67,6 +67,11 @@ fn checked_xml(bytes: Vec<u8>) -> Result<String, SamlError> {
     Ok(xml)
 }
 
+/// The markup checks of a message, for XML that did not arrive as one (a decrypted assertion).
+pub fn check_fragment(xml: &str) -> Result<(), SamlError> {
+    check_markup(xml)
+}
+
 fn check_markup(xml: &str) -> Result<(), SamlError> {
     let upper = xml.to_ascii_uppercase();
     if upper.contains("<!DOCTYPE") || upper.contains("<!ENTITY") {
@@ -157,6 +162,40 @@ pub fn response_status(xml: &str) -> Option<String> {
                 }
             }
             Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Whether the root is a protocol `Response` with its own `ds:Signature` child.
+pub fn response_signed(xml: &str) -> bool {
+    use quick_xml::events::Event;
+    use quick_xml::name::{Namespace, ResolveResult};
+    const DSIG: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    let mut depth = 0usize;
+    loop {
+        let Ok((ns, event)) = reader.read_resolved_event() else {
+            return false;
+        };
+        let bound = |uri: &[u8]| matches!(ns, ResolveResult::Bound(Namespace(n)) if n == uri);
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let local = e.local_name();
+                match depth {
+                    0 if !(bound(PROTOCOL_NS) && local.as_ref() == b"Response") => return false,
+                    1 if bound(DSIG) && local.as_ref() == b"Signature" => return true,
+                    _ => {}
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => match depth.checked_sub(1) {
+                Some(0) | None => return false,
+                Some(d) => depth = d,
+            },
+            Event::Eof => return false,
             _ => {}
         }
     }

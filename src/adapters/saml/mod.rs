@@ -8,6 +8,7 @@
 //! has no signing certificate is refused at startup (samael would accept anything); SHA-1
 //! signatures are refused; an audience restriction naming us is required.
 
+mod decrypt;
 mod guard;
 mod identity;
 mod logout;
@@ -15,12 +16,16 @@ mod redirect;
 
 use chrono::{Duration, Utc};
 use openssl::pkey::{PKey, Private};
-use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer, ReduceMode};
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider as _, ReduceMode,
+};
 use samael::metadata::{EncryptionMethod, Endpoint, EntityDescriptor, HTTP_POST_BINDING};
 use samael::schema::Assertion;
 use samael::service_provider::{Error as SpError, ServiceProvider};
 use samael::traits::ToXml;
 use secrecy::{ExposeSecret, SecretString};
+
+use self::decrypt::{Decrypted, without_signature_check};
 
 pub use guard::{MAX_XML_BYTES, decode_post};
 pub use identity::AttributeMapping;
@@ -33,13 +38,6 @@ use crate::ports::saml::{
 pub const HTTP_REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
-
-/// Encryption algorithms samael can decrypt, as advertised in our metadata.
-const DECRYPTABLE: &[&str] = &[
-    "http://www.w3.org/2009/xmlenc11#aes128-gcm",
-    "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
-    "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
-];
 
 /// Signature algorithms we accept (no SHA-1, no DSA).
 const ALLOWED: &[AllowedSignatureAlgorithm] = &[
@@ -234,6 +232,52 @@ impl SamaelProvider {
         latest + self.skew
     }
 
+    /// The message with its `EncryptedAssertion` (if any) replaced by the decrypted assertion.
+    /// A signed Response is verified as it came (its signature covers the ciphertext), and
+    /// only what that signature covers is decrypted and returned. Otherwise the assertion is
+    /// decrypted first and must carry its own signature, which samael then checks.
+    fn decrypted(&self, xml: String) -> Result<(String, Decrypted), SamlError> {
+        let Some(encrypted) = decrypt::find(&xml)? else {
+            return Ok((xml, Decrypted::No));
+        };
+        let key = self.key.as_ref().ok_or_else(|| {
+            SamlError::Invalid("the assertion is encrypted, but no sp_key is configured".into())
+        })?;
+        if !guard::response_signed(&xml) {
+            let assertion = decrypt::decrypt(&encrypted, key)?;
+            return Ok((
+                decrypt::splice(&xml, &encrypted, &assertion),
+                Decrypted::BeforeVerifying,
+            ));
+        }
+        let verified = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            &xml,
+            &self.idp_certs,
+            ReduceMode::default(),
+            Some(ALLOWED),
+        )
+        .map_err(|_| {
+            SamlError::Signature("no valid signature of this IdP covers the response".into())
+        })?;
+        // What the signature covers must still be a successful Response holding the
+        // encrypted assertion.
+        if guard::response_status(&verified).is_none_or(|code| code.trim() != SUCCESS) {
+            return Err(SamlError::Signature(
+                "the response signature does not cover a successful Response".into(),
+            ));
+        }
+        let encrypted = decrypt::find(&verified)?.ok_or_else(|| {
+            SamlError::Signature(
+                "the response signature does not cover the encrypted assertion".into(),
+            )
+        })?;
+        let assertion = decrypt::decrypt(&encrypted, key)?;
+        Ok((
+            decrypt::splice(&verified, &encrypted, &assertion),
+            Decrypted::AfterVerifying,
+        ))
+    }
+
     fn sign_or_not(&self, url: url::Url, sign: bool) -> Result<String, SamlError> {
         match (&self.key, sign) {
             (Some(key), true) => samael::crypto::sign_url(url, key)
@@ -261,13 +305,13 @@ impl SamlProvider for SamaelProvider {
             descriptor.authn_requests_signed = Some(self.sign_authn_requests);
             // The NameID the README tells operators to configure at the IdP.
             descriptor.name_id_formats = Some(vec![NAME_ID_PERSISTENT.to_owned()]);
-            // Offer only what samael can decrypt (it cannot do AES-192/256). samael marks
+            // Offer what we decrypt (`decrypt::SUPPORTED`). samael marks
             // both of its key descriptors `use="signing"`; the one with the encryption
             // methods is the encryption key, and IdPs that follow `use` look for that.
             for key in descriptor.key_descriptors.iter_mut().flatten() {
                 if let Some(methods) = key.encryption_methods.as_mut() {
                     key.key_use = Some("encryption".to_owned());
-                    *methods = DECRYPTABLE
+                    *methods = decrypt::SUPPORTED
                         .iter()
                         .map(|algorithm| EncryptionMethod {
                             algorithm: (*algorithm).to_owned(),
@@ -363,6 +407,18 @@ impl SamlProvider for SamaelProvider {
         } else {
             &self.sp
         };
+        // An encrypted assertion is decrypted here (samael decrypts AES-128 only and would
+        // not check a signature inside it). When the Response is signed, its signature is
+        // verified first and the decrypted copy is read without verifying again.
+        let (xml, decrypted) = self.decrypted(xml)?;
+        let unverified_sp;
+        let service = if decrypted == Decrypted::AfterVerifying {
+            unverified_sp = without_signature_check(service);
+            &unverified_sp
+        } else {
+            service
+        };
+        let decrypted_unverified = decrypted == Decrypted::BeforeVerifying;
         let ids: Vec<&str> = request_id.into_iter().collect();
         // samael can panic on some malformed (decrypted) content; that is a bad message, not
         // a server error.
@@ -375,6 +431,15 @@ impl SamlProvider for SamaelProvider {
         }))
         .map_err(|_| SamlError::Invalid("the SAML library could not process the message".into()))?;
         let assertion = parsed.map_err(|err| match err {
+            // Decrypted before any signature was checked: whether a forged ciphertext
+            // decrypted to something parseable must not show (the CBC padding oracle).
+            SpError::FailedToValidateSignature
+            | SpError::FailedToParseSamlResponse(_)
+            | SpError::FailedToParseSamlAssertion(_)
+                if decrypted_unverified =>
+            {
+                decrypt::failed()
+            }
             SpError::FailedToValidateSignature => {
                 SamlError::Signature("no valid signature of this IdP covers the assertion".into())
             }

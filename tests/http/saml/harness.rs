@@ -155,9 +155,15 @@ impl Pki {
         std::fs::read_to_string(&output).unwrap()
     }
 
-    /// Encrypts `assertion` for our SP certificate (AES-128-CBC, RSA-OAEP key transport; samael decrypts AES-128 only) with
-    /// xmlsec1 and returns the `EncryptedAssertion` element.
-    pub fn encrypt_assertion(&self, assertion: &str) -> String {
+    /// Encrypts `assertion` for our SP certificate with xmlsec1 (`cipher`: `aes128-cbc`,
+    /// `aes256-gcm`, …; RSA-OAEP key transport) and returns the `EncryptedAssertion` element.
+    pub fn encrypt_assertion(&self, assertion: &str, cipher: &str) -> String {
+        let (uri, session) = match cipher {
+            "aes128-cbc" => ("http://www.w3.org/2001/04/xmlenc#aes128-cbc", "aes-128"),
+            "aes256-cbc" => ("http://www.w3.org/2001/04/xmlenc#aes256-cbc", "aes-256"),
+            "aes256-gcm" => ("http://www.w3.org/2009/xmlenc11#aes256-gcm", "aes-256"),
+            other => panic!("no such cipher in the harness: {other}"),
+        };
         let data = self.path("to-encrypt.xml");
         let template = self.path("enc-template.xml");
         let output = self.path("encrypted.xml");
@@ -168,7 +174,7 @@ impl Pki {
         .unwrap();
         std::fs::write(
             &template,
-            r#"<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>"#,
+            format!(r#"<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="{uri}"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>"#),
         )
         .unwrap();
         run(Command::new("xmlsec1")
@@ -177,7 +183,7 @@ impl Pki {
             .arg(self.path("sp.crt"))
             .args([
                 "--session-key",
-                "aes-128",
+                session,
                 "--node-name",
                 "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
             ])
@@ -301,12 +307,28 @@ impl Assertion {
 }
 
 impl Assertion {
-    /// A signed Response carrying this assertion encrypted for our SP key.
-    pub fn signed_encrypted(&self, pki: &Pki, who: &str) -> String {
+    /// A Response signed by `who` carrying this (unsigned) assertion encrypted for our SP key.
+    pub fn signed_encrypted(&self, pki: &Pki, who: &str, cipher: &str) -> String {
         let mut inner = self.clone();
         inner.sign_response = true;
-        let encrypted = pki.encrypt_assertion(&inner.assertion_xml());
+        let encrypted = pki.encrypt_assertion(&inner.assertion_xml(), cipher);
         pki.sign(&inner.response_xml(&encrypted), "Response", who)
+    }
+
+    /// An unsigned Response carrying this assertion signed by `who` (`None`: unsigned) and
+    /// then encrypted for our SP key: what Microsoft Entra ID and AD FS send by default.
+    pub fn encrypted_signed_assertion(&self, pki: &Pki, who: Option<&str>, cipher: &str) -> String {
+        let mut inner = self.clone();
+        inner.sign_response = false;
+        let assertion = match who {
+            Some(who) => {
+                strip_declaration(&pki.sign(&inner.assertion_xml(), "Assertion", who)).to_owned()
+            }
+            None => inner
+                .assertion_xml()
+                .replace(&signature_template(&inner.id), ""),
+        };
+        inner.response_xml(&pki.encrypt_assertion(&assertion, cipher))
     }
 }
 

@@ -158,9 +158,119 @@ async fn encrypted_assertions_are_decrypted_with_our_key() {
     let app = saml_app(&pki, "").await;
     let started = start_login(&app).await;
     let assertion = Assertion::new(&app.public, Some(&started.request_id), "frank");
-    let response = assertion.signed_encrypted(&pki, "idp");
+    let response = assertion.signed_encrypted(&pki, "idp", "aes128-cbc");
     assert!(response.contains("EncryptedAssertion") && !response.contains(">frank<"));
-    let resp = post_acs(&app, &response, Some(&started.relay_state)).await;
+    assert_eq!(login_as(&app, &response, &started).await, "frank");
+
+    // AES-256 (what Entra ID and AD FS use), in CBC and GCM, under a signed Response.
+    for cipher in ["aes256-cbc", "aes256-gcm"] {
+        let started = start_login(&app).await;
+        let assertion = Assertion::new(&app.public, Some(&started.request_id), "grace");
+        let response = assertion.signed_encrypted(&pki, "idp", cipher);
+        assert!(response.contains(cipher) && !response.contains(">grace<"));
+        assert_eq!(
+            login_as(&app, &response, &started).await,
+            "grace",
+            "{cipher}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_encrypted_assertion_may_carry_its_own_signature_instead() {
+    // Entra ID and AD FS sign the assertion, not the Response, by default; encrypted, that
+    // signature is inside the ciphertext.
+    let Some(pki) = Pki::generate("encrypted-signed") else {
+        return;
+    };
+    let app = saml_app(&pki, "").await;
+    for cipher in ["aes256-cbc", "aes256-gcm", "aes128-cbc"] {
+        let started = start_login(&app).await;
+        let assertion = Assertion::new(&app.public, Some(&started.request_id), "heidi");
+        let response = assertion.encrypted_signed_assertion(&pki, Some("idp"), cipher);
+        assert!(!response.contains("<ds:Signature") && !response.contains(">heidi<"));
+        assert_eq!(
+            login_as(&app, &response, &started).await,
+            "heidi",
+            "{cipher}"
+        );
+    }
+
+    // Not signed at all, signed by a key the IdP metadata does not name, or a ciphertext
+    // that does not decrypt: refused, and a forger cannot tell which (one status, one
+    // message).
+    let garble = |response: String| {
+        let at = response.rfind("</xenc:CipherValue>").unwrap();
+        format!("{}AAAA{}", &response[..at - 4], &response[at..])
+    };
+    let mut bodies = Vec::new();
+    for what in ["unsigned", "rogue signer", "garbled ciphertext"] {
+        let started = start_login(&app).await;
+        let assertion = Assertion::new(&app.public, Some(&started.request_id), "mallory");
+        let response = match what {
+            "unsigned" => assertion.encrypted_signed_assertion(&pki, None, "aes256-cbc"),
+            "rogue signer" => {
+                assertion.encrypted_signed_assertion(&pki, Some("rogue"), "aes256-cbc")
+            }
+            _ => garble(assertion.encrypted_signed_assertion(&pki, Some("idp"), "aes256-cbc")),
+        };
+        let resp = post_acs(&app, &response, Some(&started.relay_state)).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{what}");
+        bodies.push(json_checked(resp, "post", "/saml/acs").await["error_description"].clone());
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+
+    // Signed and decrypted, but answering another request.
+    let started = start_login(&app).await;
+    let mut assertion = Assertion::new(&app.public, Some(&started.request_id), "mallory");
+    assertion.in_response_to = Some("_not-our-request".into());
+    let response = assertion.encrypted_signed_assertion(&pki, Some("idp"), "aes256-gcm");
+    expect_acs_error(
+        post_acs(&app, &response, Some(&started.relay_state)).await,
+        400,
+        "answers another request",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_signed_response_must_cover_the_encrypted_assertion_it_carries() {
+    let Some(pki) = Pki::generate("encrypted-swap") else {
+        return;
+    };
+    let app = saml_app(&pki, "").await;
+    let started = start_login(&app).await;
+    let assertion = Assertion::new(&app.public, Some(&started.request_id), "ivan");
+    let signed = assertion.signed_encrypted(&pki, "idp", "aes256-gcm");
+    // Another ciphertext (encrypted for us, for someone else) swapped in after signing.
+    let mut evil = assertion.clone();
+    evil.name_id = "admin".into();
+    let forged = pki.encrypt_assertion(
+        &evil
+            .assertion_xml()
+            .replace(&harness::signature_template(&evil.id), ""),
+        "aes256-gcm",
+    );
+    let start = signed.find("<saml:EncryptedAssertion").unwrap();
+    let end =
+        signed.find("</saml:EncryptedAssertion>").unwrap() + "</saml:EncryptedAssertion>".len();
+    let swapped = format!("{}{forged}{}", &signed[..start], &signed[end..]);
+    expect_acs_error(
+        post_acs(&app, &swapped, Some(&started.relay_state)).await,
+        401,
+        "ciphertext swapped under the response signature",
+    )
+    .await;
+    // The same message, unswapped, logs in (for a fresh login: a refusal spends the RelayState).
+    let started = start_login(&app).await;
+    let assertion = Assertion::new(&app.public, Some(&started.request_id), "ivan");
+    let signed = assertion.signed_encrypted(&pki, "idp", "aes256-gcm");
+    assert_eq!(login_as(&app, &signed, &started).await, "ivan");
+}
+
+/// Posts `response` to the ACS for `started`, redeems the code and returns `/me`'s provider_id.
+async fn login_as(app: &TestApp, response: &str, started: &Started) -> String {
+    let resp = post_acs(app, response, Some(&started.relay_state)).await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     let query = query_of(&location(&resp));
     let token = app.redeem(&query["code"], VERIFIER).await;
@@ -171,7 +281,7 @@ async fn encrypted_assertions_are_decrypted_with_our_key() {
         "/me",
     )
     .await;
-    assert_eq!(me["provider_id"], "frank");
+    me["provider_id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -210,9 +320,25 @@ async fn metadata_describes_our_service_provider() {
         1,
         "one encryption key descriptor"
     );
-    assert!(
-        xml.contains("xmlenc#aes128-cbc") && !xml.contains("aes256"),
-        "only decryptable algorithms"
+    // What we decrypt, strongest first; PKCS#1 v1.5 key transport is not offered.
+    let offered: Vec<&str> = xml
+        .split("EncryptionMethod Algorithm=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+            "http://www.w3.org/2009/xmlenc11#aes192-gcm",
+            "http://www.w3.org/2009/xmlenc11#aes128-gcm",
+            "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+            "http://www.w3.org/2001/04/xmlenc#aes192-cbc",
+            "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+            "http://www.w3.org/2009/xmlenc11#rsa-oaep",
+            "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
+        ],
+        "{xml}"
     );
     expect_error(
         app.get("/saml/nope/metadata").await,
