@@ -61,8 +61,13 @@ fn checked_xml(bytes: Vec<u8>) -> Result<String, SamlError> {
     if bytes.len() > MAX_XML_BYTES {
         return Err(SamlError::Invalid("message too large".into()));
     }
-    let xml =
+    let mut xml =
         String::from_utf8(bytes).map_err(|_| SamlError::Invalid("message is not UTF-8".into()))?;
+    // A byte-order mark is dropped: quick-xml skips it without counting it, which would shift
+    // every offset it reports against this string.
+    if xml.starts_with('\u{feff}') {
+        xml.drain(..'\u{feff}'.len_utf8());
+    }
     check_markup(&xml)?;
     Ok(xml)
 }
@@ -267,6 +272,16 @@ mod tests {
         assert_eq!(
             decode_post(&STANDARD.encode("<?xml version=\"1.0\"?>\n<x/>")).unwrap(),
             "<?xml version=\"1.0\"?>\n<x/>"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        // quick-xml skips it without counting it: offsets into the message would be off by 3.
+        let xml = "\u{feff}<?xml version=\"1.0\"?><x/>";
+        assert_eq!(
+            decode_post(&STANDARD.encode(xml)).unwrap(),
+            "<?xml version=\"1.0\"?><x/>"
         );
     }
 

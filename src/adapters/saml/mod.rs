@@ -141,7 +141,9 @@ impl SamaelProvider {
         };
         let sp = ServiceProvider {
             entity_id: Some(info.entity_id.clone()),
-            key: key.clone(),
+            // samael never decrypts (it does AES-128 only, accepts RSA PKCS#1 v1.5 and checks
+            // no signature inside): `decrypt` does, with our own copy of the key.
+            key: None,
             certificate,
             metadata_url: Some(info.metadata_url.clone()),
             acs_url: Some(info.acs_url.clone()),
@@ -246,7 +248,7 @@ impl SamaelProvider {
         if !guard::response_signed(&xml) {
             let assertion = decrypt::decrypt(&encrypted, key)?;
             return Ok((
-                decrypt::splice(&xml, &encrypted, &assertion),
+                decrypt::splice(&xml, &encrypted, &assertion)?,
                 Decrypted::BeforeVerifying,
             ));
         }
@@ -273,7 +275,7 @@ impl SamaelProvider {
         })?;
         let assertion = decrypt::decrypt(&encrypted, key)?;
         Ok((
-            decrypt::splice(&verified, &encrypted, &assertion),
+            decrypt::splice(&verified, &encrypted, &assertion)?,
             Decrypted::AfterVerifying,
         ))
     }

@@ -187,8 +187,20 @@ async fn an_encrypted_assertion_may_carry_its_own_signature_instead() {
     for cipher in ["aes256-cbc", "aes256-gcm", "aes128-cbc"] {
         let started = start_login(&app).await;
         let assertion = Assertion::new(&app.public, Some(&started.request_id), "heidi");
-        let response = assertion.encrypted_signed_assertion(&pki, Some("idp"), cipher);
+        let mut response = assertion.encrypted_signed_assertion(&pki, Some("idp"), cipher);
         assert!(!response.contains("<ds:Signature") && !response.contains(">heidi<"));
+        if cipher == "aes128-cbc" {
+            // With a byte-order mark and a multi-byte character before the assertion: the
+            // offsets the XML reader reports must still fall where the assertion is.
+            response = format!(
+                "\u{feff}{}",
+                response.replacen(
+                    "<saml:EncryptedAssertion",
+                    "\u{a0}\u{a0}<saml:EncryptedAssertion",
+                    1
+                )
+            );
+        }
         assert_eq!(
             login_as(&app, &response, &started).await,
             "heidi",

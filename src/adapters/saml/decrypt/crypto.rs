@@ -51,6 +51,11 @@ pub(super) fn unwrap_key(
         Some(other) => return Err(unsupported("digest", other)),
     };
     let wrapped = base64(&transported.cipher.value).map_err(|_| KeyError::Failed)?;
+    // An RSA ciphertext is exactly as long as the modulus; anything else is not worth a
+    // private-key operation.
+    if wrapped.len() != key.size() {
+        return Err(KeyError::Failed);
+    }
     let unwrap = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
         let mut ctx = PkeyCtx::new(key)?;
         ctx.decrypt_init()?;

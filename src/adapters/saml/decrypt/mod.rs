@@ -38,6 +38,10 @@ pub const SUPPORTED: &[&str] = &[
     "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
 ];
 
+/// At most this many `EncryptedKey`s (one per recipient) are tried: each costs an RSA
+/// private-key operation before any signature is checked.
+const MAX_KEYS: usize = 4;
+
 /// The one message every decryption failure gets.
 const FAILED: &str = "the encrypted assertion could not be decrypted with our key";
 
@@ -113,7 +117,15 @@ pub fn find(xml: &str) -> Result<Option<EncryptedAssertion>, SamlError> {
                 }
                 let assertion = found.as_mut().ok_or_else(failed)?;
                 let algorithm = || attribute(e, b"Algorithm");
+                let unsupported =
+                    |what: &str| Err(SamlError::Invalid(format!("{what} is not supported")));
                 match (path_of(&path).as_slice(), ns.as_slice(), local.as_slice()) {
+                    ([], XENC, b"EncryptedData") if assertion.data.is_some() => {
+                        return unsupported("more than one EncryptedData");
+                    }
+                    ([], XENC, b"EncryptedData") => {
+                        assertion.data = Some(Cipher64::default());
+                    }
                     // EncryptedAssertion/EncryptedData/EncryptionMethod
                     ([(XENC, b"EncryptedData")], XENC, b"EncryptionMethod") => {
                         data_of(assertion).algorithm = algorithm()?;
@@ -136,7 +148,25 @@ pub fn find(xml: &str) -> Result<Option<EncryptedAssertion>, SamlError> {
                     ) => {
                         key_of(assertion)?.mgf = Some(algorithm()?);
                     }
-                    (_, XENC, b"EncryptedKey") => assertion.keys.push(TransportedKey::default()),
+                    (
+                        [.., (XENC, b"EncryptedKey"), (XENC, b"EncryptionMethod")],
+                        XENC,
+                        b"OAEPparams",
+                    ) => {
+                        return unsupported("an OAEP label (OAEPparams)");
+                    }
+                    (path, XENC, b"EncryptedKey") => {
+                        if path
+                            .iter()
+                            .any(|(n, l)| *n == XENC && *l == b"EncryptedKey")
+                        {
+                            return unsupported("a key wrapped in another key");
+                        }
+                        if assertion.keys.len() == MAX_KEYS {
+                            return unsupported("more than four EncryptedKeys");
+                        }
+                        assertion.keys.push(TransportedKey::default());
+                    }
                     (
                         [
                             ..,
@@ -172,6 +202,11 @@ pub fn find(xml: &str) -> Result<Option<EncryptedAssertion>, SamlError> {
                 }
             }
             Event::Text(ref t) => {
+                if let Some(text) = text.as_mut() {
+                    text.push_str(&t.decode().map_err(|_| failed())?);
+                }
+            }
+            Event::CData(ref t) => {
                 if let Some(text) = text.as_mut() {
                     text.push_str(&t.decode().map_err(|_| failed())?);
                 }
@@ -309,59 +344,80 @@ pub(super) fn base64(value: &str) -> Result<Vec<u8>, SamlError> {
     STANDARD.decode(compact).map_err(|_| failed())
 }
 
-/// The plaintext must be one SAML `Assertion` element and pass the message markup checks.
+/// The plaintext must be exactly one `Assertion` element (nothing but whitespace around it)
+/// and pass the message markup checks.
 fn checked_assertion(plaintext: Vec<u8>) -> Result<String, SamlError> {
     let xml = String::from_utf8(plaintext).map_err(|_| failed())?;
     guard::check_fragment(&xml).map_err(|_| failed())?;
     let trimmed = xml.trim();
-    if !trimmed.starts_with('<') || trimmed.starts_with("<?") {
-        return Err(failed());
-    }
     if guard::count_elements(trimmed, "Assertion") != 1
         || guard::count_elements(trimmed, "EncryptedAssertion") != 0
         || guard::count_elements(trimmed, "Response") != 0
     {
         return Err(failed());
     }
-    // The root is an Assertion of the SAML namespace (declared here or in the message).
     let mut reader = quick_xml::Reader::from_str(trimmed);
+    let mut depth = 0usize;
+    let mut root_done = false;
     loop {
-        match reader.read_event().map_err(|_| failed())? {
-            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"Assertion" => {
-                break;
+        let event = reader.read_event().map_err(|_| failed())?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) if depth == 0 => {
+                if root_done || e.local_name().as_ref() != b"Assertion" {
+                    return Err(failed());
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth = 1;
+                } else {
+                    root_done = true;
+                }
             }
-            Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
-            _ => return Err(failed()),
+            Event::Start(_) => depth += 1,
+            Event::End(_) => {
+                depth = depth.checked_sub(1).ok_or_else(failed)?;
+                root_done |= depth == 0;
+            }
+            Event::Eof if root_done && depth == 0 => return Ok(trimmed.to_owned()),
+            Event::Eof => return Err(failed()),
+            // Outside the root only whitespace (the text was trimmed: there is none).
+            _ if depth == 0 => return Err(failed()),
+            _ => {}
         }
     }
-    Ok(trimmed.to_owned())
 }
 
 /// The message with the `EncryptedAssertion` replaced by the decrypted `Assertion`. The
 /// namespace declarations of the `EncryptedAssertion` start tag that the assertion's own
 /// start tag does not make are added to it, so its prefixes resolve as they did in place.
-pub fn splice(xml: &str, encrypted: &EncryptedAssertion, assertion: &str) -> String {
-    let name_end = assertion
-        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-        .unwrap_or(assertion.len());
-    let head_end = assertion.find('>').unwrap_or(assertion.len());
-    let head = &assertion[..head_end];
+pub fn splice(
+    xml: &str,
+    encrypted: &EncryptedAssertion,
+    assertion: &str,
+) -> Result<String, SamlError> {
+    let mut reader = quick_xml::Reader::from_str(assertion);
+    let root = loop {
+        match reader.read_event().map_err(|_| failed())? {
+            Event::Start(e) | Event::Empty(e) => break e,
+            Event::Eof => return Err(failed()),
+            _ => {}
+        }
+    };
+    let own = declarations(&root)?;
+    let name_end = root.name().as_ref().len() + 1; // `<` and the name
     let mut extra = String::new();
     for (key, value) in &encrypted.declarations {
-        let declared = head
-            .match_indices(key.as_str())
-            .any(|(at, _)| head[at + key.len()..].trim_start().starts_with('='));
-        if !declared {
-            extra.push_str(&format!(" {key}=\"{value}\""));
+        if !own.iter().any(|(k, _)| k == key) {
+            let quote = if value.contains('"') { '\'' } else { '"' };
+            extra.push_str(&format!(" {key}={quote}{value}{quote}"));
         }
     }
-    let mut out = String::with_capacity(xml.len() + assertion.len());
-    out.push_str(&xml[..encrypted.span.start]);
-    out.push_str(&assertion[..name_end]);
-    out.push_str(&extra);
-    out.push_str(&assertion[name_end..]);
-    out.push_str(&xml[encrypted.span.end..]);
-    out
+    let before = xml.get(..encrypted.span.start).ok_or_else(failed)?;
+    let after = xml.get(encrypted.span.end..).ok_or_else(failed)?;
+    let (head, rest) = (
+        assertion.get(..name_end).ok_or_else(failed)?,
+        assertion.get(name_end..).ok_or_else(failed)?,
+    );
+    Ok([before, head, &extra, rest, after].concat())
 }
 
 /// Whether, and when, the assertion was decrypted.

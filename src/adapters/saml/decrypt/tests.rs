@@ -314,7 +314,7 @@ fn the_encrypted_assertion_is_replaced_in_place_with_its_namespaces() {
     let found = find(&xml).unwrap().unwrap();
     assert_eq!(&xml[found.span.clone()], encrypted);
     let assertion = decrypt(&found, &key).unwrap();
-    let spliced = splice(&xml, &found, &assertion);
+    let spliced = splice(&xml, &found, &assertion).unwrap();
     assert!(spliced.starts_with(r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r"><saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xenc="#), "{spliced}");
     assert!(
         spliced.ends_with("</saml:Issuer></saml:Assertion></samlp:Response>"),
@@ -336,8 +336,121 @@ fn the_encrypted_assertion_is_replaced_in_place_with_its_namespaces() {
             ..found
         },
         ASSERTION,
-    );
+    )
+    .unwrap();
     assert_eq!(spliced.matches("xmlns:saml=").count(), 1, "{spliced}");
+    // Declarations are read as attributes: a `>` in a value does not hide one, and a value
+    // with a double quote keeps single quotes.
+    let tricky =
+        r#"<saml:Assertion Note="a>b" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"/>"#;
+    let with_quote = EncryptedAssertion {
+        span: at..at,
+        declarations: vec![
+            (
+                "xmlns:saml".into(),
+                "urn:oasis:names:tc:SAML:2.0:assertion".into(),
+            ),
+            ("xmlns:q".into(), r#"urn:"q""#.into()),
+        ],
+        ..Default::default()
+    };
+    let spliced = splice(&empty, &with_quote, tricky).unwrap();
+    assert_eq!(spliced.matches("xmlns:saml=").count(), 1, "{spliced}");
+    assert!(
+        spliced.contains(r#"<saml:Assertion xmlns:q='urn:"q"' Note="a>b""#),
+        "{spliced}"
+    );
+    // A span that does not fall on character boundaries is an error, not a panic.
+    let nbsp = "<a>\u{a0}</a>";
+    let cut = EncryptedAssertion {
+        span: 4..5,
+        ..Default::default()
+    };
+    assert!(splice(nbsp, &cut, ASSERTION).is_err());
+}
+
+#[test]
+fn the_plaintext_is_one_assertion_and_nothing_else() {
+    let key = key();
+    let sealed = Sealed::new("http://www.w3.org/2009/xmlenc11#aes128-gcm");
+    let ok = format!("\n  {ASSERTION}\n");
+    assert_eq!(
+        open(&response(&sealed.seal(&key, &ok)), &key).unwrap(),
+        ASSERTION
+    );
+    for plaintext in [
+        format!("{ASSERTION}</samlp:Response><samlp:Response>"),
+        format!("{ASSERTION}<x/>"),
+        format!("{ASSERTION}text"),
+        format!("{ASSERTION}<![CDATA[x]]>"),
+        format!("<x/>{ASSERTION}"),
+        ASSERTION.replace("</saml:Assertion>", ""),
+    ] {
+        let xml = response(&sealed.seal(&key, &plaintext));
+        assert_eq!(
+            open(&xml, &key).unwrap_err().to_string(),
+            failed().to_string(),
+            "{plaintext}"
+        );
+    }
+}
+
+#[test]
+fn key_and_data_structure_limits() {
+    let key = key();
+    let sealed = Sealed::new("http://www.w3.org/2009/xmlenc11#aes128-gcm");
+    let session = sealed.session();
+    let one = sealed.encrypted_key(&key, &session);
+    // Four keys are tried; a fifth is refused before any RSA operation.
+    let four = sealed.seal_with("", &one.repeat(4), &session, ASSERTION);
+    assert_eq!(open(&response(&four), &key).unwrap(), ASSERTION);
+    let five = sealed.seal_with("", &one.repeat(5), &session, ASSERTION);
+    assert!(
+        find(&response(&five))
+            .unwrap_err()
+            .to_string()
+            .contains("more than four")
+    );
+    // A key wrapped inside another key, a second EncryptedData, an OAEP label: refused.
+    let nested = one.replace(
+        "<xenc:CipherData>",
+        &format!("<ds:KeyInfo>{one}</ds:KeyInfo><xenc:CipherData>"),
+    );
+    let xml = sealed.seal_with(&nested, "", &session, ASSERTION);
+    assert!(
+        find(&response(&xml))
+            .unwrap_err()
+            .to_string()
+            .contains("another key")
+    );
+    let data = sealed.seal_with(&one, "", &session, ASSERTION);
+    let start = data.find("<xenc:EncryptedData").unwrap();
+    let end = data.find("</xenc:EncryptedData>").unwrap() + "</xenc:EncryptedData>".len();
+    let doubled = data.replace(
+        "</saml:EncryptedAssertion>",
+        &format!("{}</saml:EncryptedAssertion>", &data[start..end]),
+    );
+    assert!(
+        find(&response(&doubled))
+            .unwrap_err()
+            .to_string()
+            .contains("more than one EncryptedData")
+    );
+    let label = data.replace(
+        &format!(r#"Algorithm="{OAEP_MGF1P}">"#),
+        &format!(r#"Algorithm="{OAEP_MGF1P}"><xenc:OAEPparams>bGFiZWw=</xenc:OAEPparams>"#),
+    );
+    assert!(
+        find(&response(&label))
+            .unwrap_err()
+            .to_string()
+            .contains("OAEP label")
+    );
+    // Base64 in CDATA is read.
+    let found = find(&data).unwrap().unwrap();
+    let value = found.data.as_ref().unwrap().value.clone();
+    let cdata = data.replace(&value, &format!("<![CDATA[{value}]]>"));
+    assert_eq!(open(&response(&cdata), &key).unwrap(), ASSERTION);
 }
 
 #[test]
