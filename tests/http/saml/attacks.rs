@@ -231,6 +231,50 @@ async fn idp_initiated_logins_work_when_enabled_and_replays_fail() {
         "unsolicited with InResponseTo",
     )
     .await;
+    // Encrypted, signed either way; the same rules after decryption.
+    for (who, response) in [
+        (
+            "dave",
+            Assertion::new(&app.public, None, "dave").signed_encrypted(&pki, "idp", "aes256-gcm"),
+        ),
+        (
+            "erin",
+            Assertion::new(&app.public, None, "erin").encrypted_signed_assertion(
+                &pki,
+                Some("idp"),
+                "aes256-cbc",
+            ),
+        ),
+    ] {
+        let resp = post_acs(&app, &response, None).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{who}");
+        let tokens = tokens_of(&json_checked(resp, "post", "/saml/acs").await);
+        let me = json_checked(
+            app.get_bearer("/me", &tokens.access_token).await,
+            "get",
+            "/me",
+        )
+        .await;
+        assert_eq!(me["provider_id"], who);
+        expect_acs_error(
+            post_acs(&app, &response, None).await,
+            400,
+            "replayed encrypted assertion",
+        )
+        .await;
+    }
+    let a = Assertion::new(&app.public, Some("_forged-request"), "carol");
+    expect_acs_error(
+        post_acs(
+            &app,
+            &a.encrypted_signed_assertion(&pki, Some("idp"), "aes256-gcm"),
+            None,
+        )
+        .await,
+        400,
+        "unsolicited encrypted, with InResponseTo",
+    )
+    .await;
 }
 
 /// A bounded, deterministic stand-in for the fuzz target (`fuzz/`, run by hand): mutated
