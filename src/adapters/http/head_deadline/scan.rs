@@ -24,13 +24,22 @@ pub(super) struct Scan {
     /// Body bytes of the last complete head still to come (its `Content-Length`): skipped, so
     /// that a request pipelined behind a body is found.
     body_left: u64,
-    /// The last complete head announced a body of unknown length (`Transfer-Encoding`): what
-    /// follows cannot be told apart from a next head, so nothing more is scanned until the
-    /// response starts.
+    /// Where we are in the chunked body of the last complete head, followed as hyper reads
+    /// it so that a request pipelined behind it is found.
+    chunk: Option<Chunk>,
+    /// The size of the chunk whose size line is being read.
+    chunk_size: u64,
+    /// The last complete head announced a body we cannot follow (a transfer coding other
+    /// than plain `chunked`, conflicting lengths), or a chunked body broke hyper's rules:
+    /// what follows cannot be told apart from a next head, so nothing more is scanned until
+    /// the response starts.
     opaque: bool,
-    /// The current head's `Content-Length`, and whether it has `Transfer-Encoding` (or a
-    /// `Content-Length` that is repeated or unreadable, which hyper refuses anyway).
+    /// The current head's `Content-Length`, whether its `Transfer-Encoding` is `chunked`, and
+    /// whether its framing is something else (a `Content-Length` that is repeated with
+    /// another value or unreadable, another transfer coding, both headers: hyper refuses or
+    /// cannot be followed there).
     length: Option<u64>,
+    chunked: bool,
     unframed: bool,
     /// The first bytes of the current line, across reads, and whether it was longer.
     line: [u8; LINE_PREFIX],
@@ -47,8 +56,11 @@ impl Default for Scan {
             http2: false,
             pending: 0,
             body_left: 0,
+            chunk: None,
+            chunk_size: 0,
             opaque: false,
             length: None,
+            chunked: false,
             unframed: false,
             line: [0; LINE_PREFIX],
             line_len: 0,
@@ -60,7 +72,11 @@ impl Default for Scan {
 impl Scan {
     /// The client owes us a request head: no request is being read or answered.
     pub(super) fn waiting_for_head(&self) -> bool {
-        !self.http2 && self.pending == 0 && self.body_left == 0 && !self.opaque
+        !self.http2
+            && self.pending == 0
+            && self.body_left == 0
+            && self.chunk.is_none()
+            && !self.opaque
     }
 
     /// The connection opened with the HTTP/2 preface.
@@ -101,17 +117,29 @@ impl Scan {
                 self.body_left -= skip as u64;
                 bytes = &bytes[skip..];
             }
+            if self.chunk.is_some() {
+                bytes = &bytes[self.chunk_bytes(bytes)..];
+                if self.chunk.is_some() || self.opaque {
+                    return;
+                }
+            }
             match self.head_end(bytes) {
                 Some(end) => {
                     if !maybe_preface {
                         self.pending = self.pending.saturating_add(1);
-                        if self.unframed {
+                        if self.unframed || (self.chunked && self.length.is_some()) {
                             self.opaque = true;
+                        } else if self.chunked {
+                            self.chunk = Some(Chunk::Size {
+                                digits: 0,
+                                after: false,
+                            });
                         } else {
                             self.body_left = self.length.unwrap_or(0);
                         }
                     }
                     self.length = None;
+                    self.chunked = false;
                     self.unframed = false;
                     bytes = &bytes[end..];
                 }
@@ -171,7 +199,12 @@ impl Scan {
         let named =
             |name: &[u8]| line.len() > name.len() && line[..name.len()].eq_ignore_ascii_case(name);
         if named(b"transfer-encoding:") {
-            self.unframed = true;
+            let value = line[b"transfer-encoding:".len()..].trim_ascii();
+            if value.eq_ignore_ascii_case(b"chunked") && !self.chunked && !self.line_cut {
+                self.chunked = true;
+            } else {
+                self.unframed = true;
+            }
         } else if named(b"content-length:") {
             let value = line[b"content-length:".len()..].trim_ascii();
             let parsed = std::str::from_utf8(value)
@@ -228,8 +261,129 @@ impl Scan {
         self.pending = self.pending.saturating_sub(1);
         if self.pending == 0 {
             self.body_left = 0;
+            self.chunk = None;
             self.opaque = false;
         }
         true
     }
+
+    /// Follows a chunked body through `bytes` as hyper's decoder does (RFC 9112 §7.1: a hex
+    /// size, optional whitespace and extensions, CRLF; the data; CRLF; after the zero-size
+    /// chunk, trailer lines up to an empty one, all lines ending in CRLF). Returns how many
+    /// bytes belong to the body: all of them while it goes on, fewer once it ended. Anything
+    /// hyper would refuse makes the connection opaque.
+    fn chunk_bytes(&mut self, bytes: &[u8]) -> usize {
+        let mut at = 0;
+        while let Some(state) = self.chunk {
+            if let Chunk::Data(left) = state {
+                let take =
+                    usize::try_from(left).map_or(bytes.len() - at, |n| n.min(bytes.len() - at));
+                at += take;
+                let left = left - take as u64;
+                self.chunk = Some(if left == 0 {
+                    Chunk::DataCr
+                } else {
+                    Chunk::Data(left)
+                });
+                if left > 0 {
+                    return at;
+                }
+                continue;
+            }
+            let Some(&b) = bytes.get(at) else {
+                return at;
+            };
+            at += 1;
+            let next = match (state, b) {
+                (
+                    Chunk::Size {
+                        digits,
+                        after: false,
+                    },
+                    b,
+                ) if b.is_ascii_hexdigit() => {
+                    if digits == 16 {
+                        None // over 64 bits: hyper refuses
+                    } else {
+                        let size =
+                            self.chunk_size << 4 | u64::from((b as char).to_digit(16).unwrap_or(0));
+                        self.chunk_size = size;
+                        Some(Chunk::Size {
+                            digits: digits + 1,
+                            after: false,
+                        })
+                    }
+                }
+                (Chunk::Size { digits, .. }, b' ' | b'\t') if digits > 0 => Some(Chunk::Size {
+                    digits,
+                    after: true,
+                }),
+                (Chunk::Size { digits, .. }, b';') if digits > 0 => Some(Chunk::Extension),
+                (Chunk::Size { digits, .. }, b'\r') if digits > 0 => Some(Chunk::SizeLf),
+                (Chunk::Extension, b'\r') => Some(Chunk::SizeLf),
+                (Chunk::Extension, b'\n') => None,
+                (Chunk::Extension, _) => Some(Chunk::Extension),
+                (Chunk::SizeLf, b'\n') => {
+                    let size = std::mem::take(&mut self.chunk_size);
+                    Some(if size == 0 {
+                        Chunk::EndCr
+                    } else {
+                        Chunk::Data(size)
+                    })
+                }
+                (Chunk::DataCr, b'\r') => Some(Chunk::DataLf),
+                (Chunk::DataLf, b'\n') => Some(Chunk::Size {
+                    digits: 0,
+                    after: false,
+                }),
+                (Chunk::EndCr, b'\r') => Some(Chunk::EndLf),
+                (Chunk::EndCr, b'\n') => None,
+                (Chunk::Trailer, b'\r') => Some(Chunk::TrailerLf),
+                (Chunk::Trailer, b'\n') => None,
+                (Chunk::EndCr | Chunk::Trailer, _) => Some(Chunk::Trailer),
+                (Chunk::TrailerLf, b'\n') => Some(Chunk::EndCr),
+                (Chunk::EndLf, b'\n') => {
+                    self.chunk = None;
+                    return at;
+                }
+                _ => None,
+            };
+            match next {
+                Some(next) => self.chunk = Some(next),
+                None => {
+                    self.chunk = None;
+                    self.chunk_size = 0;
+                    self.opaque = true;
+                    return bytes.len();
+                }
+            }
+        }
+        at
+    }
+}
+
+/// A position in a chunked body (see [`Scan::chunk_bytes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// In a size line: how many hex digits so far (the value is `Scan::chunk_size`), and
+    /// whether whitespace followed them.
+    Size {
+        digits: u8,
+        after: bool,
+    },
+    /// In a chunk extension, up to the CR.
+    Extension,
+    /// The LF after a size line's CR.
+    SizeLf,
+    /// Data bytes still to come.
+    Data(u64),
+    /// The CRLF after a chunk's data.
+    DataCr,
+    DataLf,
+    /// After the zero-size chunk: the CR of the empty line that ends the body, or a
+    /// trailer line.
+    EndCr,
+    EndLf,
+    Trailer,
+    TrailerLf,
 }

@@ -84,7 +84,8 @@ fn pipelined_requests_are_counted_past_their_bodies() {
     scan.bytes(&[b'a'; 870]);
     assert!(scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n"));
     assert!(scan.waiting_for_head());
-    // A body of unknown length (Transfer-Encoding, or a Content-Length that cannot be read
+    // A body that cannot be followed (a chunked body hyper would refuse: here a size line
+    // after the data's CRLF is empty; or a Content-Length that conflicts or cannot be read
     // whole) stops the scan until its response starts.
     let padded = format!(
         "POST / HTTP/1.1\r\nContent-Length:{}5\r\n\r\n",
@@ -100,6 +101,65 @@ fn pipelined_requests_are_counted_past_their_bodies() {
         scan.bytes(b"5\r\nGET /\r\n\r\n0\r\n\r\n");
         assert_eq!((scan.pending(), scan.waiting_for_head()), (1, false));
         assert!(scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n"));
+        assert!(scan.waiting_for_head());
+    }
+}
+
+#[test]
+fn chunked_bodies_are_followed_to_the_next_request() {
+    let two = [
+        // Plain, with extensions and whitespace, with trailers, with data that looks like
+        // heads, and a chunk size with leading zeros.
+        &b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n"[..],
+        b"POST /a HTTP/1.1\r\ntransfer-encoding:  Chunked \r\n\r\n5 ;a=b;c\r\nhello\r\n000\r\nX-T: 1\r\nY: 2\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nGET / HTTP/1.1\r\n\r\n00a\r\n\r\n\r\n\r\n\r\n\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+    ];
+    for bytes in two {
+        assert_eq!(
+            scanned(&[bytes]),
+            (2, false),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+        // However the reads split it.
+        for cut in 1..bytes.len() {
+            let (a, b) = bytes.split_at(cut);
+            assert_eq!(scanned(&[a, b]), (2, false), "cut at {cut}");
+        }
+        // Answered in turn, the connection then owes a head.
+        let mut scan = Scan::default();
+        scan.bytes(bytes);
+        assert!(scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n"));
+        assert!(!scan.waiting_for_head());
+        assert!(scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n"));
+        assert!(scan.waiting_for_head());
+    }
+    // A chunked body still arriving: a request is being read, not a head owed, even after
+    // the previous response.
+    let mut scan = Scan::default();
+    scan.bytes(
+        b"GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+    );
+    assert!(scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n"));
+    assert_eq!((scan.pending(), scan.waiting_for_head()), (1, false));
+    scan.bytes(b"lo\r\n0\r\n\r\n");
+    assert!(scan.wrote(b"HTTP/1.1 200 OK\r\n\r\n"));
+    assert!(scan.waiting_for_head());
+    // What hyper refuses, or framing that cannot be followed, is opaque: a "head" after it is
+    // not counted, and nothing is owed until the response.
+    for bytes in [
+        &b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n"[..],
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+    ] {
+        assert_eq!(scanned(&[bytes]), (1, false), "{}", String::from_utf8_lossy(bytes));
+        let mut scan = Scan::default();
+        scan.bytes(bytes);
+        assert!(scan.wrote(b"HTTP/1.1 400 Bad Request\r\n\r\n"));
         assert!(scan.waiting_for_head());
     }
 }
