@@ -45,6 +45,13 @@ pub trait ClientCredentialRepository: Send + Sync + 'static {
         client_id: &str,
     ) -> Result<Option<ClientCredential>, PortError>;
 
+    /// The owner's credential with this id, or `None` (also when it belongs to someone else).
+    async fn find_owned(
+        &self,
+        owner: UserId,
+        id: Uuid,
+    ) -> Result<Option<ClientCredential>, PortError>;
+
     /// The owner's credentials, newest first (ties broken by id), skipping `offset`, at most
     /// `limit`, with the owner's total.
     async fn list_by_owner(

@@ -51,6 +51,18 @@ pub async fn insert_find_and_uniqueness(repo: Arc<dyn ClientCredentialRepository
             .unwrap(),
         None
     );
+    // By owner and id: someone else's is not found.
+    assert_eq!(
+        repo.find_owned(owner(1), c.id).await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(repo.find_owned(owner(2), c.id).await.unwrap(), None);
+    assert_eq!(
+        repo.find_owned(owner(1), uuid::Uuid::from_u128(99))
+            .await
+            .unwrap(),
+        None
+    );
     assert!(matches!(
         repo.insert_within_quota(&c, 10, t0()).await,
         Err(PortError::AlreadyExists)

@@ -75,6 +75,15 @@ impl ClientCredentialRepository for MemoryClientCredentialRepository {
             .cloned())
     }
 
+    async fn find_owned(
+        &self,
+        owner: UserId,
+        id: Uuid,
+    ) -> Result<Option<ClientCredential>, PortError> {
+        let inner = lock(&self.inner);
+        Ok(inner.by_id.get(&id).filter(|c| c.owner == owner).cloned())
+    }
+
     async fn list_by_owner(
         &self,
         owner: UserId,

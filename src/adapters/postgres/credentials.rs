@@ -130,6 +130,22 @@ impl ClientCredentialRepository for PostgresClientCredentialRepository {
         row.map(ClientCredential::try_from).transpose()
     }
 
+    async fn find_owned(
+        &self,
+        owner: UserId,
+        id: Uuid,
+    ) -> Result<Option<ClientCredential>, PortError> {
+        let row: Option<Row> = sqlx::query_as(sql!(
+            "SELECT {COLUMNS} FROM client_credentials WHERE id = $1 AND owner_id = $2"
+        ))
+        .bind(id)
+        .bind(owner.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(ClientCredential::try_from).transpose()
+    }
+
     async fn list_by_owner(
         &self,
         owner: UserId,

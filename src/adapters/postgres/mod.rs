@@ -125,7 +125,22 @@ pub(crate) fn map_err(err: sqlx::Error) -> PortError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => PortError::Unavailable(err.to_string()),
+        // The server cannot serve now (SQLSTATE classes 08 connection exception, 53
+        // insufficient resources, 57 operator intervention such as a shutdown or a
+        // statement timeout, 58 system error; 25006 a read-only standby), or the transaction
+        // lost a race it may win on a retry (40001, 40P01).
+        sqlx::Error::Database(db)
+            if db.code().is_some_and(|code| {
+                ["08", "53", "57", "58"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+                    || ["25006", "40001", "40P01"].contains(&code.as_ref())
+            }) =>
+        {
+            PortError::Unavailable(err.to_string())
+        }
         _ => PortError::Unexpected(err.to_string()),
     }
 }

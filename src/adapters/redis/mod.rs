@@ -118,10 +118,28 @@ impl crate::ports::Probe for RedisHandle {
 }
 
 fn map_err(err: redis::RedisError) -> PortError {
+    // Server errors that say "not now" rather than "wrong command": out of memory, no
+    // replicas for a write, a read-only replica, loading, busy with a script, a failing
+    // disk, a primary or cluster that is down, a retry asked for. A transaction (MULTI) whose
+    // commands were refused for one of those reasons ends in EXECABORT, which does not say
+    // why; our transactions are fixed command sequences, so it is taken as one of them.
+    const UNAVAILABLE: &[&str] = &[
+        "EXECABORT",
+        "OOM",
+        "NOREPLICAS",
+        "READONLY",
+        "LOADING",
+        "BUSY",
+        "MISCONF",
+        "MASTERDOWN",
+        "CLUSTERDOWN",
+        "TRYAGAIN",
+    ];
     if err.is_io_error()
         || err.is_timeout()
         || err.is_connection_dropped()
         || err.is_connection_refusal()
+        || err.code().is_some_and(|code| UNAVAILABLE.contains(&code))
     {
         PortError::Unavailable(err.to_string())
     } else {

@@ -212,19 +212,27 @@ impl CredentialService {
         })
     }
 
-    /// Deletes the owner's credential and revokes every token issued from it, at once.
+    /// Deletes the owner's credential and revokes every token issued from it, at once. The
+    /// tokens are revoked first: when that fails nothing is deleted and the caller can retry
+    /// (deleted first, a failed revocation would leave live tokens of a credential that no
+    /// longer exists, and no way to retry).
     #[tracing::instrument(skip_all, fields(owner = %owner))]
     pub async fn delete(&self, owner: UserId, id: &str) -> Result<(), CredentialError> {
         let id = Uuid::parse_str(id)
             .map_err(|_| CredentialError::InvalidRequest("id must be a UUID".into()))?;
-        let deleted = match self.repo.delete(owner, id).await {
-            Ok(credential) => credential,
+        let found = self
+            .repo
+            .find_owned(owner, id)
+            .await?
+            .ok_or(CredentialError::NotFound)?;
+        self.tokens
+            .revoke_credential(found.client_id.as_str())
+            .await?;
+        match self.repo.delete(owner, id).await {
+            Ok(_) => {}
             Err(PortError::NotFound) => return Err(CredentialError::NotFound),
             Err(other) => return Err(other.into()),
-        };
-        self.tokens
-            .revoke_credential(deleted.client_id.as_str())
-            .await?;
+        }
         let mut last_used = self
             .last_used
             .lock()

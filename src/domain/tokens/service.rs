@@ -14,7 +14,7 @@ use super::refresh::{self, RefreshPayload};
 use crate::domain::credentials::ClientCredential;
 use crate::domain::credentials::model::{owner_of_service_subject, service_subject};
 use crate::domain::encoding::random_token;
-use crate::domain::groups::GroupService;
+use crate::domain::groups::{Entitlements, GroupService};
 use crate::domain::user::User;
 use crate::domain::user::UserId;
 use crate::ports::{
@@ -241,14 +241,27 @@ impl TokenService {
                 .ok_or(GrantError::InvalidGrant(INVALID))?;
             match family.present(payload.seq, now, self.settings.refresh_grace) {
                 Presentation::Rotate(next) => {
+                    // Everything the new pair needs is read before the rotation is committed:
+                    // a read failing after it would leave the client holding a spent token,
+                    // and its retry past the grace window would look like theft.
+                    let user = self.owner(&next).await?;
+                    let entitlements = self
+                        .groups
+                        .entitlements(user.id, &next.idp, &next.groups)
+                        .await?;
                     match self
                         .families
                         .compare_and_set(family.current_seq, &next)
                         .await
                     {
                         Ok(true) => {
-                            let user = self.owner(&next).await?;
-                            let pair = self.pair(&user, &next, next.current_seq, now).await?;
+                            let pair = self.signed_pair(
+                                &user,
+                                entitlements,
+                                &next,
+                                next.current_seq,
+                                now,
+                            )?;
                             self.events.record(AuditEvent::TokenIssued {
                                 grant: "refresh_token",
                                 subject: user.id.to_string(),
@@ -273,10 +286,19 @@ impl TokenService {
                         family = family_id.as_str(),
                         "refresh token reuse detected; revoking family"
                     );
-                    self.revoke_family(&family_id).await?;
+                    self.revoke_existing_family(&family_id).await?;
                     return Err(GrantError::InvalidGrant(INVALID));
                 }
-                Presentation::Revoked | Presentation::Expired => {
+                Presentation::Revoked => {
+                    // The family's revocation may have stopped half-way (the store marked it,
+                    // the revocation list was unreachable): presenting one of its tokens
+                    // again completes it, best effort.
+                    if let Err(err) = self.revoke_listed(&family_id).await {
+                        tracing::warn!(%err, "could not list a revoked family's access tokens");
+                    }
+                    return Err(GrantError::InvalidGrant(INVALID));
+                }
+                Presentation::Expired => {
                     return Err(GrantError::InvalidGrant(INVALID));
                 }
             }
@@ -284,23 +306,6 @@ impl TokenService {
         Err(GrantError::Unavailable(
             "refresh family is under contention".into(),
         ))
-    }
-
-    /// Revokes a family: no refresh token of it works any more, and access tokens issued
-    /// from it stop validating at once.
-    ///
-    /// The revocation list entry goes first: a family revoked before it exists (a replayed
-    /// authorization code racing its first redemption) is then caught by
-    /// [`Self::family_revoked`], which that redemption checks after creating the family.
-    pub async fn revoke_family(&self, id: &FamilyId) -> Result<(), PortError> {
-        let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
-        self.revocations
-            .revoke(&RevocationEntry::Family(id.as_str().to_owned()), until)
-            .await?;
-        match self.families.revoke(id).await {
-            Ok(()) | Err(PortError::NotFound) => Ok(()),
-            Err(other) => Err(other),
-        }
     }
 
     /// Gives every live session `user` opened through `idp` the groups the provider asserted
@@ -314,27 +319,6 @@ impl TokenService {
     ) -> Result<(), PortError> {
         self.families.set_groups_for(user, idp, groups).await?;
         Ok(())
-    }
-
-    /// Whether the family `id` was revoked within the last access-token lifetime (it is on
-    /// the revocation list), even if that happened before the family existed.
-    pub async fn family_revoked(&self, id: &FamilyId) -> Result<bool, PortError> {
-        self.revocations
-            .any_revoked(&[RevocationEntry::Family(id.as_str().to_owned())])
-            .await
-    }
-
-    /// Ends every session `user` opened through `idp` (SAML single logout): their refresh
-    /// tokens stop working and the access tokens issued from them stop validating at once.
-    pub async fn revoke_sessions(&self, user: UserId, idp: &str) -> Result<usize, PortError> {
-        let ids = self.families.revoke_all_for(user, idp).await?;
-        let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
-        for id in &ids {
-            self.revocations
-                .revoke(&RevocationEntry::Family(id.as_str().to_owned()), until)
-                .await?;
-        }
-        Ok(ids.len())
     }
 
     /// Validates a bearer access token: signature, algorithm, kid, iss, aud, exp, nbf, and
@@ -451,11 +435,23 @@ impl TokenService {
         seq: u64,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, GrantError> {
-        let expires_in = self.settings.access_ttl.num_seconds();
         let entitlements = self
             .groups
             .entitlements(user.id, &family.idp, &family.groups)
             .await?;
+        self.signed_pair(user, entitlements, family, seq, now)
+    }
+
+    /// The pair for `family` at `seq`, from what was read for it: no I/O.
+    fn signed_pair(
+        &self,
+        user: &User,
+        entitlements: Entitlements,
+        family: &RefreshFamily,
+        seq: u64,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, GrantError> {
+        let expires_in = self.settings.access_ttl.num_seconds();
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),

@@ -1,8 +1,63 @@
-//! Revocation: whole credentials, and single tokens (RFC 7009) owned by the caller.
+//! Revocation: refresh families, SAML sessions, whole credentials, and single tokens
+//! (RFC 7009) owned by the caller.
 
 use super::*;
 
 impl TokenService {
+    /// Revokes a family: no refresh token of it works any more, and access tokens issued
+    /// from it stop validating at once.
+    ///
+    /// The revocation list entry goes first: a family revoked before it exists (a replayed
+    /// authorization code racing its first redemption) is then caught by
+    /// [`Self::family_revoked`], which that redemption checks after creating the family.
+    pub async fn revoke_family(&self, id: &FamilyId) -> Result<(), PortError> {
+        self.revoke_listed(id).await?;
+        match self.families.revoke(id).await {
+            Ok(()) | Err(PortError::NotFound) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Revokes a family known to exist, store first: if the revocation list cannot be
+    /// written, no refresh token of the family works any more all the same (refreshing
+    /// needs only the store), and presenting one of them again completes the revocation.
+    pub(super) async fn revoke_existing_family(&self, id: &FamilyId) -> Result<(), PortError> {
+        match self.families.revoke(id).await {
+            Ok(()) | Err(PortError::NotFound) => {}
+            Err(other) => return Err(other),
+        }
+        self.revoke_listed(id).await
+    }
+
+    /// Puts the family on the revocation list, so its access tokens stop validating.
+    pub(super) async fn revoke_listed(&self, id: &FamilyId) -> Result<(), PortError> {
+        let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
+        self.revocations
+            .revoke(&RevocationEntry::Family(id.as_str().to_owned()), until)
+            .await
+    }
+
+    /// Whether the family `id` was revoked within the last access-token lifetime (it is on
+    /// the revocation list), even if that happened before the family existed.
+    pub async fn family_revoked(&self, id: &FamilyId) -> Result<bool, PortError> {
+        self.revocations
+            .any_revoked(&[RevocationEntry::Family(id.as_str().to_owned())])
+            .await
+    }
+
+    /// Ends every session `user` opened through `idp` (SAML single logout): their refresh
+    /// tokens stop working and the access tokens issued from them stop validating at once.
+    pub async fn revoke_sessions(&self, user: UserId, idp: &str) -> Result<usize, PortError> {
+        let ids = self.families.revoke_all_for(user, idp).await?;
+        let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
+        for id in &ids {
+            self.revocations
+                .revoke(&RevocationEntry::Family(id.as_str().to_owned()), until)
+                .await?;
+        }
+        Ok(ids.len())
+    }
+
     /// Revokes every access token issued to a client credential, on every replica.
     pub async fn revoke_credential(&self, client_id: &str) -> Result<(), PortError> {
         let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
