@@ -229,3 +229,45 @@ async fn the_revoke_command_changes_nothing_when_it_cannot_revoke_the_tokens() {
     }
     cluster.cleanup().await;
 }
+
+/// A refresh whose reads fail (here the users table is briefly gone) does not spend the
+/// presented token: once the database answers again, the same token rotates. Before the
+/// reads moved ahead of the rotation, the failed request had already committed it, and the
+/// retry, past the grace window, was taken for reuse: the family revoked, the user logged out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_whose_reads_fail_does_not_spend_the_token() {
+    let Some(cluster) = cluster_with(1, |_, config| config.tokens.refresh_grace_secs = 0).await
+    else {
+        return;
+    };
+    let dana = cluster.login("dana", 0, 0, 0).await;
+    let refresh = || {
+        cluster
+            .client
+            .post(format!("{}/oauth2/refresh", cluster.replicas[0]))
+            .json(&json!({ "refresh_token": dana.refresh_token }))
+            .send()
+    };
+    let rename = |from: &str, to: &str| {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE \"{}\".{from} RENAME TO {to}",
+            cluster.schema
+        )))
+        .execute(&cluster.admin)
+    };
+    rename("users", "users_away").await.unwrap();
+    let failed = refresh().await.unwrap();
+    assert!(failed.status().is_server_error(), "{}", failed.status());
+    rename("users_away", "users").await.unwrap();
+    let retried = refresh().await.unwrap();
+    assert_eq!(retried.status(), StatusCode::OK, "the token was not spent");
+    let (seq, revoked): (i64, bool) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT current_seq, revoked FROM \"{}\".refresh_families",
+        cluster.schema
+    )))
+    .fetch_one(&cluster.admin)
+    .await
+    .unwrap();
+    assert_eq!((seq, revoked), (1, false), "one rotation, no reuse alarm");
+    cluster.cleanup().await;
+}
