@@ -49,8 +49,9 @@ impl Drop for Killer {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redis_outage_gives_503_and_recovers() {
+/// A free port for a Redis of the test's own, or `None` (the test skips) when redis-server
+/// is not installed, which CI does not allow.
+fn redis_port() -> Option<u16> {
     if Command::new("redis-server")
         .arg("--version")
         .output()
@@ -61,16 +62,14 @@ async fn a_redis_outage_gives_503_and_recovers() {
             "redis-server must be installed in CI"
         );
         eprintln!("!!! SKIPPING outage scenario: redis-server is not installed !!!");
-        return;
+        return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let redis = Killer(start_redis(port));
-    wait_for_redis(port).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    Some(listener.local_addr().unwrap().port())
+}
 
+/// Production mode with that Redis, memory storage and the built-in login provider.
+fn redis_config(port: u16) -> Config {
     let mut config = Config::demo_ephemeral();
     config.mode = Mode::Production;
     config.cache = CacheKind::Redis;
@@ -79,17 +78,11 @@ async fn a_redis_outage_gives_503_and_recovers() {
     config.providers.tmi.enabled = Some(true);
     config.oauth.default_idp = Some("tmi".into());
     config.oauth.client_callback_allow_list = Some(vec!["http://localhost:*".into()]);
-    let app = Application::build(config)
-        .await
-        .expect("starts with Redis up");
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    config
+}
 
-    // Log in (the flow records live in Redis).
+/// Logs in through the built-in provider (authorize, its callback, the code exchange).
+async fn log_in(client: &reqwest::Client, base: &str) -> Tokens {
     let resp = client
         .get(format!("{base}/oauth2/authorize"))
         .query(&[
@@ -116,7 +109,29 @@ async fn a_redis_outage_gives_503_and_recovers() {
         .send()
         .await
         .unwrap();
-    let token = tokens_of(&resp.json().await.unwrap()).access_token;
+    tokens_of(&resp.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_gives_503_and_recovers() {
+    let Some(port) = redis_port() else {
+        return;
+    };
+    let redis = Killer(start_redis(port));
+    wait_for_redis(port).await;
+
+    let app = Application::build(redis_config(port))
+        .await
+        .expect("starts with Redis up");
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Log in (the flow records live in Redis).
+    let token = log_in(&client, &base).await.access_token;
     let me = || client.get(format!("{base}/me")).bearer_auth(&token).send();
     assert_eq!(me().await.unwrap().status(), StatusCode::OK);
 
@@ -167,23 +182,9 @@ async fn a_redis_outage_gives_503_and_recovers() {
 /// presenting a token of it again completes the revocation of its access tokens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_refusing_writes_leaves_nothing_half_done() {
-    if Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "redis-server must be installed in CI"
-        );
-        eprintln!("!!! SKIPPING outage scenario: redis-server is not installed !!!");
+    let Some(port) = redis_port() else {
         return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    };
     let _redis = Killer(start_redis(port));
     wait_for_redis(port).await;
     let writes = |allowed: bool| {
@@ -201,14 +202,7 @@ async fn redis_refusing_writes_leaves_nothing_half_done() {
         assert!(status.status.success());
     };
 
-    let mut config = Config::demo_ephemeral();
-    config.mode = Mode::Production;
-    config.cache = CacheKind::Redis;
-    config.redis.url = Some(format!("redis://127.0.0.1:{port}"));
-    config.server.public_url = Some("http://auth.test.invalid".into());
-    config.providers.tmi.enabled = Some(true);
-    config.oauth.default_idp = Some("tmi".into());
-    config.oauth.client_callback_allow_list = Some(vec!["http://localhost:*".into()]);
+    let mut config = redis_config(port);
     config.tokens.refresh_grace_secs = 0;
     config.rate_limits.enabled = false;
     let app = Application::build(config).await.expect("starts");
@@ -230,34 +224,7 @@ async fn redis_refusing_writes_leaves_nothing_half_done() {
         async move { request.send().await.unwrap() }
     };
 
-    // Log in through the built-in provider.
-    let resp = client
-        .get(url("/oauth2/authorize"))
-        .query(&[
-            ("scope", "openid"),
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-            ("client_callback", CALLBACK),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let upstream = url::Url::parse(&location(&resp)).unwrap();
-    let callback = format!("{base}{}?{}", upstream.path(), upstream.query().unwrap());
-    let resp = client.get(callback).send().await.unwrap();
-    let code = query_of(&location(&resp))["code"].clone();
-    let resp = client
-        .post(url("/oauth2/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("redirect_uri", CALLBACK),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let tokens = tokens_of(&resp.json().await.unwrap());
+    let tokens = log_in(&client, &base).await;
     let cred: serde_json::Value = client
         .post(url("/me/client_credentials"))
         .bearer_auth(&tokens.access_token)
