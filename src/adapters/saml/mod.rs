@@ -27,6 +27,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use self::decrypt::{Decrypted, without_signature_check};
 
+pub use decrypt::CONTENT as CONTENT_ENCRYPTION;
 pub use guard::{MAX_XML_BYTES, decode_post};
 pub use identity::AttributeMapping;
 
@@ -68,6 +69,8 @@ pub struct SamlSettings {
     pub force_authn: bool,
     /// Clock skew tolerated on time conditions.
     pub clock_skew: Duration,
+    /// The content encryption algorithms (URIs) accepted from this IdP, preferred first.
+    pub content_encryption: Vec<String>,
 }
 
 /// A SAML IdP served through samael.
@@ -80,6 +83,7 @@ pub struct SamaelProvider {
     attributes: AttributeMapping,
     sign_authn_requests: bool,
     skew: Duration,
+    content_encryption: Vec<String>,
 }
 
 impl SamaelProvider {
@@ -165,6 +169,7 @@ impl SamaelProvider {
             attributes: settings.attributes,
             sign_authn_requests: settings.sign_authn_requests,
             skew: settings.clock_skew,
+            content_encryption: settings.content_encryption,
         })
     }
 
@@ -246,7 +251,7 @@ impl SamaelProvider {
             SamlError::Invalid("the assertion is encrypted, but no sp_key is configured".into())
         })?;
         if !guard::response_signed(&xml) {
-            let assertion = decrypt::decrypt(&encrypted, key)?;
+            let assertion = decrypt::decrypt(&encrypted, key, &self.content_encryption)?;
             return Ok((
                 decrypt::splice(&xml, &encrypted, &assertion)?,
                 Decrypted::BeforeVerifying,
@@ -273,7 +278,7 @@ impl SamaelProvider {
                 "the response signature does not cover the encrypted assertion".into(),
             )
         })?;
-        let assertion = decrypt::decrypt(&encrypted, key)?;
+        let assertion = decrypt::decrypt(&encrypted, key, &self.content_encryption)?;
         Ok((
             decrypt::splice(&verified, &encrypted, &assertion)?,
             Decrypted::AfterVerifying,
@@ -307,16 +312,19 @@ impl SamlProvider for SamaelProvider {
             descriptor.authn_requests_signed = Some(self.sign_authn_requests);
             // The NameID the README tells operators to configure at the IdP.
             descriptor.name_id_formats = Some(vec![NAME_ID_PERSISTENT.to_owned()]);
-            // Offer what we decrypt (`decrypt::SUPPORTED`). samael marks
+            // Offer what we decrypt for this provider. samael marks
             // both of its key descriptors `use="signing"`; the one with the encryption
             // methods is the encryption key, and IdPs that follow `use` look for that.
             for key in descriptor.key_descriptors.iter_mut().flatten() {
                 if let Some(methods) = key.encryption_methods.as_mut() {
                     key.key_use = Some("encryption".to_owned());
-                    *methods = decrypt::SUPPORTED
+                    *methods = self
+                        .content_encryption
                         .iter()
+                        .map(String::as_str)
+                        .chain(decrypt::KEY_TRANSPORT.iter().copied())
                         .map(|algorithm| EncryptionMethod {
-                            algorithm: (*algorithm).to_owned(),
+                            algorithm: algorithm.to_owned(),
                         })
                         .collect();
                 }

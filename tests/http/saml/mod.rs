@@ -280,6 +280,32 @@ async fn a_signed_response_must_cover_the_encrypted_assertion_it_carries() {
     assert_eq!(login_as(&app, &signed, &started).await, "ivan");
 }
 
+#[tokio::test]
+async fn a_provider_can_be_held_to_gcm() {
+    let Some(pki) = Pki::generate("gcm-only") else {
+        return;
+    };
+    let app = saml_app(&pki, "encryption_methods = [\"aes256-gcm\"]").await;
+    let xml = app.get("/saml/idp/metadata").await.text().await.unwrap();
+    assert!(
+        xml.contains("xmlenc11#aes256-gcm") && !xml.contains("-cbc"),
+        "{xml}"
+    );
+    let started = start_login(&app).await;
+    let assertion = Assertion::new(&app.public, Some(&started.request_id), "judy");
+    let cbc = assertion.encrypted_signed_assertion(&pki, Some("idp"), "aes256-cbc");
+    expect_acs_error(
+        post_acs(&app, &cbc, Some(&started.relay_state)).await,
+        400,
+        "CBC from a GCM-only provider",
+    )
+    .await;
+    let started = start_login(&app).await;
+    let assertion = Assertion::new(&app.public, Some(&started.request_id), "judy");
+    let gcm = assertion.encrypted_signed_assertion(&pki, Some("idp"), "aes256-gcm");
+    assert_eq!(login_as(&app, &gcm, &started).await, "judy");
+}
+
 /// Posts `response` to the ACS for `started`, redeems the code and returns `/me`'s provider_id.
 async fn login_as(app: &TestApp, response: &str, started: &Started) -> String {
     let resp = post_acs(app, response, Some(&started.relay_state)).await;

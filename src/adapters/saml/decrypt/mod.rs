@@ -26,14 +26,19 @@ const XENC: &[u8] = b"http://www.w3.org/2001/04/xmlenc#";
 const XENC11: &[u8] = b"http://www.w3.org/2009/xmlenc11#";
 const DSIG: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
 
-/// The algorithms we decrypt, as advertised in our metadata (preferred first).
-pub const SUPPORTED: &[&str] = &[
-    "http://www.w3.org/2009/xmlenc11#aes256-gcm",
-    "http://www.w3.org/2009/xmlenc11#aes192-gcm",
-    "http://www.w3.org/2009/xmlenc11#aes128-gcm",
-    "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
-    "http://www.w3.org/2001/04/xmlenc#aes192-cbc",
-    "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+/// The content encryption algorithms we decrypt, by their short configuration names
+/// (preferred first).
+pub const CONTENT: &[(&str, &str)] = &[
+    ("aes256-gcm", "http://www.w3.org/2009/xmlenc11#aes256-gcm"),
+    ("aes192-gcm", "http://www.w3.org/2009/xmlenc11#aes192-gcm"),
+    ("aes128-gcm", "http://www.w3.org/2009/xmlenc11#aes128-gcm"),
+    ("aes256-cbc", "http://www.w3.org/2001/04/xmlenc#aes256-cbc"),
+    ("aes192-cbc", "http://www.w3.org/2001/04/xmlenc#aes192-cbc"),
+    ("aes128-cbc", "http://www.w3.org/2001/04/xmlenc#aes128-cbc"),
+];
+
+/// The key transport algorithms we decrypt.
+pub const KEY_TRANSPORT: &[&str] = &[
     "http://www.w3.org/2009/xmlenc11#rsa-oaep",
     "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
 ];
@@ -303,9 +308,20 @@ fn declarations(e: &BytesStart<'_>) -> Result<Vec<(String, String)>, SamlError> 
 }
 
 /// Decrypts the assertion with our private key and returns its XML (one `Assertion`
-/// element, checked like a message).
-pub fn decrypt(assertion: &EncryptedAssertion, key: &PKey<Private>) -> Result<String, SamlError> {
+/// element, checked like a message). `allowed`: the content encryption algorithms (URIs)
+/// this provider may use; another is refused before any key is unwrapped.
+pub fn decrypt(
+    assertion: &EncryptedAssertion,
+    key: &PKey<Private>,
+    allowed: &[String],
+) -> Result<String, SamlError> {
     let data = assertion.data.as_ref().ok_or_else(failed)?;
+    if !allowed.contains(&data.algorithm) {
+        return Err(SamlError::Invalid(format!(
+            "content encryption algorithm {:.100} is not allowed for this provider",
+            data.algorithm
+        )));
+    }
     let cipher = content_cipher(&data.algorithm).ok_or_else(|| {
         SamlError::Invalid(format!(
             "unsupported content encryption algorithm {:.100}",

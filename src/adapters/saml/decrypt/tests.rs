@@ -131,24 +131,39 @@ fn response(encrypted: &str) -> String {
     )
 }
 
+fn all() -> Vec<String> {
+    CONTENT.iter().map(|(_, uri)| (*uri).to_owned()).collect()
+}
+
 fn open(xml: &str, key: &PKey<Private>) -> Result<String, SamlError> {
     let found = find(xml)?.expect("an EncryptedAssertion");
-    decrypt(&found, key)
+    decrypt(&found, key, &all())
 }
 
 #[test]
 fn every_supported_content_algorithm_decrypts() {
     let key = key();
-    let content: Vec<&str> = SUPPORTED
-        .iter()
-        .copied()
-        .filter(|a| content_cipher(a).is_some())
-        .collect();
-    assert_eq!(content.len(), 6, "AES-128/192/256 in GCM and CBC");
-    for algorithm in content {
+    assert_eq!(CONTENT.len(), 6, "AES-128/192/256 in GCM and CBC");
+    for (_, algorithm) in CONTENT {
+        assert!(content_cipher(algorithm).is_some(), "{algorithm}");
         let xml = response(&Sealed::new(algorithm).seal(&key, ASSERTION));
         assert_eq!(open(&xml, &key).unwrap(), ASSERTION, "{algorithm}");
     }
+}
+
+#[test]
+fn a_provider_may_accept_fewer_algorithms() {
+    let key = key();
+    let gcm = vec!["http://www.w3.org/2009/xmlenc11#aes256-gcm".to_owned()];
+    let ok =
+        response(&Sealed::new("http://www.w3.org/2009/xmlenc11#aes256-gcm").seal(&key, ASSERTION));
+    let found = find(&ok).unwrap().unwrap();
+    assert_eq!(decrypt(&found, &key, &gcm).unwrap(), ASSERTION);
+    let cbc =
+        response(&Sealed::new("http://www.w3.org/2001/04/xmlenc#aes256-cbc").seal(&key, ASSERTION));
+    let found = find(&cbc).unwrap().unwrap();
+    let err = decrypt(&found, &key, &gcm).unwrap_err().to_string();
+    assert!(err.contains("not allowed for this provider"), "{err}");
 }
 
 #[test]
@@ -218,6 +233,10 @@ fn pkcs1_v15_key_transport_and_unknown_algorithms_are_refused() {
         "http://www.w3.org/2001/04/xmlenc#tripledes-cbc",
     );
     let err = open(&response(&xml), &key).unwrap_err().to_string();
+    assert!(err.contains("not allowed"), "{err}");
+    let found = find(&response(&xml)).unwrap().unwrap();
+    let anything = vec!["http://www.w3.org/2001/04/xmlenc#tripledes-cbc".to_owned()];
+    let err = decrypt(&found, &key, &anything).unwrap_err().to_string();
     assert!(err.contains("unsupported content encryption"), "{err}");
 }
 
@@ -313,7 +332,7 @@ fn the_encrypted_assertion_is_replaced_in_place_with_its_namespaces() {
     let xml = response(&encrypted);
     let found = find(&xml).unwrap().unwrap();
     assert_eq!(&xml[found.span.clone()], encrypted);
-    let assertion = decrypt(&found, &key).unwrap();
+    let assertion = decrypt(&found, &key, &all()).unwrap();
     let spliced = splice(&xml, &found, &assertion).unwrap();
     assert!(spliced.starts_with(r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r"><saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xenc="#), "{spliced}");
     assert!(

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use crate::adapters::saml::{AttributeMapping, SamlSettings};
+use crate::adapters::saml::{AttributeMapping, CONTENT_ENCRYPTION as CONTENT, SamlSettings};
 use crate::app::config::ConfigError;
 use crate::domain::login::params::is_valid_provider_id;
 use crate::ports::saml::SamlProviderInfo;
@@ -72,6 +72,9 @@ pub struct SamlProviderConfig {
     pub force_authn: bool,
     /// Clock skew tolerated on time conditions, seconds.
     pub clock_skew_secs: u64,
+    /// Content encryption algorithms accepted for encrypted assertions, preferred first
+    /// (default: all six; `aes128-gcm` … `aes256-cbc`).
+    pub encryption_methods: Option<Vec<String>>,
 }
 
 impl Default for SamlProviderConfig {
@@ -93,6 +96,7 @@ impl Default for SamlProviderConfig {
             sign_authn_requests: false,
             force_authn: false,
             clock_skew_secs: 60,
+            encryption_methods: None,
         }
     }
 }
@@ -196,6 +200,7 @@ impl SamlProviderConfig {
             _ => {}
         }
         let attributes = self.attribute_mapping(id)?;
+        let content_encryption = self.content_encryption(id)?;
         Ok(SamlSpec {
             settings: SamlSettings {
                 info: SamlProviderInfo {
@@ -217,9 +222,52 @@ impl SamlProviderConfig {
                 sign_authn_requests: self.sign_authn_requests,
                 force_authn: self.force_authn,
                 clock_skew: Duration::seconds(i64::try_from(self.clock_skew_secs).unwrap_or(60)),
+                content_encryption,
             },
             metadata_url: fetched,
         })
+    }
+
+    /// The configured content encryption algorithms as URIs (all we decrypt by default).
+    fn content_encryption(&self, id: &str) -> Result<Vec<String>, ConfigError> {
+        let Some(names) = &self.encryption_methods else {
+            return Ok(CONTENT.iter().map(|(_, uri)| (*uri).to_owned()).collect());
+        };
+        let key = format!("providers.saml.{id}.encryption_methods");
+        let known = || {
+            CONTENT
+                .iter()
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if names.is_empty() {
+            return Err(ConfigError::new(
+                &key,
+                format!("must name at least one of {}", known()),
+            ));
+        }
+        let mut uris: Vec<String> = Vec::new();
+        for name in names {
+            let uri = CONTENT
+                .iter()
+                .find(|(short, _)| short == name)
+                .map(|(_, uri)| (*uri).to_owned())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        &key,
+                        format!("unknown method {name:.40}; known: {}", known()),
+                    )
+                })?;
+            if uris.contains(&uri) {
+                return Err(ConfigError::new(
+                    &key,
+                    format!("{name:.40} is listed twice"),
+                ));
+            }
+            uris.push(uri);
+        }
+        Ok(uris)
     }
 
     fn attribute_mapping(&self, id: &str) -> Result<AttributeMapping, ConfigError> {

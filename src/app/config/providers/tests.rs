@@ -214,6 +214,37 @@ fn saml_entries_are_validated_with_their_key_named() {
     assert_eq!(info.slo_url, "https://auth.example.com/saml/slo");
     assert!(!info.allow_idp_initiated, "IdP-initiated is off by default");
     assert!(spec.settings.idp_metadata_xml.is_some());
+    assert_eq!(
+        spec.settings.content_encryption.len(),
+        6,
+        "every content encryption algorithm by default"
+    );
+    let config: Config = Figment::from(Toml::string(&format!(
+        "[server]\npublic_url = \"https://auth.example.com\"\n[providers.saml.okta]\n{meta}encryption_methods = [\"aes256-gcm\", \"aes128-gcm\"]\n"
+    )))
+    .extract()
+    .unwrap();
+    assert_eq!(
+        config
+            .providers
+            .saml_specs("https://auth.example.com")
+            .unwrap()[0]
+            .settings
+            .content_encryption,
+        [
+            "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+            "http://www.w3.org/2009/xmlenc11#aes128-gcm"
+        ]
+    );
+    for bad in ["[]", "[\"aes256-ctr\"]", "[\"aes256-gcm\", \"aes256-gcm\"]"] {
+        assert_eq!(
+            error_key(&format!(
+                "[providers.saml.okta]\n{meta}encryption_methods = {bad}\n"
+            )),
+            "providers.saml.okta.encryption_methods",
+            "{bad}"
+        );
+    }
 
     assert_eq!(
         error_key("[providers.saml.okta]\nname = \"Okta\"\n"),
