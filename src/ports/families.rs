@@ -16,10 +16,11 @@ pub trait RefreshFamilyStore: Send + Sync + 'static {
     /// The family with this id, or `None`.
     async fn get(&self, id: &FamilyId) -> Result<Option<RefreshFamily>, PortError>;
 
-    /// Replaces the stored family whose id is `next.id` with `next`, but only if the stored
-    /// record still has `current_seq == expected_seq` and is not revoked. Returns `Ok(true)`
-    /// when replaced, `Ok(false)` when the condition failed (a lost race, or revoked), and
-    /// `NotFound` when no such family exists.
+    /// Rotates the stored family whose id is `next.id` to `next.current_seq` and
+    /// `next.rotated_at`, but only if the stored record still has `current_seq ==
+    /// expected_seq` and is not revoked. Nothing else is written: groups set since `next` was
+    /// read stay. Returns `Ok(true)` when rotated, `Ok(false)` when the condition failed (a
+    /// lost race, or revoked), and `NotFound` when no such family exists.
     async fn compare_and_set(
         &self,
         expected_seq: u64,

@@ -127,6 +127,21 @@ pub async fn a_new_login_sets_the_groups_of_the_users_live_sessions_with_that_pr
     assert_eq!(store.set_groups_for(owner, "tmi", &now).await.unwrap(), 0);
     assert_eq!(store.set_groups_for(owner, "tmi", &[]).await.unwrap(), 1);
     assert!(groups("famG1").await.is_empty());
+    // A rotation prepared from a read made before the groups changed does not write the old
+    // groups back.
+    let read = store.get(&old.id).await.unwrap().unwrap();
+    assert_eq!(store.set_groups_for(owner, "tmi", &now).await.unwrap(), 1);
+    assert!(
+        store
+            .compare_and_set(read.current_seq, &advanced(&read))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        groups("famG1").await,
+        now,
+        "the rotation keeps the newer groups"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

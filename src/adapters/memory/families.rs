@@ -48,7 +48,9 @@ impl RefreshFamilyStore for MemoryRefreshFamilyStore {
         if stored.revoked || stored.current_seq != expected_seq {
             return Ok(false);
         }
-        *stored = next.clone();
+        // The rotation moves the sequence only: groups set since `next` was read stay.
+        stored.current_seq = next.current_seq;
+        stored.rotated_at = next.rotated_at;
         Ok(true)
     }
 

@@ -97,13 +97,12 @@ impl RefreshFamilyStore for PostgresRefreshFamilyStore {
         next: &RefreshFamily,
     ) -> Result<bool, PortError> {
         let done = sqlx::query(
-            "UPDATE refresh_families SET current_seq = $2, rotated_at = $3, groups = $4 \
-             WHERE id = $1 AND current_seq = $5 AND NOT revoked",
+            "UPDATE refresh_families SET current_seq = $2, rotated_at = $3 \
+             WHERE id = $1 AND current_seq = $4 AND NOT revoked",
         )
         .bind(next.id.as_str())
         .bind(seq(next.current_seq)?)
         .bind(next.rotated_at)
-        .bind(&next.groups)
         .bind(seq(expected_seq)?)
         .execute(&self.pool)
         .await

@@ -127,16 +127,18 @@ pub(crate) fn map_err(err: sqlx::Error) -> PortError {
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => PortError::Unavailable(err.to_string()),
-        // The server cannot serve now (SQLSTATE classes 08 connection exception, 53
-        // insufficient resources, 57 operator intervention such as a shutdown or a
-        // statement timeout, 58 system error; 25006 a read-only standby), or the transaction
-        // lost a race it may win on a retry (40001, 40P01).
+        // The server cannot serve now: SQLSTATE class 08 (connection exception), 53100,
+        // 53200, 53300 (disk full, out of memory, too many connections), class 57 (operator
+        // intervention: a shutdown, a statement timeout), 58000 and 58030 (system and I/O
+        // errors), 25006 (a read-only standby); or 40001 (a serialization failure, which a
+        // retry may win). A deadlock (40P01) is a lock-ordering bug and stays one.
         sqlx::Error::Database(db)
             if db.code().is_some_and(|code| {
-                ["08", "53", "57", "58"]
-                    .iter()
-                    .any(|class| code.starts_with(class))
-                    || ["25006", "40001", "40P01"].contains(&code.as_ref())
+                ["08", "57"].iter().any(|class| code.starts_with(class))
+                    || [
+                        "53100", "53200", "53300", "58000", "58030", "25006", "40001",
+                    ]
+                    .contains(&code.as_ref())
             }) =>
         {
             PortError::Unavailable(err.to_string())

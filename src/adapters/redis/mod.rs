@@ -120,11 +120,10 @@ impl crate::ports::Probe for RedisHandle {
 fn map_err(err: redis::RedisError) -> PortError {
     // Server errors that say "not now" rather than "wrong command": out of memory, no
     // replicas for a write, a read-only replica, loading, busy with a script, a failing
-    // disk, a primary or cluster that is down, a retry asked for. A transaction (MULTI) whose
-    // commands were refused for one of those reasons ends in EXECABORT, which does not say
-    // why; our transactions are fixed command sequences, so it is taken as one of them.
+    // disk, a primary or cluster that is down, a retry asked for. A transaction (MULTI)
+    // refused for one of those reasons ends in EXECABORT; the errors its commands got say
+    // which, and only those count (a syntax error stays a bug).
     const UNAVAILABLE: &[&str] = &[
-        "EXECABORT",
         "OOM",
         "NOREPLICAS",
         "READONLY",
@@ -135,15 +134,21 @@ fn map_err(err: redis::RedisError) -> PortError {
         "CLUSTERDOWN",
         "TRYAGAIN",
     ];
-    if err.is_io_error()
+    let message = err.to_string();
+    let transient = err.is_io_error()
         || err.is_timeout()
         || err.is_connection_dropped()
         || err.is_connection_refusal()
-        || err.code().is_some_and(|code| UNAVAILABLE.contains(&code))
-    {
-        PortError::Unavailable(err.to_string())
+        || match err.code() {
+            Some("EXECABORT") => err.into_server_errors().is_some_and(|errors| {
+                !errors.is_empty() && errors.iter().all(|(_, e)| UNAVAILABLE.contains(&e.code()))
+            }),
+            code => code.is_some_and(|code| UNAVAILABLE.contains(&code)),
+        };
+    if transient {
+        PortError::Unavailable(message)
     } else {
-        PortError::Unexpected(err.to_string())
+        PortError::Unexpected(message)
     }
 }
 

@@ -233,6 +233,16 @@ impl CredentialService {
             Err(PortError::NotFound) => return Err(CredentialError::NotFound),
             Err(other) => return Err(other.into()),
         }
+        // A grant that read the credential before the delete committed may have signed a
+        // token after the entry above was written; listing again covers its whole lifetime
+        // (the entry's expiry only ever moves later).
+        if let Err(err) = self
+            .tokens
+            .revoke_credential(found.client_id.as_str())
+            .await
+        {
+            tracing::warn!(%err, "could not extend a deleted credential's revocation");
+        }
         let mut last_used = self
             .last_used
             .lock()

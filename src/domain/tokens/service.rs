@@ -292,8 +292,13 @@ impl TokenService {
                 Presentation::Revoked => {
                     // The family's revocation may have stopped half-way (the store marked it,
                     // the revocation list was unreachable): presenting one of its tokens
-                    // again completes it, best effort.
-                    if let Err(err) = self.revoke_listed(&family_id).await {
+                    // again completes it, best effort, while an access token issued from it
+                    // may still be live.
+                    let last_issued = family.rotated_at.unwrap_or(family.created_at)
+                        + self.settings.refresh_grace;
+                    if now < last_issued + self.settings.access_ttl + self.settings.leeway
+                        && let Err(err) = self.revoke_listed(&family_id).await
+                    {
                         tracing::warn!(%err, "could not list a revoked family's access tokens");
                     }
                     return Err(GrantError::InvalidGrant(INVALID));

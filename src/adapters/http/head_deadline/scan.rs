@@ -262,6 +262,7 @@ impl Scan {
         if self.pending == 0 {
             self.body_left = 0;
             self.chunk = None;
+            self.chunk_size = 0;
             self.opaque = false;
         }
         true
@@ -302,14 +303,14 @@ impl Scan {
                     },
                     b,
                 ) if b.is_ascii_hexdigit() => {
-                    if digits == 16 {
-                        None // over 64 bits: hyper refuses
+                    if self.chunk_size > u64::MAX >> 4 {
+                        None // over 64 bits: hyper refuses (leading zeros are fine)
                     } else {
                         let size =
                             self.chunk_size << 4 | u64::from((b as char).to_digit(16).unwrap_or(0));
                         self.chunk_size = size;
                         Some(Chunk::Size {
-                            digits: digits + 1,
+                            digits: digits.saturating_add(1),
                             after: false,
                         })
                     }

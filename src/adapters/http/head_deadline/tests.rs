@@ -112,6 +112,8 @@ fn chunked_bodies_are_followed_to_the_next_request() {
         // heads, and a chunk size with leading zeros.
         &b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n"[..],
         b"POST /a HTTP/1.1\r\ntransfer-encoding:  Chunked \r\n\r\n5 ;a=b;c\r\nhello\r\n000\r\nX-T: 1\r\nY: 2\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        // Leading zeros past sixteen digits are still a small size.
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000000005\r\nhello\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
         b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nGET / HTTP/1.1\r\n\r\n00a\r\n\r\n\r\n\r\n\r\n\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
     ];
     for bytes in two {
@@ -150,7 +152,7 @@ fn chunked_bodies_are_followed_to_the_next_request() {
     for bytes in [
         &b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n"[..],
         b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
-        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n", // over 64 bits
         b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\n\r\nGET /b HTTP/1.1\r\n\r\n",
         b"POST /a HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
         b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::ConfigError;
@@ -209,11 +209,48 @@ impl ProvidersConfig {
 
     /// Validates every enabled SAML provider (reading its files).
     pub fn saml_specs(&self, public_url: &str) -> Result<Vec<SamlSpec>, ConfigError> {
-        self.saml
+        let mut specs: Vec<SamlSpec> = self
+            .saml
             .iter()
             .filter(|(_, entry)| entry.enabled)
             .map(|(id, entry)| entry.spec(id, public_url))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        // One key decrypts for every provider that shares it, and an encrypted key can be
+        // carried from one provider's message into another's: providers sharing an sp_key
+        // accept only the content encryption methods they all accept.
+        let keys: Vec<Option<String>> = specs
+            .iter()
+            .map(|s| {
+                s.settings
+                    .sp_key_pem
+                    .as_ref()
+                    .map(|k| k.expose_secret().trim().to_owned())
+            })
+            .collect();
+        let lists: Vec<Vec<String>> = specs
+            .iter()
+            .map(|s| s.settings.content_encryption.clone())
+            .collect();
+        for (i, spec) in specs.iter_mut().enumerate() {
+            let Some(key) = &keys[i] else { continue };
+            for (j, other) in lists.iter().enumerate() {
+                if j != i && keys[j].as_ref() == Some(key) {
+                    spec.settings
+                        .content_encryption
+                        .retain(|m| other.contains(m));
+                }
+            }
+            if spec.settings.content_encryption.is_empty() {
+                return Err(ConfigError::new(
+                    &format!(
+                        "providers.saml.{}.encryption_methods",
+                        spec.settings.info.id
+                    ),
+                    "has no method in common with another provider that uses the same sp_key",
+                ));
+            }
+        }
+        Ok(specs)
     }
 
     /// Checks the settings shared by all providers.

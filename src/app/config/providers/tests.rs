@@ -236,6 +236,33 @@ fn saml_entries_are_validated_with_their_key_named() {
             "http://www.w3.org/2009/xmlenc11#aes128-gcm"
         ]
     );
+    // Providers sharing an sp_key accept only what they all accept.
+    let shared = "sp_key = \"KEY\"\nsp_certificate = \"CERT\"\n";
+    let config: Config = Figment::from(Toml::string(&format!(
+        "[server]\npublic_url = \"https://auth.example.com\"\n[providers.saml.a]\n{meta}{shared}encryption_methods = [\"aes256-gcm\"]\n[providers.saml.b]\n{meta}{shared}[providers.saml.c]\n{meta}"
+    )))
+    .extract()
+    .unwrap();
+    let specs = config
+        .providers
+        .saml_specs("https://auth.example.com")
+        .unwrap();
+    let methods = |id: &str| {
+        specs
+            .iter()
+            .find(|s| s.settings.info.id == id)
+            .unwrap()
+            .settings
+            .content_encryption
+            .len()
+    };
+    assert_eq!((methods("a"), methods("b"), methods("c")), (1, 1, 6));
+    assert_eq!(
+        error_key(&format!(
+            "[providers.saml.a]\n{meta}{shared}encryption_methods = [\"aes256-gcm\"]\n[providers.saml.b]\n{meta}{shared}encryption_methods = [\"aes128-cbc\"]\n"
+        )),
+        "providers.saml.a.encryption_methods"
+    );
     for bad in ["[]", "[\"aes256-ctr\"]", "[\"aes256-gcm\", \"aes256-gcm\"]"] {
         assert_eq!(
             error_key(&format!(
