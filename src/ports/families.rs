@@ -30,6 +30,9 @@ pub trait RefreshFamilyStore: Send + Sync + 'static {
     /// Marks the family revoked. Idempotent; `NotFound` when no such family exists.
     async fn revoke(&self, id: &FamilyId) -> Result<(), PortError>;
 
+    /// The ids of every family of `user` authenticated by `idp` that is not revoked.
+    async fn live_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError>;
+
     /// Marks every family of `user` authenticated by `idp` that is not yet revoked as revoked,
     /// and returns their ids (empty when there are none).
     async fn revoke_all_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError>;

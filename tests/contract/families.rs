@@ -142,6 +142,19 @@ pub async fn a_new_login_sets_the_groups_of_the_users_live_sessions_with_that_pr
         now,
         "the rotation keeps the newer groups"
     );
+    // The live sessions of a user with a provider; revoked ones are not.
+    let live = |idp: &'static str| {
+        let store = store.clone();
+        async move {
+            let ids = store.live_for(owner, idp).await.unwrap();
+            ids.iter()
+                .map(|id| id.as_str().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(live("tmi").await, ["famG1"]);
+    assert_eq!(live("google").await, ["famG2"]);
+    assert!(live("saml").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

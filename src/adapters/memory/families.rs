@@ -61,6 +61,15 @@ impl RefreshFamilyStore for MemoryRefreshFamilyStore {
         Ok(())
     }
 
+    async fn live_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError> {
+        let families = lock(&self.families);
+        Ok(families
+            .values()
+            .filter(|f| f.user_id == user && f.idp == idp && !f.revoked)
+            .map(|f| f.id.clone())
+            .collect())
+    }
+
     async fn revoke_all_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError> {
         let mut families = lock(&self.families);
         let mut revoked = Vec::new();

@@ -128,6 +128,21 @@ impl RefreshFamilyStore for PostgresRefreshFamilyStore {
         Ok(())
     }
 
+    async fn live_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM refresh_families WHERE user_id = $1 AND idp = $2 AND NOT revoked",
+        )
+        .bind(user.as_uuid())
+        .bind(idp)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|(id,)| FamilyId::parse(&id))
+            .collect())
+    }
+
     async fn revoke_all_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError> {
         let ids: Vec<(String,)> = sqlx::query_as(
             "UPDATE refresh_families SET revoked = TRUE \

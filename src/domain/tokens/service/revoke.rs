@@ -47,13 +47,18 @@ impl TokenService {
 
     /// Ends every session `user` opened through `idp` (SAML single logout): their refresh
     /// tokens stop working and the access tokens issued from them stop validating at once.
+    /// The access tokens are listed before the families are marked: when listing fails,
+    /// nothing is marked, and the IdP's retry finds the same sessions to end (marked first,
+    /// a retry would find none and their access tokens would stay valid).
     pub async fn revoke_sessions(&self, user: UserId, idp: &str) -> Result<usize, PortError> {
+        let live = self.families.live_for(user, idp).await?;
+        for id in &live {
+            self.revoke_listed(id).await?;
+        }
         let ids = self.families.revoke_all_for(user, idp).await?;
-        let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
-        for id in &ids {
-            self.revocations
-                .revoke(&RevocationEntry::Family(id.as_str().to_owned()), until)
-                .await?;
+        // A session that began in between is listed too.
+        for id in ids.iter().filter(|id| !live.contains(id)) {
+            self.revoke_listed(id).await?;
         }
         Ok(ids.len())
     }
