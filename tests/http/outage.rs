@@ -41,6 +41,13 @@ async fn wait_for_redis(port: u16) {
     panic!("redis-server did not come up on {port}");
 }
 
+/// A Redis of the test's own on `port`, up; stopped when dropped.
+async fn redis_on(port: u16) -> Killer {
+    let redis = Killer(start_redis(port));
+    wait_for_redis(port).await;
+    redis
+}
+
 struct Killer(Child);
 impl Drop for Killer {
     fn drop(&mut self) {
@@ -117,8 +124,7 @@ async fn a_redis_outage_gives_503_and_recovers() {
     let Some(port) = redis_port() else {
         return;
     };
-    let redis = Killer(start_redis(port));
-    wait_for_redis(port).await;
+    let redis = redis_on(port).await;
 
     let app = Application::build(redis_config(port))
         .await
@@ -163,8 +169,7 @@ async fn a_redis_outage_gives_503_and_recovers() {
     let body: serde_json::Value = down.json().await.unwrap();
     assert_eq!(body["error"], "service_unavailable");
 
-    let _redis = Killer(start_redis(port));
-    wait_for_redis(port).await;
+    let _redis = redis_on(port).await;
     let mut recovered = false;
     for _ in 0..50 {
         if me().await.unwrap().status() == StatusCode::OK {
@@ -185,8 +190,7 @@ async fn redis_refusing_writes_leaves_nothing_half_done() {
     let Some(port) = redis_port() else {
         return;
     };
-    let _redis = Killer(start_redis(port));
-    wait_for_redis(port).await;
+    let _redis = redis_on(port).await;
     let writes = |allowed: bool| {
         let status = Command::new("redis-cli")
             .args([

@@ -137,10 +137,7 @@ impl RefreshFamilyStore for PostgresRefreshFamilyStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        Ok(ids
-            .into_iter()
-            .filter_map(|(id,)| FamilyId::parse(&id))
-            .collect())
+        Ok(family_ids(ids))
     }
 
     async fn revoke_all_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError> {
@@ -153,10 +150,7 @@ impl RefreshFamilyStore for PostgresRefreshFamilyStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        Ok(ids
-            .into_iter()
-            .filter_map(|(id,)| FamilyId::parse(&id))
-            .collect())
+        Ok(family_ids(ids))
     }
 
     async fn set_groups_for(
@@ -177,4 +171,11 @@ impl RefreshFamilyStore for PostgresRefreshFamilyStore {
         .map_err(map_err)?;
         Ok(done.rows_affected())
     }
+}
+
+/// The ids of `rows` (one id column each); an id that does not parse is skipped.
+fn family_ids(rows: Vec<(String,)>) -> Vec<FamilyId> {
+    rows.into_iter()
+        .filter_map(|(id,)| FamilyId::parse(&id))
+        .collect()
 }
