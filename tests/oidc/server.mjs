@@ -62,10 +62,14 @@ const claimsOf = (id) => ({
 });
 
 const server = http.createServer();
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+// Tests use the defaults. The compose smoke test (deploy/smoke) runs the fixture in place of
+// Keycloak: LISTEN=0.0.0.0:8081 and ISSUER_HOST=localhost.
+const [listenHost, listenPort] = (process.env.LISTEN ?? '127.0.0.1:0').split(':');
+await new Promise((resolve) => server.listen(Number(listenPort), listenHost, resolve));
 const { port } = server.address();
+const issuerHost = process.env.ISSUER_HOST ?? '127.0.0.1';
 
-const provider = new Provider(`http://127.0.0.1:${port}`, {
+const provider = new Provider(`http://${issuerHost}:${port}`, {
   clients: [{
     client_id: CLIENT_ID,
     client_secret: CLIENT_SECRET,
