@@ -42,13 +42,13 @@ async fn wait_for_redis(port: u16) {
 }
 
 /// A Redis of the test's own on `port`, up; stopped when dropped.
-async fn redis_on(port: u16) -> Killer {
+pub(crate) async fn redis_on(port: u16) -> Killer {
     let redis = Killer(start_redis(port));
     wait_for_redis(port).await;
     redis
 }
 
-struct Killer(Child);
+pub(crate) struct Killer(Child);
 impl Drop for Killer {
     fn drop(&mut self) {
         self.0.kill().ok();
@@ -58,7 +58,7 @@ impl Drop for Killer {
 
 /// A free port for a Redis of the test's own, or `None` (the test skips) when redis-server
 /// is not installed, which CI does not allow.
-fn redis_port() -> Option<u16> {
+pub(crate) fn redis_port() -> Option<u16> {
     if Command::new("redis-server")
         .arg("--version")
         .output()

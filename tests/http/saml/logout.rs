@@ -329,3 +329,76 @@ async fn records_kept_before_the_list_format_still_log_out() {
         let () = redis.del(leftovers).await.unwrap();
     }
 }
+
+/// A logout that fails half-way can be retried by the IdP: the sessions' access tokens are
+/// listed before their families are marked revoked, so the retry finds the same sessions
+/// (marked first, it would find none and the access tokens would stay valid). Here Redis
+/// refuses the revocation list's writes: an ACL lets tmi-auth write only its other keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_that_fails_half_way_can_be_retried() {
+    let Some(pki) = Pki::generate("logout-retry") else {
+        return;
+    };
+    let Some(redis_port) = crate::outage::redis_port() else {
+        return;
+    };
+    let _redis = crate::outage::redis_on(redis_port).await;
+    let acl = |rules: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis_port.to_string(), "ACL", "SETUSER", "tmi"])
+            .args(rules)
+            .output()
+            .expect("redis-cli runs");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
+    };
+    acl(&["on", ">tmi-test-password", "~*", "&*", "+@all"]);
+
+    let port = reserve_port();
+    let dir = std::env::temp_dir().join(format!("tmi-auth-slo-retry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "mode = \"production\"\ncache = \"redis\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\
+             public_url = \"http://127.0.0.1:{port}\"\n\n[redis]\n\
+             url = \"redis://tmi:tmi-test-password@127.0.0.1:{redis_port}\"\n\n\
+             [rate_limits]\nenabled = false\n\n[oauth]\n\
+             client_callback_allow_list = [\"http://localhost:*\"]\n\
+             allow_callback_token_response = true\n\n{}",
+            pki.provider_toml("allow_idp_initiated = true")
+        ),
+    )
+    .unwrap();
+    let app = spawn_with(tmi_auth::app::Config::load(Some(&file)).unwrap()).await;
+    // Redis expires revocation entries by the wall clock.
+    app.clock.set(chrono::Utc::now());
+
+    let dave = idp_login(&app, &pki, "dave").await;
+    assert_eq!(
+        app.get_bearer("/me", &dave.access_token).await.status(),
+        StatusCode::OK
+    );
+    // Reads of every key, writes of all but the revocation list's.
+    acl(&["resetkeys", "%R~*", "~*flow:*", "~*fail:*", "~*rate:*"]);
+    let (_, first) = logout_request(&app.public, "dave", true);
+    let resp = post_slo(&app, &pki.sign(&first, "LogoutRequest", "idp")).await;
+    assert!(
+        resp.status().is_server_error(),
+        "the logout could not be completed: {}",
+        resp.status()
+    );
+    acl(&["resetkeys", "~*"]);
+    let (_, retry) = logout_request(&app.public, "dave", true);
+    let resp = post_slo(&app, &pki.sign(&retry, "LogoutRequest", "idp")).await;
+    assert_eq!(resp.status(), StatusCode::OK, "the IdP's retry");
+    assert_eq!(
+        app.get_bearer("/me", &dave.access_token).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the retry ended the session that the failed attempt did not"
+    );
+    assert_eq!(
+        app.refresh(&dave.refresh_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
