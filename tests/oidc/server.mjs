@@ -26,7 +26,8 @@ let rotated = false;
 const privateJwk = { ...(await exportJWK(real.privateKey)), kid, alg: 'RS256', use: 'sig' };
 
 const MODES = new Set(['none', 'wrong_nonce', 'wrong_aud', 'expired', 'wrong_iss',
-  'bad_signature', 'no_id_token', 'wrong_azp', 'rotated_key', 'unknown_kid', 'string_claims']);
+  'bad_signature', 'no_id_token', 'wrong_azp', 'rotated_key', 'unknown_kid', 'string_claims',
+  'hs256']);
 let mode = 'none'; // one-shot: applied to the next successful token response, then reset
 
 async function tamper(idToken, m) {
@@ -48,6 +49,10 @@ async function tamper(idToken, m) {
       claims.email_verified = String(claims.email_verified);
       claims.updated_at = new Date(now * 1000).toISOString();
       break;
+    // MACed with the client secret, which discovery allows (HS256 is listed).
+    case 'hs256':
+      return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .sign(new TextEncoder().encode(CLIENT_SECRET));
     default: throw new Error(`unhandled mode ${m}`);
   }
   return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: signingKid, typ: 'JWT' }).sign(key);
@@ -87,6 +92,8 @@ const provider = new Provider(`http://${issuerHost}:${port}`, {
   },
   conformIdTokenClaims: false, // scope claims go into the ID token too, not only userinfo
   features: { devInteractions: { enabled: false } },
+  // HS256 listed, as many providers do: tmi-auth must still refuse HS256 ID tokens by default.
+  enabledJWA: { idTokenSigningAlgValues: ['RS256', 'HS256'] },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   findAccount: (ctx, id) => ({ accountId: id, claims: () => claimsOf(id) }),
 });

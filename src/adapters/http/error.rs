@@ -183,8 +183,9 @@ impl From<LoginError> for ApiError {
             LoginError::SamlRejected(detail) => {
                 tracing::info!(%detail, "SAML message not authenticated");
                 ApiError::Unauthorized(
+                    // Not an OAuth endpoint: DECISIONS.md's `unauthorized`.
                     body(
-                        "access_denied",
+                        "unauthorized",
                         "the SAML message could not be authenticated",
                     ),
                     r#"Bearer realm="tmi-auth""#.to_owned(),

@@ -45,7 +45,7 @@ impl MeApi {
         Ok(Json(MeDto {
             principal_type: "user".to_owned(),
             provider: user.provider,
-            provider_id: user.provider_user_id,
+            provider_id: contract_provider_id(&user.provider_user_id),
             display_name: user.name,
             email: user.email,
             is_admin: entitlements.is_admin,
@@ -69,5 +69,64 @@ impl MeApi {
             idp: Some(user.provider),
             groups: claims.groups,
         }))
+    }
+}
+
+/// The contract's `Principal.provider_id` may hold none of `<>"'&` (pattern `^[^<>"'&]*$`,
+/// at most 500 characters), but a provider's subject may (an OIDC `sub` is any string, a SAML
+/// NameID any text). Those characters and `%` are percent-encoded, so distinct subjects stay
+/// distinct; the stored subject is unchanged. Only a subject made mostly of them is cut short.
+fn contract_provider_id(subject: &str) -> String {
+    const MAX_CHARS: usize = 500;
+    let mut out = String::with_capacity(subject.len());
+    let mut chars = 0;
+    for c in subject.chars() {
+        let escaped = match c {
+            '%' => "%25",
+            '<' => "%3C",
+            '>' => "%3E",
+            '"' => "%22",
+            '\'' => "%27",
+            '&' => "%26",
+            _ => {
+                if chars == MAX_CHARS {
+                    break;
+                }
+                out.push(c);
+                chars += 1;
+                continue;
+            }
+        };
+        if chars + escaped.len() > MAX_CHARS {
+            break;
+        }
+        out.push_str(escaped);
+        chars += escaped.len();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contract_provider_id;
+
+    #[test]
+    fn provider_ids_are_escaped_to_the_contracts_pattern() {
+        assert_eq!(
+            contract_provider_id("alice@example.com"),
+            "alice@example.com"
+        );
+        assert_eq!(
+            contract_provider_id(r#"o'brien&co <"x"> 100%"#),
+            "o%27brien%26co %3C%22x%22%3E 100%25"
+        );
+        // Escaping keeps distinct subjects distinct.
+        assert_ne!(contract_provider_id("a&b"), contract_provider_id("a%26b"));
+        let long = contract_provider_id(&"&".repeat(256));
+        assert_eq!(long.len(), 498, "whole escapes only, within 500");
+        assert!(long.chars().all(|c| !"<>\"'&".contains(c)));
+        // The limit counts characters, not bytes.
+        let wide = "\u{6f22}".repeat(256);
+        assert_eq!(contract_provider_id(&wide), wide);
     }
 }

@@ -13,8 +13,8 @@ use openidconnect::OAuth2TokenResponse as _;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
     CoreClientAuthMethod, CoreGrantType, CoreIdToken, CoreJsonWebKey, CoreJsonWebKeySet,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
-    CoreResponseType, CoreSubjectIdentifierType,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId,
@@ -238,7 +238,9 @@ impl OidcProvider {
         nonce: &str,
     ) -> Result<Option<Value>, IdpError> {
         let client = self.client(metadata, redirect_uri)?;
-        let verifier = client.id_token_verifier();
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(id_token_algs(metadata, self.endpoints.allow_hmac_id_tokens));
         match id_token.claims(&verifier, &Nonce::new(nonce.to_owned())) {
             Ok(_) => {
                 let claims = payload(id_token)?;
@@ -368,6 +370,27 @@ impl IdentityProvider for OidcProvider {
             .identity(&claims)
             .map_err(IdpError::Upstream)
     }
+}
+
+/// The algorithms an ID token may be signed with: those discovery lists, without `none`, and
+/// without the MACs keyed by our client secret (HS256/384/512) unless the operator allowed
+/// them for this provider. Whoever knows the secret could otherwise mint ID tokens.
+fn id_token_algs(
+    metadata: &CoreProviderMetadata,
+    allow_hmac: bool,
+) -> Vec<CoreJwsSigningAlgorithm> {
+    metadata
+        .id_token_signing_alg_values_supported()
+        .iter()
+        .filter(|alg| match alg {
+            CoreJwsSigningAlgorithm::None => false,
+            CoreJwsSigningAlgorithm::HmacSha256
+            | CoreJwsSigningAlgorithm::HmacSha384
+            | CoreJwsSigningAlgorithm::HmacSha512 => allow_hmac,
+            _ => true,
+        })
+        .cloned()
+        .collect()
 }
 
 /// How far an upstream's clock may run ahead of ours.

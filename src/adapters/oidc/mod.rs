@@ -70,6 +70,8 @@ pub struct OidcEndpoints {
     pub fetch_userinfo: bool,
     /// Least time between two JWKS refreshes triggered by an unknown `kid`.
     pub jwks_refresh_interval: std::time::Duration,
+    /// Accept ID tokens MACed with our client secret (HS*) when discovery lists them.
+    pub allow_hmac_id_tokens: bool,
 }
 
 /// Which kind of provider, with its endpoints.

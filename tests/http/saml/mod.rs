@@ -81,6 +81,13 @@ async fn post_acs(app: &TestApp, response_xml: &str, relay_state: Option<&str>) 
 async fn expect_acs_error(resp: Response, status: u16, what: &str) {
     assert_eq!(resp.status().as_u16(), status, "{what}");
     let body = json_checked(resp, "post", "/saml/acs").await;
+    // Not an OAuth endpoint: DECISIONS.md's codes.
+    let code = if status == 401 {
+        "unauthorized"
+    } else {
+        "invalid_request"
+    };
+    assert_eq!(body["error"], code, "{what}");
     let description = body["error_description"].as_str().unwrap();
     assert!(
         !description.contains("Assertion") && !description.contains('<'),

@@ -127,6 +127,8 @@ async fn tampered_id_tokens_never_log_anyone_in() {
         ("wrong_iss", 502, "upstream_error"),
         ("bad_signature", 502, "upstream_error"),
         ("no_id_token", 502, "upstream_error"),
+        // MACed with our client secret: discovery lists HS256, but it is not allowed.
+        ("hs256", 502, "upstream_error"),
     ] {
         op.tamper_next(mode).await;
         let login = browser_login(&app, "op", "mallory").await;
@@ -147,6 +149,36 @@ async fn tampered_id_tokens_never_log_anyone_in() {
         );
     }
     // The provider is fine again and so is the login.
+    let tokens = tokens_from(&app, browser_login(&app, "op", "mallory").await.callback).await;
+    assert_eq!(
+        userinfo(&app, &tokens).await["email"],
+        "mallory@example.test"
+    );
+}
+
+/// ID tokens MACed with our client secret log in only where the operator allowed them.
+#[tokio::test]
+async fn hmac_id_tokens_need_the_providers_opt_in() {
+    let port = reserve_port();
+    let Some(op) = OidcIssuer::start(&format!("http://127.0.0.1:{port}/oauth2/callback")) else {
+        return;
+    };
+    let discovery: Value = reqwest::get(format!("{}/.well-known/openid-configuration", op.issuer))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        discovery["id_token_signing_alg_values_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("HS256")),
+        "the issuer advertises HS256, so only our pin refuses it"
+    );
+    let entry = format!("{}allow_hmac_id_tokens = true\n", oidc_entry(&op.issuer));
+    let app = spawn_on(port, &entry).await;
+    op.tamper_next("hs256").await;
     let tokens = tokens_from(&app, browser_login(&app, "op", "mallory").await.callback).await;
     assert_eq!(
         userinfo(&app, &tokens).await["email"],

@@ -183,6 +183,9 @@ pub struct UpstreamProviderConfig {
     pub forward_login_hint: bool,
     /// Allow plain-http endpoints on non-loopback hosts (development only).
     pub allow_insecure_http: bool,
+    /// OIDC: also accept ID tokens MACed with our client secret (HS256/384/512) when discovery
+    /// lists them. Off: only the asymmetric algorithms discovery lists.
+    pub allow_hmac_id_tokens: bool,
 }
 
 /// A validated upstream provider.

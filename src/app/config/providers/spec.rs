@@ -158,6 +158,7 @@ impl UpstreamProviderConfig {
                         issuer: url("issuer", &issuer)?,
                         fetch_userinfo: self.fetch_userinfo.unwrap_or(false),
                         jwks_refresh_interval: Duration::from_secs(jwks_refresh_secs),
+                        allow_hmac_id_tokens: self.allow_hmac_id_tokens,
                     }),
                     None => {
                         fn need<'a>(
