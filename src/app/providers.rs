@@ -21,6 +21,12 @@ pub async fn oauth_providers(
 ) -> anyhow::Result<Providers> {
     let mut providers = Providers::new();
     if resolved.tmi_enabled {
+        if config.mode == crate::app::config::Mode::Production {
+            tracing::warn!(
+                "the built-in tmi provider is enabled in production: anyone who can reach \
+                 the service can sign in as any tmi user without a password"
+            );
+        }
         let tmi = &config.providers.tmi;
         providers.register(Arc::new(TmiProvider::new(
             ProviderInfo {

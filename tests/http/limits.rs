@@ -1,5 +1,6 @@
 //! Rate limits: they engage and reset (manual clock), key on the socket peer unless the peer is
-//! a trusted proxy, and count client ids at the token endpoint however they are presented.
+//! a trusted proxy, count client ids at the token endpoint however they are presented, and
+//! count introspection and revocation per address as well as per caller.
 
 use chrono::Duration;
 use reqwest::StatusCode;
@@ -162,4 +163,28 @@ async fn the_token_endpoint_limits_each_client_id_wherever_it_is_presented() {
         .await
         .unwrap();
     assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn made_up_callers_share_their_addresss_budget_at_revocation() {
+    let mut config = limited(100, &[]);
+    config.rate_limits.caller_per_minute = 3;
+    let app = spawn_with(config).await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let resp = app
+            .client
+            .post(app.url("/oauth2/revoke"))
+            .bearer_auth(format!("made-up-{i}"))
+            .form(&[("token", "x")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 429],
+        "a new bearer token per request opens no new budget"
+    );
 }

@@ -76,7 +76,7 @@ pub struct RateLimitSettings {
     pub login: Limit,
     /// `/oauth2/token`, `/oauth2/refresh`: per client IP and per `client_id`.
     pub token: Limit,
-    /// `/oauth2/introspect`, `/oauth2/revoke`: per caller.
+    /// `/oauth2/introspect`, `/oauth2/revoke`: per client IP and per caller.
     pub caller: Limit,
     /// `/.well-known/*`: per client IP.
     pub discovery: Limit,
@@ -163,6 +163,18 @@ fn client_id(req: &Request, body: &[u8]) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The per-IP bucket of `ip`: an IPv6 client usually holds a whole /64, so the /64 is one
+/// bucket (per address, each of its 2^64 addresses would open a fresh budget).
+fn bucket_address(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
 /// The caller at introspection/revocation: a Basic client id or a bearer token.
 fn caller(req: &Request) -> Option<String> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
@@ -186,7 +198,7 @@ fn caller(req: &Request) -> Option<String> {
 fn buckets(req: &Request, body: &[u8], settings: &RateLimitSettings) -> Vec<(String, Limit)> {
     let path = req.uri().path();
     let ip = client_ip(req, &settings.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        .map_or_else(|| "unknown".to_owned(), bucket_address);
     let per_ip = |class: &str, limit: Limit| (format!("{class}:ip:{ip}"), limit);
     match path {
         "/healthz" | "/openapi.json" => vec![],
@@ -214,10 +226,15 @@ fn buckets(req: &Request, body: &[u8], settings: &RateLimitSettings) -> Vec<(Str
             }
             keys
         }
-        "/oauth2/introspect" | "/oauth2/revoke" => match caller(req) {
-            Some(who) => vec![(format!("caller:{who}"), settings.caller)],
-            None => vec![per_ip("caller", settings.caller)],
-        },
+        "/oauth2/introspect" | "/oauth2/revoke" => {
+            // Per client IP too: a made-up bearer token or client id per request would
+            // otherwise open a fresh budget each time (the caller is not authenticated yet).
+            let mut keys = vec![per_ip("caller", settings.caller)];
+            if let Some(who) = caller(req) {
+                keys.push((format!("caller:{who}"), settings.caller));
+            }
+            keys
+        }
         p if p.starts_with("/.well-known/") => vec![per_ip("discovery", settings.discovery)],
         _ => vec![per_ip("api", settings.api)],
     }
@@ -312,6 +329,19 @@ mod tests {
         assert_eq!(client(&[]), "10.0.0.1");
         assert_eq!(client(&["10.0.0.9, 10.0.0.7"]), "10.0.0.1");
         assert_eq!(client(&["::ffff:1.2.3.4"]), "1.2.3.4");
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64() {
+        let at = |s: &str| bucket_address(s.parse().unwrap());
+        assert_eq!(
+            at("2001:db8:1:2::1"),
+            at("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(at("2001:db8:1:2::1"), at("2001:db8:1:3::1"));
+        assert_eq!(at("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(at("192.0.2.1"), "192.0.2.1");
+        assert_ne!(at("192.0.2.1"), at("192.0.2.2"));
     }
 
     #[test]

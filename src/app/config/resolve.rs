@@ -251,6 +251,15 @@ impl Config {
             None => CallbackAllowList::default(),
         };
         let tmi_enabled = self.providers.tmi.enabled.unwrap_or(demo);
+        if tmi_enabled && !demo && self.groups.auto_promote_first_user {
+            // The tmi provider signs in whoever names a user: the first caller would become
+            // administrator of a production service.
+            return Err(ConfigError::new(
+                "groups.auto_promote_first_user",
+                "cannot be used in production while the built-in tmi provider is enabled \
+                 (anyone could sign in as the first user and become an administrator)",
+            ));
+        }
         let default_idp = match &self.oauth.default_idp {
             Some(id) if !is_valid_provider_id(id) => {
                 return Err(ConfigError::new(

@@ -31,6 +31,24 @@ fn production_requires_a_public_url_and_disables_tmi() {
 }
 
 #[test]
+fn production_refuses_first_user_promotion_with_the_tmi_provider() {
+    let mut config = Config {
+        mode: Mode::Production,
+        ..Config::default()
+    };
+    config.server.public_url = Some("https://auth.example.com".into());
+    config.groups.auto_promote_first_user = true;
+    assert!(config.resolve().is_ok(), "without the tmi provider");
+    config.providers.tmi.enabled = Some(true);
+    assert_eq!(
+        config.resolve().map_err(|e| e.key),
+        Err("groups.auto_promote_first_user".to_owned())
+    );
+    config.mode = Mode::Demo;
+    assert!(config.resolve().is_ok(), "demo mode is for trying it out");
+}
+
+#[test]
 fn bad_values_name_their_key() {
     let mut config = Config::default();
     config.tokens.access_token_ttl_secs = 5;
