@@ -148,7 +148,9 @@ impl GroupsApi {
         if !is_valid_provider_id(&idp.0) {
             return Err(ApiError::bad_request("invalid_request", "idp is malformed"));
         }
-        if self.state.login.providers().get(&idp.0).is_none() {
+        if self.state.login.providers().get(&idp.0).is_none()
+            && self.state.login.saml_providers().get(&idp.0).is_none()
+        {
             return Err(ApiError::not_found("unknown identity provider"));
         }
         let groups = self

@@ -6,6 +6,7 @@
 mod attacks;
 mod harness;
 mod logout;
+mod profile;
 
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
