@@ -197,7 +197,25 @@ async fn management_commands_work_against_postgres() {
     }
     db.fails(&["admins", "add", "--user", "tmi:nobody"], "no user");
     db.fails(&["admins", "add", "--group", "nope"], "no group");
-    db.ok(&["admins", "remove", "--group", "platform"]);
+    // The last administrator goes: with first-user promotion on, the operator is warned that
+    // the next sign-in would become administrator.
+    let out = db
+        .command(&["admins", "remove", "--group", "platform"])
+        .env("TMI_AUTH__GROUPS__AUTO_PROMOTE_FIRST_USER", "true")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("will become administrator"), "{err}");
+    assert_eq!(
+        db.ok(&["admins", "list"]).trim(),
+        "",
+        "administrators is empty"
+    );
+    db.ok(&["admins", "add", "--group", "platform"]);
+    let (code, _, err) = db.run(&["admins", "remove", "--group", "platform"]);
+    assert_eq!(code, 0);
+    assert!(!err.contains("warning"), "promotion off: no warning: {err}");
     assert!(!db.ok(&["admins", "list"]).contains("platform"));
     db.ok(&["groups", "add-member", "sre", "--group", "everyone"]);
     db.fails(&["admins", "add", "--group", "platform"], "every user");

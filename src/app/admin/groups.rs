@@ -144,7 +144,27 @@ pub async fn groups(config: &Config, command: GroupsCommand) -> anyhow::Result<(
             let m = member(&stores, &who).await?;
             remove(&stores, target.id, m).await?;
             println!("removed");
+            if target.id == ADMINISTRATORS {
+                warn_if_armed(config, &stores).await?;
+            }
         }
+    }
+    Ok(())
+}
+
+/// With `groups.auto_promote_first_user`, an empty administrators group makes the next user
+/// to sign in (anyone) an administrator: say so when a removal leaves it empty.
+async fn warn_if_armed(config: &Config, stores: &Stores) -> anyhow::Result<()> {
+    if !config.groups.auto_promote_first_user {
+        return Ok(());
+    }
+    let (_, total) = stores.groups.members(ADMINISTRATORS, 1, 0).await?;
+    if total == 0 {
+        eprintln!(
+            "warning: administrators is now empty and groups.auto_promote_first_user is on: \
+             the next user to sign in will become administrator (add one with \
+             `tmi-auth admins add`, or turn the setting off)"
+        );
     }
     Ok(())
 }
@@ -164,6 +184,7 @@ pub async fn admins(config: &Config, command: AdminsCommand) -> anyhow::Result<(
             let m = member(&stores, &who).await?;
             remove(&stores, ADMINISTRATORS, m).await?;
             println!("removed");
+            warn_if_armed(config, &stores).await?;
         }
     }
     Ok(())
