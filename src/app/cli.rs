@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use super::admin::{self, AdminsCommand, CredentialsCommand, GroupsCommand, KeysCommand};
+use super::admin::{
+    self, AdminsCommand, CredentialsCommand, GroupsCommand, KeysCommand, UsersCommand,
+};
 use super::config::{Config, ConfigError};
 use super::{banner, telemetry};
 use crate::app::startup::{Application, connect_postgres};
@@ -48,6 +50,9 @@ pub enum Command {
     /// Client credentials in the configured storage.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Users in the configured storage.
+    #[command(subcommand)]
+    Users(UsersCommand),
 }
 
 /// Parses the command line and runs; the process exit code.
@@ -77,6 +82,12 @@ pub async fn run() -> ExitCode {
         Command::Credentials(c) => {
             manage(cli.config, |config| {
                 Box::pin(async move { admin::credentials(&config, c).await })
+            })
+            .await
+        }
+        Command::Users(c) => {
+            manage(cli.config, |config| {
+                Box::pin(async move { admin::users(&config, c).await })
             })
             .await
         }

@@ -33,6 +33,9 @@ pub trait RefreshFamilyStore: Send + Sync + 'static {
     /// The ids of every family of `user` authenticated by `idp` that is not revoked.
     async fn live_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError>;
 
+    /// The providers through which `user` has a family that is not revoked, sorted, each once.
+    async fn live_idps_for(&self, user: UserId) -> Result<Vec<String>, PortError>;
+
     /// Marks every family of `user` authenticated by `idp` that is not yet revoked as revoked,
     /// and returns their ids (empty when there are none).
     async fn revoke_all_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError>;

@@ -155,6 +155,18 @@ pub async fn a_new_login_sets_the_groups_of_the_users_live_sessions_with_that_pr
     assert_eq!(live("tmi").await, ["famG1"]);
     assert_eq!(live("google").await, ["famG2"]);
     assert!(live("saml").await.is_empty());
+    // The providers of the live sessions, each once: a revoked session's does not count.
+    let mut second = family("famG4");
+    second.idp = "google".into();
+    let mut gone = family("famG5");
+    gone.idp = "saml".into();
+    gone.revoked = true;
+    for f in [&second, &gone] {
+        store.insert(f).await.unwrap();
+    }
+    assert_eq!(store.live_idps_for(owner).await.unwrap(), ["google", "tmi"]);
+    let stranger = UserId::from_uuid(uuid::Uuid::from_u128(8));
+    assert!(store.live_idps_for(stranger).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -222,6 +222,14 @@ async fn management_commands_work_against_postgres() {
     db.ok(&["groups", "remove-member", "sre", "--group", "everyone"]);
     db.ok(&["groups", "remove-member", "platform", "--group", "sre"]);
     db.fails(&["credentials", "list", "--user", "tmi:nobody"], "no user");
+    db.fails(&["users", "sign-out", "--user", "tmi:nobody"], "no user");
+    let (code, out, err) = db.run(&["users", "sign-out", "--user", "tmi:carol"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("0 session(s) ended"), "{out}");
+    assert!(
+        err.contains("cache is not redis"),
+        "the operator is told: {err}"
+    );
     db.fails(
         &["credentials", "revoke", "tmi_cc_AAAAAAAAAAAAAAAAAAAAAA"],
         "no client credential",

@@ -70,6 +70,16 @@ impl RefreshFamilyStore for MemoryRefreshFamilyStore {
             .collect())
     }
 
+    async fn live_idps_for(&self, user: UserId) -> Result<Vec<String>, PortError> {
+        let families = lock(&self.families);
+        let idps: std::collections::BTreeSet<String> = families
+            .values()
+            .filter(|f| f.user_id == user && !f.revoked)
+            .map(|f| f.idp.clone())
+            .collect();
+        Ok(idps.into_iter().collect())
+    }
+
     async fn revoke_all_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError> {
         let mut families = lock(&self.families);
         let mut revoked = Vec::new();

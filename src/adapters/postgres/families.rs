@@ -140,6 +140,18 @@ impl RefreshFamilyStore for PostgresRefreshFamilyStore {
         Ok(family_ids(ids))
     }
 
+    async fn live_idps_for(&self, user: UserId) -> Result<Vec<String>, PortError> {
+        let idps: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT idp FROM refresh_families WHERE user_id = $1 AND NOT revoked \
+             ORDER BY idp",
+        )
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(idps.into_iter().map(|(idp,)| idp).collect())
+    }
+
     async fn revoke_all_for(&self, user: UserId, idp: &str) -> Result<Vec<FamilyId>, PortError> {
         let ids: Vec<(String,)> = sqlx::query_as(
             "UPDATE refresh_families SET revoked = TRUE \

@@ -4,11 +4,9 @@
 use anyhow::anyhow;
 use clap::Subcommand;
 
-use super::{audit, stores, user};
-use crate::adapters::system::SystemClock;
-use crate::app::config::{CacheKind, Config};
+use super::{audit, revocation_deadline, revocation_list, stores, user};
+use crate::app::config::Config;
 use crate::domain::tokens::keys::stored_peppers;
-use crate::ports::Clock;
 
 /// `tmi-auth credentials …`.
 #[derive(Debug, Subcommand)]
@@ -93,35 +91,14 @@ pub async fn credentials(config: &Config, command: CredentialsCommand) -> anyhow
 /// Puts the credential's revocation entry on the shared revocation list.
 async fn revoke_tokens(config: &Config, client_id: &str) -> anyhow::Result<()> {
     use crate::ports::{RevocationEntry, RevocationList};
-    let Some(url) = config
-        .redis
-        .url
-        .clone()
-        .filter(|_| config.cache == CacheKind::Redis)
-    else {
+    let Some(list) = revocation_list(config).await? else {
         eprintln!("note: cache is not redis; tokens already issued stay valid until they expire");
         return Ok(());
     };
-    let handle =
-        crate::adapters::redis::RedisHandle::connect(&crate::adapters::redis::RedisSettings {
-            url,
-            key_prefix: config.redis.key_prefix.clone(),
-            response_timeout: std::time::Duration::from_millis(config.redis.response_timeout_ms),
-            connection_timeout: std::time::Duration::from_millis(
-                config.redis.connection_timeout_ms,
-            ),
-        })
-        .await
-        .map_err(|e| anyhow!("redis.url: cannot reach Redis: {e}"))?;
-    let ttl = chrono::Duration::seconds(
-        i64::try_from(config.tokens.access_token_ttl_secs + config.tokens.leeway_secs)
-            .unwrap_or(i64::MAX / 2),
-    );
-    crate::adapters::redis::RedisRevocationList::new(handle)
-        .revoke(
-            &RevocationEntry::Credential(client_id.to_owned()),
-            SystemClock.now() + ttl,
-        )
-        .await?;
+    list.revoke(
+        &RevocationEntry::Credential(client_id.to_owned()),
+        revocation_deadline(config),
+    )
+    .await?;
     Ok(())
 }

@@ -25,6 +25,8 @@ use crate::ports::{
 mod key_reload;
 mod revoke;
 
+pub use revoke::{end_all_sessions, end_sessions};
+
 /// Token lifetimes and identity of the issuer.
 #[derive(Debug, Clone)]
 pub struct TokenSettings {

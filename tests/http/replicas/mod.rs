@@ -159,6 +159,27 @@ impl Cluster {
         resp.json().await.unwrap()
     }
 
+    /// The `tmi-auth` binary running `args` against this cluster's storage, with Redis at
+    /// `redis_url` (the cluster's, or one that is down).
+    fn cli(&self, args: &[&str], redis_url: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tmi-auth"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("TMI_AUTH__") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.args(args)
+            .env("TMI_AUTH__MODE", "production")
+            .env("TMI_AUTH__SERVER__PUBLIC_URL", "http://auth.test.invalid")
+            .env("TMI_AUTH__STORAGE", "postgres")
+            .env("TMI_AUTH__DATABASE__URL", &self.db_url)
+            .env("TMI_AUTH__DATABASE__SCHEMA", &self.schema)
+            .env("TMI_AUTH__CACHE", "redis")
+            .env("TMI_AUTH__REDIS__URL", redis_url)
+            .env("TMI_AUTH__REDIS__KEY_PREFIX", &self.redis_prefix);
+        cmd
+    }
+
     async fn me(&self, i: usize, token: &str) -> StatusCode {
         self.client
             .get(format!("{}/me", self.replicas[i]))
@@ -363,5 +384,57 @@ async fn a_key_rotated_for_one_replica_verifies_on_another() {
         kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
         "{kids:?}"
     );
+    cluster.cleanup().await;
+}
+
+/// An operator signs a user out from the command line: each of their sessions ends on every
+/// replica, at once; other users' sessions go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_signs_a_user_out_everywhere() {
+    let Some(cluster) = cluster(2).await else {
+        return;
+    };
+    let first = cluster.login("frank", 0, 1, 0).await;
+    let second = cluster.login("frank", 1, 0, 1).await;
+    let other = cluster.login("gina", 0, 0, 1).await;
+    let out = cluster
+        .cli(
+            &["users", "sign-out", "--user", "tmi:frank"],
+            &cluster.redis_url,
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("2 session(s) ended"), "{stdout}");
+    let refresh = |i: usize, token: &str| {
+        cluster
+            .client
+            .post(format!("{}/oauth2/refresh", cluster.replicas[i]))
+            .json(&json!({ "refresh_token": token }))
+            .send()
+    };
+    for tokens in [&first, &second] {
+        for i in 0..2 {
+            assert_eq!(
+                cluster.me(i, &tokens.access_token).await,
+                StatusCode::UNAUTHORIZED,
+                "access token rejected on replica {i}"
+            );
+        }
+        let resp = refresh(1, &tokens.refresh_token).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED,
+            "refresh token dead"
+        );
+    }
+    assert_eq!(cluster.me(1, &other.access_token).await, StatusCode::OK);
+    let resp = refresh(0, &other.refresh_token).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "another user signs on");
     cluster.cleanup().await;
 }

@@ -188,21 +188,8 @@ async fn the_revoke_command_changes_nothing_when_it_cannot_revoke_the_tokens() {
     let token = tokens_of(&resp.json().await.unwrap()).access_token;
 
     let revoke = |redis_url: &str| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tmi-auth"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TMI_AUTH__") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.args(["credentials", "revoke", &client_id])
-            .env("TMI_AUTH__MODE", "production")
-            .env("TMI_AUTH__SERVER__PUBLIC_URL", "http://auth.test.invalid")
-            .env("TMI_AUTH__STORAGE", "postgres")
-            .env("TMI_AUTH__DATABASE__URL", &cluster.db_url)
-            .env("TMI_AUTH__DATABASE__SCHEMA", &cluster.schema)
-            .env("TMI_AUTH__CACHE", "redis")
-            .env("TMI_AUTH__REDIS__URL", redis_url)
-            .env("TMI_AUTH__REDIS__KEY_PREFIX", &cluster.redis_prefix)
+        cluster
+            .cli(&["credentials", "revoke", &client_id], redis_url)
             .env("TMI_AUTH__REDIS__CONNECTION_TIMEOUT_MS", "500")
             .output()
             .unwrap()

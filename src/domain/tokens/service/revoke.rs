@@ -51,16 +51,15 @@ impl TokenService {
     /// nothing is marked, and the IdP's retry finds the same sessions to end (marked first,
     /// a retry would find none and their access tokens would stay valid).
     pub async fn revoke_sessions(&self, user: UserId, idp: &str) -> Result<usize, PortError> {
-        let live = self.families.live_for(user, idp).await?;
-        for id in &live {
-            self.revoke_listed(id).await?;
-        }
-        let ids = self.families.revoke_all_for(user, idp).await?;
-        // A session that began in between is listed too.
-        for id in ids.iter().filter(|id| !live.contains(id)) {
-            self.revoke_listed(id).await?;
-        }
-        Ok(ids.len())
+        let until = self.clock.now() + self.settings.access_ttl + self.settings.leeway;
+        end_sessions(
+            self.families.as_ref(),
+            self.revocations.as_ref(),
+            until,
+            user,
+            idp,
+        )
+        .await
     }
 
     /// Revokes every access token issued to a client credential, on every replica.
@@ -134,4 +133,42 @@ impl TokenService {
             _ => Ok(false),
         }
     }
+}
+
+/// Ends every session `user` opened through `idp`, as [`TokenService::revoke_sessions`] does
+/// (the access tokens listed first, then the families marked); revocation-list entries last
+/// until `until`. The number of sessions ended.
+pub async fn end_sessions(
+    families: &dyn RefreshFamilyStore,
+    revocations: &dyn RevocationList,
+    until: DateTime<Utc>,
+    user: UserId,
+    idp: &str,
+) -> Result<usize, PortError> {
+    let entry = |id: &FamilyId| RevocationEntry::Family(id.as_str().to_owned());
+    let live = families.live_for(user, idp).await?;
+    for id in &live {
+        revocations.revoke(&entry(id), until).await?;
+    }
+    let ids = families.revoke_all_for(user, idp).await?;
+    // A session that began in between is listed too.
+    for id in ids.iter().filter(|id| !live.contains(id)) {
+        revocations.revoke(&entry(id), until).await?;
+    }
+    Ok(ids.len())
+}
+
+/// Ends every session of `user`, through every provider (an operator signing someone out).
+/// Safe to repeat: a run that failed half-way leaves the rest for the next.
+pub async fn end_all_sessions(
+    families: &dyn RefreshFamilyStore,
+    revocations: &dyn RevocationList,
+    until: DateTime<Utc>,
+    user: UserId,
+) -> Result<usize, PortError> {
+    let mut ended = 0;
+    for idp in families.live_idps_for(user).await? {
+        ended += end_sessions(families, revocations, until, user, &idp).await?;
+    }
+    Ok(ended)
 }
