@@ -155,8 +155,18 @@ pub async fn resolve_user(
         if let Some(mut user) = users.find_by_identity(provider, &identity.subject).await? {
             // A linked identity does not overwrite the e-mail of the account it joined.
             if user.provider == provider && user.provider_user_id == identity.subject {
+                // A new address another account already holds is recorded, but not as
+                // verified: e-mail rules and linking would otherwise follow the copy (a new
+                // identity with that address gets AccountConflict instead).
+                let taken = email_verified
+                    && !user.email.eq_ignore_ascii_case(&email)
+                    && users
+                        .find_by_email(&email, MAX_EMAIL_MATCHES)
+                        .await?
+                        .iter()
+                        .any(|holder| holder.id != user.id);
                 user.email = email.clone();
-                user.email_verified = email_verified;
+                user.email_verified = email_verified && !taken;
                 user.name = name.clone();
             }
             user.last_login_at = now;

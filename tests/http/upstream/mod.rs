@@ -3,6 +3,7 @@
 //! e-mail list, upstream failures (502), and the e-mail linking rules (409 or link).
 
 pub mod harness;
+mod linking;
 
 use serde_json::Value;
 
@@ -10,7 +11,7 @@ use crate::support::*;
 use harness::*;
 
 /// The claims of one of our access tokens (its signature is checked elsewhere).
-fn claims_of(tokens: &Tokens) -> Value {
+pub(crate) fn claims_of(tokens: &Tokens) -> Value {
     use base64::Engine as _;
     let payload = tokens.access_token.split('.').nth(1).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -36,7 +37,7 @@ async fn listed_provider(app: &TestApp, id: &str) -> Value {
         .unwrap_or_else(|| panic!("{id} is listed"))
 }
 
-async fn userinfo(app: &TestApp, tokens: &Tokens) -> Value {
+pub(crate) async fn userinfo(app: &TestApp, tokens: &Tokens) -> Value {
     json_checked(
         app.get_bearer("/oauth2/userinfo", &tokens.access_token)
             .await,
@@ -444,73 +445,4 @@ async fn oversized_or_redirected_provider_answers_are_upstream_errors() {
         let login = browser_login(&app, "gh", login).await;
         expect_error_shape(login.callback, "/oauth2/callback", 502, "upstream_error").await;
     }
-}
-
-const TMI_VERIFIED: &str = "[providers.tmi]\nemail_verified = true\n";
-
-fn with_email(email: &'static str, verified: bool) -> FakeAccount {
-    FakeAccount {
-        id: 99,
-        name: Some("Same Person"),
-        public_email: Some(email),
-        emails: vec![(email, true, verified)],
-        quirk: Quirk::None,
-    }
-}
-
-#[tokio::test]
-async fn an_email_held_by_another_account_is_409_unless_linking_is_on_and_both_verified() {
-    let gh = FakeGithub::start(&[
-        ("dup", with_email("Alice@TMI.local", true)),
-        ("dupunverified", with_email("alice@tmi.local", false)),
-    ])
-    .await;
-
-    // Linking off (the default): a verified e-mail on both sides is still a conflict.
-    let app = spawn_on(reserve_port(), &format!("{TMI_VERIFIED}\n{}", gh.entry())).await;
-    let alice = app.login("alice").await;
-    let login = browser_login(&app, "gh", "dup").await;
-    expect_error_shape(login.callback, "/oauth2/callback", 409, "account_conflict").await;
-    assert_eq!(
-        json_checked(
-            app.get_bearer("/me", &alice.access_token).await,
-            "get",
-            "/me"
-        )
-        .await["provider"],
-        "tmi",
-        "the existing account is untouched"
-    );
-
-    // Linking on: the verified identity joins alice's account; the unverified one may not.
-    let app = spawn_on(
-        reserve_port(),
-        &format!(
-            "[oauth]\nlink_accounts_by_verified_email = true\n\n{TMI_VERIFIED}\n{}",
-            gh.entry()
-        ),
-    )
-    .await;
-    let alice = userinfo(&app, &app.login("alice").await).await;
-    let login = browser_login(&app, "gh", "dupunverified").await;
-    expect_error_shape(login.callback, "/oauth2/callback", 409, "account_conflict").await;
-    let linked = tokens_from(&app, browser_login(&app, "gh", "dup").await.callback).await;
-    assert_eq!(
-        claims_of(&linked)["idp"],
-        "gh",
-        "the token names the provider used"
-    );
-    let linked = userinfo(&app, &linked).await;
-    assert_eq!(linked["sub"], alice["sub"], "same account");
-    assert_eq!(
-        linked["email"], "alice@tmi.local",
-        "the account keeps its e-mail"
-    );
-    // Both identities keep working.
-    let again = tokens_from(&app, browser_login(&app, "gh", "dup").await.callback).await;
-    assert_eq!(userinfo(&app, &again).await["sub"], alice["sub"]);
-    assert_eq!(
-        userinfo(&app, &app.login("alice").await).await["sub"],
-        alice["sub"]
-    );
 }
