@@ -93,6 +93,14 @@ impl Application {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => default_public_url(local_addr),
         };
+        if config.mode == crate::app::config::Mode::Production && !is_secure_origin(&public_url) {
+            tracing::warn!(
+                public_url = %public_url,
+                "server.public_url is plain http on a host that is not loopback: tokens, codes \
+                 and client secrets would cross the network unencrypted (put TLS in front and \
+                 use https)"
+            );
+        }
 
         let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
@@ -371,4 +379,40 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Whether clients reach `url` over TLS, or stay on this machine (loopback, `localhost`).
+fn is_secure_origin(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    if parsed.scheme() == "https" {
+        return true;
+    }
+    match parsed.host() {
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod secure_origin_tests {
+    use super::is_secure_origin;
+
+    #[test]
+    fn only_tls_or_loopback_origins_are_secure() {
+        assert!(is_secure_origin("https://auth.example.com"));
+        assert!(is_secure_origin("http://localhost:8080"));
+        assert!(is_secure_origin("http://127.0.0.1:8080"));
+        assert!(is_secure_origin("http://[::1]:8080"));
+        assert!(is_secure_origin("http://app.localhost"));
+        assert!(!is_secure_origin("http://auth.example.com"));
+        assert!(!is_secure_origin("http://10.0.0.5:8080"));
+        assert!(!is_secure_origin("http://localhost.example.com"));
+    }
 }
