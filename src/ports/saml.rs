@@ -80,8 +80,9 @@ pub enum SamlError {
 
 /// One configured SAML IdP. All methods are pure computation over the given input.
 pub trait SamlProvider: Send + Sync + 'static {
-    /// Static description.
-    fn info(&self) -> &SamlProviderInfo;
+    /// Its description, as of now (a provider whose IdP metadata is refreshed may become
+    /// initialized later).
+    fn info(&self) -> SamlProviderInfo;
 
     /// Our SP metadata document for this IdP.
     fn metadata_xml(&self) -> Result<String, SamlError>;

@@ -13,6 +13,7 @@ mod guard;
 mod identity;
 mod logout;
 mod redirect;
+mod refresh;
 
 use chrono::{Duration, Utc};
 use openssl::pkey::{PKey, Private};
@@ -30,6 +31,7 @@ use self::decrypt::{Decrypted, without_signature_check};
 pub use decrypt::CONTENT as CONTENT_ENCRYPTION;
 pub use guard::{MAX_XML_BYTES, decode_post};
 pub use identity::AttributeMapping;
+pub use refresh::RefreshingSamlProvider;
 
 use crate::ports::saml::{
     SamlAssertion, SamlError, SamlLoginRequest, SamlLogout, SamlProvider, SamlProviderInfo,
@@ -299,8 +301,8 @@ impl SamaelProvider {
 const NAME_ID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 
 impl SamlProvider for SamaelProvider {
-    fn info(&self) -> &SamlProviderInfo {
-        &self.info
+    fn info(&self) -> SamlProviderInfo {
+        self.info.clone()
     }
 
     fn metadata_xml(&self) -> Result<String, SamlError> {

@@ -7,6 +7,7 @@ mod attacks;
 mod harness;
 mod logout;
 mod profile;
+mod refresh;
 
 use reqwest::{Response, StatusCode};
 use serde_json::Value;

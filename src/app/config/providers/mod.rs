@@ -40,6 +40,9 @@ pub struct ProvidersConfig {
     pub discovery_attempts: u32,
     /// Least seconds between two JWKS refreshes caused by an unknown key id.
     pub jwks_refresh_interval_secs: u64,
+    /// Seconds between two fetches of a SAML IdP's metadata from its `idp_metadata_url`
+    /// (after a failed fetch, at most a minute).
+    pub saml_metadata_refresh_secs: u64,
 }
 
 impl Default for ProvidersConfig {
@@ -51,6 +54,7 @@ impl Default for ProvidersConfig {
             http_timeout_secs: 10,
             discovery_attempts: 3,
             jwks_refresh_interval_secs: 60,
+            saml_metadata_refresh_secs: 21_600,
         }
     }
 }
@@ -271,6 +275,12 @@ impl ProvidersConfig {
                 self.jwks_refresh_interval_secs,
                 0,
                 86_400,
+            ),
+            (
+                "providers.saml_metadata_refresh_secs",
+                self.saml_metadata_refresh_secs,
+                1,
+                604_800,
             ),
         ] {
             if !(min..=max).contains(&value) {

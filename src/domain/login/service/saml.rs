@@ -325,7 +325,8 @@ impl LoginService {
         provider: &dyn SamlProvider,
         logout: &SamlLogout,
     ) -> Result<(), LoginError> {
-        let idp = &provider.info().id;
+        let info = provider.info();
+        let idp = &info.id;
         // Each LogoutRequest acts once: a captured one replayed while still fresh would end
         // sessions opened after the real logout. (Freshness is 5 minutes plus the clock
         // skew either side; the record outlives it.)
