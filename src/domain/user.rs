@@ -121,6 +121,9 @@ pub enum EmailLinking {
 /// Users sharing one e-mail that we look at when linking.
 const MAX_EMAIL_MATCHES: usize = 2;
 
+/// Holders of an address we look at before an account counts it as verified.
+const MAX_HOLDERS_CHECKED: usize = 50;
+
 /// Finds or creates the user for an upstream identity and refreshes the profile.
 ///
 /// A known `(provider, subject)` always wins. A new identity whose e-mail (ignoring case)
@@ -155,16 +158,18 @@ pub async fn resolve_user(
         if let Some(mut user) = users.find_by_identity(provider, &identity.subject).await? {
             // A linked identity does not overwrite the e-mail of the account it joined.
             if user.provider == provider && user.provider_user_id == identity.subject {
-                // A new address another account already holds is recorded, but not as
+                // An address another account holds verified is recorded here, but not as
                 // verified: e-mail rules and linking would otherwise follow the copy (a new
-                // identity with that address gets AccountConflict instead).
-                let taken = email_verified
-                    && !user.email.eq_ignore_ascii_case(&email)
+                // identity with that address gets AccountConflict instead). Checked whenever
+                // this account would newly count it as verified, at every such login.
+                let newly_verified = email_verified
+                    && (!user.email_verified || !user.email.eq_ignore_ascii_case(&email));
+                let taken = newly_verified
                     && users
-                        .find_by_email(&email, MAX_EMAIL_MATCHES)
+                        .find_by_email(&email, MAX_HOLDERS_CHECKED)
                         .await?
                         .iter()
-                        .any(|holder| holder.id != user.id);
+                        .any(|holder| holder.id != user.id && holder.email_verified);
                 user.email = email.clone();
                 user.email_verified = email_verified && !taken;
                 user.name = name.clone();

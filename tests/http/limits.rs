@@ -1,6 +1,6 @@
 //! Rate limits: they engage and reset (manual clock), key on the socket peer unless the peer is
 //! a trusted proxy, count client ids at the token endpoint however they are presented, and
-//! count introspection and revocation per address as well as per caller.
+//! count introspection and revocation per address, whatever credential is presented.
 
 use chrono::Duration;
 use reqwest::StatusCode;

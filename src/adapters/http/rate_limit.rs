@@ -76,7 +76,7 @@ pub struct RateLimitSettings {
     pub login: Limit,
     /// `/oauth2/token`, `/oauth2/refresh`: per client IP and per `client_id`.
     pub token: Limit,
-    /// `/oauth2/introspect`, `/oauth2/revoke`: per client IP and per caller.
+    /// `/oauth2/introspect`, `/oauth2/revoke`: per client IP.
     pub caller: Limit,
     /// `/.well-known/*`: per client IP.
     pub discovery: Limit,
@@ -175,25 +175,6 @@ fn bucket_address(ip: IpAddr) -> String {
     }
 }
 
-/// The caller at introspection/revocation: a Basic client id or a bearer token.
-fn caller(req: &Request) -> Option<String> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, rest) = value.split_once(' ')?;
-    if scheme.eq_ignore_ascii_case("bearer") {
-        return Some(format!("bearer:{}", digest_key(rest.trim())));
-    }
-    if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest.trim())
-            .ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        return text
-            .split_once(':')
-            .map(|(id, _)| format!("client:{}", digest_key(id)));
-    }
-    None
-}
-
 /// The buckets a request counts against.
 fn buckets(req: &Request, body: &[u8], settings: &RateLimitSettings) -> Vec<(String, Limit)> {
     let path = req.uri().path();
@@ -226,15 +207,10 @@ fn buckets(req: &Request, body: &[u8], settings: &RateLimitSettings) -> Vec<(Str
             }
             keys
         }
-        "/oauth2/introspect" | "/oauth2/revoke" => {
-            // Per client IP too: a made-up bearer token or client id per request would
-            // otherwise open a fresh budget each time (the caller is not authenticated yet).
-            let mut keys = vec![per_ip("caller", settings.caller)];
-            if let Some(who) = caller(req) {
-                keys.push((format!("caller:{who}"), settings.caller));
-            }
-            keys
-        }
+        // Per client IP: the caller is not authenticated yet, so a bucket per presented
+        // credential would let a made-up one per request open a fresh budget, and would let
+        // anyone who knows a resource server's client id drain that server's budget.
+        "/oauth2/introspect" | "/oauth2/revoke" => vec![per_ip("caller", settings.caller)],
         p if p.starts_with("/.well-known/") => vec![per_ip("discovery", settings.discovery)],
         _ => vec![per_ip("api", settings.api)],
     }

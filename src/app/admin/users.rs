@@ -9,7 +9,7 @@ use crate::adapters::memory::MemoryRevocationList;
 use crate::adapters::system::SystemClock;
 use crate::app::config::Config;
 use crate::domain::tokens::service::end_all_sessions;
-use crate::ports::RevocationList;
+use crate::ports::{Clock, RevocationList};
 
 /// `tmi-auth users …`.
 #[derive(Debug, Subcommand)]
@@ -52,12 +52,19 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
             .await?;
             audit("sessions_revoked", &found.id.to_string(), &spec);
             println!("signed out {spec}: {ended} session(s) ended");
-            let credentials = stores.credentials.list_by_owner(found.id, 1, 0).await?;
-            if credentials.total > 0 {
+            let now = SystemClock.now();
+            let live = stores
+                .credentials
+                .list_by_owner(found.id, 1000, 0)
+                .await?
+                .items
+                .iter()
+                .filter(|c| c.expires_at.is_none_or(|at| at > now))
+                .count();
+            if live > 0 {
                 eprintln!(
-                    "note: {} client credential(s) of this user still work; see \
-                     `tmi-auth credentials list --user {spec}`",
-                    credentials.total
+                    "note: {live} unexpired client credential(s) of this user still work; see \
+                     `tmi-auth credentials list --user {spec}`"
                 );
             }
         }

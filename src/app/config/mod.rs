@@ -324,7 +324,7 @@ pub struct RateLimitsConfig {
     pub login_per_minute: u32,
     /// `/oauth2/token`, `/oauth2/refresh`: per client IP, and per `client_id`.
     pub token_per_minute: u32,
-    /// `/oauth2/introspect`, `/oauth2/revoke`: per client IP, and per caller.
+    /// `/oauth2/introspect`, `/oauth2/revoke`: per client IP.
     pub caller_per_minute: u32,
     /// `/.well-known/*`: per client IP.
     pub discovery_per_minute: u32,

@@ -330,10 +330,11 @@ async fn records_kept_before_the_list_format_still_log_out() {
     }
 }
 
-/// A logout that fails half-way can be retried by the IdP: the sessions' access tokens are
-/// listed before their families are marked revoked, so the retry finds the same sessions
-/// (marked first, it would find none and the access tokens would stay valid). Here Redis
-/// refuses the revocation list's writes: an ACL lets tmi-auth write only its other keys.
+/// A logout that fails half-way can be retried by the IdP with the same request: the failed
+/// attempt does not count as acted on, and the sessions' access tokens are listed before their
+/// families are marked revoked, so the retry finds the same sessions (marked first, it would
+/// find none and the access tokens would stay valid). Here Redis refuses the revocation list's
+/// writes: an ACL lets tmi-auth write only its other keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_that_fails_half_way_can_be_retried() {
     let Some(pki) = Pki::generate("logout-retry") else {
@@ -381,17 +382,24 @@ async fn a_logout_that_fails_half_way_can_be_retried() {
     );
     // Reads of every key, writes of all but the revocation list's.
     acl(&["resetkeys", "%R~*", "~*flow:*", "~*fail:*", "~*rate:*"]);
-    let (_, first) = logout_request(&app.public, "dave", true);
-    let resp = post_slo(&app, &pki.sign(&first, "LogoutRequest", "idp")).await;
+    let (_, request) = logout_request(&app.public, "dave", true);
+    let request = pki.sign(&request, "LogoutRequest", "idp");
+    let resp = post_slo(&app, &request).await;
     assert!(
         resp.status().is_server_error(),
         "the logout could not be completed: {}",
         resp.status()
     );
     acl(&["resetkeys", "~*"]);
-    let (_, retry) = logout_request(&app.public, "dave", true);
-    let resp = post_slo(&app, &pki.sign(&retry, "LogoutRequest", "idp")).await;
+    // The IdP sends the same request again: it was not acted on, so it is no replay.
+    let resp = post_slo(&app, &request).await;
     assert_eq!(resp.status(), StatusCode::OK, "the IdP's retry");
+    let resp = post_slo(&app, &request).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::BAD_REQUEST,
+        "once acted on, it is a replay"
+    );
     assert_eq!(
         app.get_bearer("/me", &dave.access_token).await.status(),
         StatusCode::UNAUTHORIZED,

@@ -115,4 +115,12 @@ async fn an_account_that_takes_another_accounts_address_is_not_verified_for_it()
         false,
         "the rule does not follow the copy"
     );
+    // Nor at the next login with the same claims.
+    let again = tokens_from(&app, browser_login(&app, "gh", "after").await.callback).await;
+    assert_eq!(claims_of(&again)["email_verified"], false);
+    assert_eq!(is_admin(again).await, false, "not at a later login either");
+    // Carol's own account stays verified.
+    let carol = app.login("carol").await;
+    assert_eq!(claims_of(&carol)["email_verified"], true);
+    assert_eq!(is_admin(carol).await, true);
 }

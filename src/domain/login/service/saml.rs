@@ -350,6 +350,24 @@ impl LoginService {
             }
             Err(other) => return Err(other.into()),
         }
+        let result = self.end_named_sessions(provider, logout).await;
+        if result.is_err() {
+            // Not acted on (or only in part): the IdP may send the same request again.
+            if let Err(err) = self.flows.take(FlowKind::SamlLogout, &key).await {
+                tracing::warn!(%idp, error = %err, "a failed LogoutRequest stays recorded; the IdP must send a new one");
+            }
+        }
+        result
+    }
+
+    /// Ends the sessions of the users `logout` names (single logout, after the replay check).
+    async fn end_named_sessions(
+        &self,
+        provider: &dyn SamlProvider,
+        logout: &SamlLogout,
+    ) -> Result<(), LoginError> {
+        let info = provider.info();
+        let idp = &info.id;
         // With subjects from an attribute, the NameID means only what logins recorded (the
         // mapping stays: the IdP may repeat the request, or log out another session).
         let subjects = if provider.info().subject_from_attribute {

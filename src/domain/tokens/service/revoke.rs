@@ -159,7 +159,8 @@ pub async fn end_sessions(
 }
 
 /// Ends every session of `user`, through every provider (an operator signing someone out).
-/// Safe to repeat: a run that failed half-way leaves the rest for the next.
+/// A run that failed half-way leaves the rest for the next, except a session that began
+/// during it and was marked before its list entry could be written.
 pub async fn end_all_sessions(
     families: &dyn RefreshFamilyStore,
     revocations: &dyn RevocationList,
