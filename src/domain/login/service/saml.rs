@@ -13,7 +13,7 @@ use crate::domain::login::error::LoginError;
 use crate::domain::login::params::{is_valid_client_state, is_valid_provider_id};
 use crate::domain::login::records::PendingSaml;
 use crate::domain::pkce::CodeChallenge;
-use crate::ports::saml::{SamlAssertion, SamlError, SamlLogout, SamlProvider};
+use crate::ports::saml::{SamlAssertion, SamlError, SamlLogout, SamlProvider, SamlProviderInfo};
 use crate::ports::{AuditEvent, FlowKind, PortError};
 
 /// Longest RelayState we issue or accept.
@@ -350,7 +350,7 @@ impl LoginService {
             }
             Err(other) => return Err(other.into()),
         }
-        let result = self.end_named_sessions(provider, logout).await;
+        let result = self.end_named_sessions(&info, logout).await;
         if result.is_err() {
             // Not acted on (or only in part): the IdP may send the same request again.
             if let Err(err) = self.flows.take(FlowKind::SamlLogout, &key).await {
@@ -363,14 +363,13 @@ impl LoginService {
     /// Ends the sessions of the users `logout` names (single logout, after the replay check).
     async fn end_named_sessions(
         &self,
-        provider: &dyn SamlProvider,
+        info: &SamlProviderInfo,
         logout: &SamlLogout,
     ) -> Result<(), LoginError> {
-        let info = provider.info();
         let idp = &info.id;
         // With subjects from an attribute, the NameID means only what logins recorded (the
         // mapping stays: the IdP may repeat the request, or log out another session).
-        let subjects = if provider.info().subject_from_attribute {
+        let subjects = if info.subject_from_attribute {
             let key = name_id_key(idp, &logout.name_id);
             let mut subjects = self.flows.recent(FlowKind::SamlNameId, &key).await?;
             let legacy = self.flows.get(FlowKind::SamlNameIdV1, &key).await?;
