@@ -64,6 +64,11 @@ pub async fn connect_postgres(config: &Config, migrate: bool) -> anyhow::Result<
         .await
         .map_err(|e| anyhow::anyhow!("database.url: cannot reach PostgreSQL: {e}"))?;
     if migrate {
+        if let Some(schema) = &settings.schema {
+            postgres::create_schema(&pool, schema)
+                .await
+                .context("database.schema")?;
+        }
         postgres::migrate(&pool)
             .await
             .context("applying database migrations")?;

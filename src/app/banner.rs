@@ -7,7 +7,14 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// Renders the banner. The first line is stable: `tmi-auth listening on http://ADDR (mode: M)`.
-pub fn render(local_addr: std::net::SocketAddr, public_url: &str, mode: Mode) -> String {
+/// `key_from_file`: the signing key comes from `tokens.signing_key_file` (demo mode otherwise
+/// makes one for the process).
+pub fn render(
+    local_addr: std::net::SocketAddr,
+    public_url: &str,
+    mode: Mode,
+    key_from_file: bool,
+) -> String {
     let mode_name = match mode {
         Mode::Demo => "demo",
         Mode::Production => "production",
@@ -17,9 +24,14 @@ pub fn render(local_addr: std::net::SocketAddr, public_url: &str, mode: Mode) ->
         "public URL: {public_url}   docs: {public_url}/docs   spec: {public_url}/openapi.json\n"
     ));
     if mode == Mode::Demo {
+        let key = if key_from_file {
+            "signing key from file"
+        } else {
+            "ephemeral signing key"
+        };
         out.push_str(&format!(
             r#"
-Demo mode: in-memory storage, built-in `tmi` provider, ephemeral signing key.
+Demo mode: in-memory storage, built-in `tmi` provider, {key}.
 Log in as alice with PKCE (copy and paste into a shell):
 
   B={public_url}
@@ -33,4 +45,29 @@ Log in as alice with PKCE (copy and paste into a shell):
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_line(key_from_file: bool) -> String {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
+        let banner = render(addr, "http://127.0.0.1:8080", Mode::Demo, key_from_file);
+        banner
+            .lines()
+            .find(|l| l.starts_with("Demo mode:"))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[test]
+    fn the_demo_line_says_where_the_signing_key_comes_from() {
+        assert!(demo_line(false).contains("ephemeral signing key"));
+        let line = demo_line(true);
+        assert!(
+            line.contains("signing key from file") && !line.contains("ephemeral"),
+            "{line}"
+        );
+    }
 }

@@ -131,8 +131,8 @@ async fn migrate(config_file: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if config.database.url.is_none() {
-        eprintln!("tmi-auth: invalid configuration at `database.url`: is required by migrate");
+    if let Err(err) = config.database.check() {
+        eprintln!("tmi-auth: {err}");
         return ExitCode::from(EXIT_CONFIG);
     }
     match connect_postgres(&config, true).await {
@@ -164,6 +164,7 @@ async fn serve(config_file: Option<PathBuf>, listen: Option<String>) -> ExitCode
         }
     };
     telemetry::init(resolved.log_format, &config.log.level);
+    let key_from_file = config.tokens.signing_key_file.is_some();
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(err) => {
@@ -172,7 +173,12 @@ async fn serve(config_file: Option<PathBuf>, listen: Option<String>) -> ExitCode
         }
     };
     // A closed stdout must not stop the service: ignore write errors.
-    let banner = banner::render(app.local_addr(), app.public_url(), app.mode());
+    let banner = banner::render(
+        app.local_addr(),
+        app.public_url(),
+        app.mode(),
+        key_from_file,
+    );
     let _ = writeln!(std::io::stdout(), "{banner}");
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,32 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 use super::config::LogFormat;
 
+/// Checks a `log.level` value: a level (`trace` … `error`, `off`) or comma-separated
+/// `target=level` directives. A bare word that is not a level would be read as a target name
+/// and switch every other log line off, audit events included.
+pub fn check_level(level: &str) -> Result<(), String> {
+    const HELP: &str = "expected a level (trace, debug, info, warn, error, off) or \
+                        comma-separated target=level directives";
+    if level.trim().is_empty() {
+        return Err(HELP.to_owned());
+    }
+    if level.trim().parse::<LevelFilter>().is_ok() {
+        return Ok(());
+    }
+    let each_directive_has_a_level = level.split(',').all(|d| {
+        let d = d.trim();
+        d.parse::<LevelFilter>().is_ok()
+            || d.rsplit_once('=').is_some_and(|(target, lvl)| {
+                !target.is_empty() && lvl.parse::<LevelFilter>().is_ok()
+            })
+    });
+    if each_directive_has_a_level && EnvFilter::try_new(level).is_ok() {
+        Ok(())
+    } else {
+        Err(HELP.to_owned())
+    }
+}
+
 /// Installs the global subscriber. Calling it twice is harmless.
 pub fn init(format: LogFormat, level: &str) {
     let directive = std::env::var("RUST_LOG")
@@ -37,4 +63,26 @@ pub fn init(format: LogFormat, level: &str) {
         .with(simple)
         .with(rich)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_level;
+
+    #[test]
+    fn log_levels_are_a_level_or_target_level_directives() {
+        for ok in [
+            "info",
+            "WARN",
+            "off",
+            "tmi_auth=debug,poem=warn",
+            "warn,audit=info",
+        ] {
+            assert_eq!(check_level(ok), Ok(()), "{ok}");
+        }
+        // `loud` would be read as a target name and silence everything else.
+        for bad in ["loud", "x=verbose", "bad[[", "", "info,loud", "=info"] {
+            assert!(check_level(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -66,16 +66,46 @@ async fn management_commands_work_against_postgres() {
     let suffix: u64 = rand::thread_rng().r#gen();
     let schema = format!("c_{suffix:016x}");
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
-        .execute(&admin)
-        .await
-        .unwrap();
     let db = Db {
         url,
         schema: schema.clone(),
     };
 
+    // Values that cannot work are refused before connecting, naming their key.
+    for (key, value, expect) in [
+        ("TMI_AUTH__DATABASE__SCHEMA", "Bad", "`database.schema`"),
+        (
+            "TMI_AUTH__DATABASE__URL",
+            "mysql://x",
+            "`database.url`: must be a PostgreSQL URL",
+        ),
+        ("TMI_AUTH__DATABASE__URL", "", "`database.url`: is required"),
+    ] {
+        for command in [&["migrate"][..], &["keys", "list"]] {
+            let out = db.command(command).env(key, value).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{command:?} {key}={value}: {err}"
+            );
+            assert!(err.contains(expect), "{command:?} {key}={value}: {err}");
+        }
+    }
+
+    // migrate creates the configured schema when it does not exist yet.
     assert!(db.ok(&["migrate"]).contains("migrations applied"));
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+    )
+    .bind(&schema)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(
+        tables > 0,
+        "the migrations created their tables in {schema}"
+    );
     db.ok(&["keys", "rotate"]);
     db.ok(&["keys", "rotate"]);
     let keys = db.ok(&["keys", "list"]);

@@ -400,6 +400,16 @@ member_group = "a"
 }
 
 #[tokio::test]
+async fn a_user_rule_naming_an_undefined_group_refuses_to_start() {
+    // It used to start, and then every login the rule matched failed with 500.
+    let toml = "[server]\nlisten = \"127.0.0.1:0\"\n[[groups.members]]\ngroup = \"nope\"\n\
+                email = \"xuser@tmi.local\"\n";
+    let result = tmi_auth::app::Application::build(config_from_file(toml)).await;
+    let err = format!("{:#}", result.err().expect("startup fails"));
+    assert!(err.contains("rule 0: no group named \"nope\""), "{err}");
+}
+
+#[tokio::test]
 async fn a_configuration_giving_every_user_a_role_refuses_to_start() {
     // Directly, and through a group that holds everyone.
     for rules in [

@@ -89,6 +89,16 @@ pub async fn connect(settings: &PostgresSettings) -> Result<PgPool, PortError> {
     Ok(pool)
 }
 
+/// Creates the configured schema when it does not exist yet (before the migrations, which
+/// create their tables in it). The name was checked by [`connect`].
+pub async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), PortError> {
+    sqlx::query(sql!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+        .execute(pool)
+        .await
+        .map_err(|e| PortError::Unavailable(format!("cannot create schema {schema:?}: {e}")))?;
+    Ok(())
+}
+
 /// Applies the embedded migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), PortError> {
     MIGRATOR

@@ -126,6 +126,37 @@ pub struct DatabaseConfig {
     pub schema: Option<String>,
 }
 
+impl DatabaseConfig {
+    /// Checks what can be checked without connecting: the URL's scheme and the schema name.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        match self.url.as_deref() {
+            None | Some("") => {
+                return Err(ConfigError::new("database.url", "is required"));
+            }
+            Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+                return Err(ConfigError::new(
+                    "database.url",
+                    "must be a PostgreSQL URL (postgres://user@host:port/database)",
+                ));
+            }
+            Some(_) => {}
+        }
+        if let Some(schema) = &self.schema {
+            let ok = (1..=63).contains(&schema.len())
+                && schema
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok {
+                return Err(ConfigError::new(
+                    "database.schema",
+                    "must be 1 to 63 of [a-z0-9_]",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {

@@ -87,14 +87,11 @@ impl Config {
                 "demo mode keeps everything in memory; set mode = \"production\"",
             ));
         }
-        if self.storage == StorageKind::Postgres
-            && self.database.url.as_deref().is_none_or(str::is_empty)
-        {
-            return Err(ConfigError::new(
-                "database.url",
-                "is required when storage = \"postgres\"",
-            ));
+        if self.storage == StorageKind::Postgres {
+            self.database.check()?;
         }
+        crate::app::telemetry::check_level(&self.log.level)
+            .map_err(|m| ConfigError::new("log.level", m))?;
         if self.cache == CacheKind::Redis && self.redis.url.as_deref().is_none_or(str::is_empty) {
             return Err(ConfigError::new(
                 "redis.url",

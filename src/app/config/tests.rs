@@ -70,3 +70,38 @@ fn bad_values_name_their_key() {
         Err("oauth.client_callback_allow_list[1]".to_owned())
     );
 }
+
+#[test]
+fn log_level_and_database_values_are_checked_at_start() {
+    let mut config = Config::default();
+    config.log.level = "loud".into();
+    assert_eq!(
+        config.resolve().map_err(|e| e.key),
+        Err("log.level".to_owned())
+    );
+    let mut config = Config {
+        mode: Mode::Production,
+        storage: StorageKind::Postgres,
+        ..Config::default()
+    };
+    config.server.public_url = Some("https://auth.example.com".into());
+    for (url, schema, key) in [
+        (None, None, Some("database.url")),
+        (Some("mysql://x"), None, Some("database.url")),
+        (
+            Some("postgres://db/tmi"),
+            Some("Tmi"),
+            Some("database.schema"),
+        ),
+        (Some("postgres://db/tmi"), Some(""), Some("database.schema")),
+        (Some("postgresql://db/tmi"), Some("tmi_1"), None),
+    ] {
+        config.database.url = url.map(str::to_owned);
+        config.database.schema = schema.map(str::to_owned);
+        assert_eq!(
+            config.resolve().err().map(|e| e.key),
+            key.map(str::to_owned),
+            "{url:?} {schema:?}"
+        );
+    }
+}

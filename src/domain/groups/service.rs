@@ -135,7 +135,12 @@ impl GroupService {
         }
         for (index, rule) in self.plan.rules.iter().enumerate() {
             let member = match &rule.member {
-                MemberRef::User(_) => continue,
+                // Applied at each login; the group must exist now, or every login the rule
+                // matches would fail.
+                MemberRef::User(_) => {
+                    self.target_of(index, &rule.group).await?;
+                    continue;
+                }
                 MemberRef::Group(name) => {
                     self.repo
                         .find_by_name(TMI_PROVIDER, name)
