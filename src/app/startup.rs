@@ -84,6 +84,9 @@ impl Application {
     /// Builds the service, replacing some adapters.
     pub async fn build_with(config: Config, overrides: Overrides) -> anyhow::Result<Self> {
         let resolved = config.resolve()?;
+        for warning in &resolved.warnings {
+            tracing::warn!("{warning}");
+        }
         let listener = tokio::net::TcpListener::bind(resolved.listen)
             .await
             .with_context(|| format!("cannot listen on {}", resolved.listen))?;

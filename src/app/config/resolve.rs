@@ -35,6 +35,8 @@ pub struct Resolved {
     pub seed: SeedPlan,
     /// Rate limits.
     pub rate_limits: RateLimitSettings,
+    /// Things that start but are probably mistakes, for the log.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -115,6 +117,18 @@ impl Config {
                 "redis.key_prefix",
                 "must be at most 100 printable characters without spaces",
             ));
+        }
+        for (key, ms) in [
+            ("redis.response_timeout_ms", self.redis.response_timeout_ms),
+            (
+                "redis.connection_timeout_ms",
+                self.redis.connection_timeout_ms,
+            ),
+        ] {
+            // 0 would time out every command (redis-rs has no "no timeout" here).
+            if !(1..=60_000).contains(&ms) {
+                return Err(ConfigError::new(key, "must be between 1 and 60000"));
+            }
         }
         let listen: SocketAddr = self.server.listen.parse().map_err(|_| {
             ConfigError::new("server.listen", "expected an address like 127.0.0.1:8080")
@@ -281,7 +295,15 @@ impl Config {
             .public_url
             .as_deref()
             .unwrap_or("http://localhost");
+        let mut provider_ids: Vec<String> = upstream
+            .iter()
+            .map(|spec| spec.settings.info.id.clone())
+            .collect();
+        if tmi_enabled {
+            provider_ids.push("tmi".to_owned());
+        }
         for spec in self.providers.saml_specs(public.trim_end_matches('/'))? {
+            provider_ids.push(spec.settings.info.id.clone());
             let id = &spec.settings.info.id;
             if id == "tmi" || upstream.iter().any(|u| &u.settings.info.id == id) {
                 return Err(ConfigError::new(
@@ -366,7 +388,19 @@ impl Config {
         } else {
             LogFormat::Json
         });
+        let seed = self.groups.seed_plan()?;
+        let warnings = seed
+            .providers_named()
+            .filter(|(_, provider)| !provider_ids.iter().any(|id| id == provider))
+            .map(|(index, provider)| {
+                format!(
+                    "group rule {index} names the provider {provider:?}, which is not configured \
+                     or not enabled: it matches nobody"
+                )
+            })
+            .collect();
         Ok(Resolved {
+            warnings,
             listen,
             allow_list,
             allow_callback_token_response: self.oauth.allow_callback_token_response.unwrap_or(demo),
@@ -374,7 +408,7 @@ impl Config {
             tmi_enabled,
             log_format,
             introspection_requires_auth: self.introspection.require_client_auth.unwrap_or(!demo),
-            seed: self.groups.seed_plan()?,
+            seed,
             rate_limits: self.rate_limit_settings()?,
         })
     }

@@ -74,6 +74,12 @@ fn bad_values_name_their_key() {
 #[test]
 fn log_level_and_database_values_are_checked_at_start() {
     let mut config = Config::default();
+    config.redis.response_timeout_ms = 0;
+    assert_eq!(
+        config.resolve().map_err(|e| e.key),
+        Err("redis.response_timeout_ms".to_owned())
+    );
+    let mut config = Config::default();
     config.log.level = "loud".into();
     assert_eq!(
         config.resolve().map_err(|e| e.key),
@@ -104,4 +110,22 @@ fn log_level_and_database_values_are_checked_at_start() {
             "{url:?} {schema:?}"
         );
     }
+}
+
+#[test]
+fn rules_naming_a_provider_that_is_not_configured_are_warned_about() {
+    let mut config = Config::default();
+    config.groups.security_reviewers = vec![groups::MemberSpec {
+        provider: Some("github".into()),
+        idp_group: Some("acme/security".into()),
+        ..Default::default()
+    }];
+    config.groups.administrators = vec![groups::MemberSpec {
+        provider: Some("tmi".into()),
+        provider_user_id: Some("alice".into()),
+        ..Default::default()
+    }];
+    let warnings = config.resolve().expect("it starts").warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("\"github\""), "{warnings:?}");
 }

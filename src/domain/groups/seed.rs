@@ -81,3 +81,18 @@ pub struct SeedPlan {
     /// administrators group has no members.
     pub auto_promote_first_user: bool,
 }
+
+impl SeedPlan {
+    /// The providers the rules name, with the rule's index (a rule naming a provider that is
+    /// not configured matches nobody).
+    pub fn providers_named(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(index, rule)| match &rule.member {
+                MemberRef::User(UserMatcher::Identity { provider, .. })
+                | MemberRef::IdpGroup { provider, .. } => Some((index, provider.as_str())),
+                MemberRef::User(UserMatcher::VerifiedEmail(_)) | MemberRef::Group(_) => None,
+            })
+    }
+}
