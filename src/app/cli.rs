@@ -164,7 +164,8 @@ async fn serve(config_file: Option<PathBuf>, listen: Option<String>) -> ExitCode
         }
     };
     telemetry::init(resolved.log_format, &config.log.level);
-    let key_from_file = config.tokens.signing_key_file.is_some();
+    let key_from_file =
+        config.tokens.signing_key_file.is_some() || config.tokens.hs256_secret_file.is_some();
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(err) => {

@@ -11,30 +11,49 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 use super::config::LogFormat;
 
+/// A filter directive with each comma-separated part trimmed and empty parts dropped
+/// (`info, sqlx=warn` is what people write; tracing's parser would refuse the space).
+pub fn normalize_level(level: &str) -> String {
+    level
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Checks a `log.level` value: a level (`trace` … `error`, `off`) or comma-separated
 /// `target=level` directives. A bare word that is not a level would be read as a target name
 /// and switch every other log line off, audit events included.
 pub fn check_level(level: &str) -> Result<(), String> {
     const HELP: &str = "expected a level (trace, debug, info, warn, error, off) or \
                         comma-separated target=level directives";
-    if level.trim().is_empty() {
+    let level = normalize_level(level);
+    if level.is_empty() {
         return Err(HELP.to_owned());
     }
-    if level.trim().parse::<LevelFilter>().is_ok() {
+    if level.parse::<LevelFilter>().is_ok() {
         return Ok(());
     }
     let each_directive_has_a_level = level.split(',').all(|d| {
-        let d = d.trim();
         d.parse::<LevelFilter>().is_ok()
             || d.rsplit_once('=').is_some_and(|(target, lvl)| {
-                !target.is_empty() && lvl.parse::<LevelFilter>().is_ok()
+                !target.is_empty() && !lvl.is_empty() && lvl.parse::<LevelFilter>().is_ok()
             })
     });
-    if each_directive_has_a_level && EnvFilter::try_new(level).is_ok() {
+    if each_directive_has_a_level && EnvFilter::try_new(&level).is_ok() {
         Ok(())
     } else {
         Err(HELP.to_owned())
     }
+}
+
+/// Whether a (checked) `log.level` sets an overall level: `tmi_auth=debug` alone leaves every
+/// other target, audit events included, switched off.
+pub fn has_overall_level(level: &str) -> bool {
+    normalize_level(level)
+        .split(',')
+        .any(|d| d.parse::<LevelFilter>().is_ok())
 }
 
 /// Installs the global subscriber. Calling it twice is harmless.
@@ -43,6 +62,7 @@ pub fn init(format: LogFormat, level: &str) {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| level.to_owned());
+    let directive = normalize_level(&directive);
     let (simple, rich) = match directive.trim().parse::<LevelFilter>() {
         Ok(max) => (Some(max), None),
         Err(_) => (
@@ -67,7 +87,7 @@ pub fn init(format: LogFormat, level: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::check_level;
+    use super::{check_level, has_overall_level};
 
     #[test]
     fn log_levels_are_a_level_or_target_level_directives() {
@@ -77,12 +97,26 @@ mod tests {
             "off",
             "tmi_auth=debug,poem=warn",
             "warn,audit=info",
+            "info, sqlx=warn",
+            "tmi_auth::adapters=debug",
+            "debug,h2=off",
         ] {
             assert_eq!(check_level(ok), Ok(()), "{ok}");
         }
         // `loud` would be read as a target name and silence everything else.
-        for bad in ["loud", "x=verbose", "bad[[", "", "info,loud", "=info"] {
+        for bad in [
+            "loud",
+            "x=verbose",
+            "bad[[",
+            "",
+            ",",
+            "info,loud",
+            "=info",
+            "tmi_auth=",
+        ] {
             assert!(check_level(bad).is_err(), "{bad:?}");
         }
+        assert!(has_overall_level("info, tmi_auth=debug"));
+        assert!(!has_overall_level("tmi_auth=debug,poem=warn"));
     }
 }

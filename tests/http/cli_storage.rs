@@ -338,3 +338,49 @@ async fn insert_users(db: &Db) -> tmi_auth::domain::user::UserId {
     }
     carol.unwrap()
 }
+
+/// A role that owns its pre-created schema but may not create schemas in the database (the
+/// usual hardened set-up) can migrate and start: the schema is created only when missing.
+#[tokio::test]
+async fn a_role_owning_only_its_schema_can_migrate() {
+    let Ok(url) = std::env::var("TMI_AUTH_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "TMI_AUTH_TEST_DATABASE_URL must be set in CI"
+        );
+        eprintln!("!!! SKIPPING schema-owner scenario: TMI_AUTH_TEST_DATABASE_URL is not set !!!");
+        return;
+    };
+    let suffix: u64 = rand::thread_rng().r#gen();
+    let (role, schema) = (format!("r_{suffix:016x}"), format!("o_{suffix:016x}"));
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    for statement in [
+        format!("CREATE ROLE \"{role}\" LOGIN"),
+        format!("CREATE SCHEMA \"{schema}\" AUTHORIZATION \"{role}\""),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    let mut as_role = url::Url::parse(&url).unwrap();
+    as_role.set_username(&role).unwrap();
+    let db = Db {
+        url: as_role.to_string(),
+        schema: schema.clone(),
+    };
+    let (code, out, err) = db.run(&["migrate"]);
+    let (keys_code, _, keys_err) = db.run(&["keys", "rotate"]);
+    for statement in [
+        format!("DROP SCHEMA \"{schema}\" CASCADE"),
+        format!("DROP ROLE \"{role}\""),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    assert_eq!(code, 0, "migrate as the schema's owner: {err}");
+    assert!(out.contains("migrations applied"), "{out}");
+    assert_eq!(keys_code, 0, "{keys_err}");
+}

@@ -52,17 +52,12 @@ pub async fn connect(settings: &PostgresSettings) -> Result<PgPool, PortError> {
         .url
         .parse()
         .map_err(|e: sqlx::Error| PortError::Unexpected(format!("bad database URL: {e}")))?;
-    if let Some(schema) = &settings.schema {
-        let ok = !schema.is_empty()
-            && schema.len() <= 63
-            && schema
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !ok {
-            return Err(PortError::Unexpected(
-                "schema must be [a-z0-9_]{1,63}".into(),
-            ));
-        }
+    if let Some(schema) = &settings.schema
+        && !is_schema_name(schema)
+    {
+        return Err(PortError::Unexpected(
+            "schema must be [a-z0-9_]{1,63}".into(),
+        ));
     }
     let statement_timeout_ms = settings.statement_timeout.as_millis();
     let schema = settings.schema.clone();
@@ -90,13 +85,44 @@ pub async fn connect(settings: &PostgresSettings) -> Result<PgPool, PortError> {
 }
 
 /// Creates the configured schema when it does not exist yet (before the migrations, which
-/// create their tables in it). The name was checked by [`connect`].
+/// create their tables in it). Looks first: `CREATE SCHEMA IF NOT EXISTS` needs CREATE on the
+/// database even when the schema exists, which a role owning only its schema lacks. A replica
+/// creating it at the same moment is not an error.
 pub async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), PortError> {
-    sqlx::query(sql!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+    if !is_schema_name(schema) {
+        return Err(PortError::Unexpected(
+            "schema must be [a-z0-9_]{1,63}".into(),
+        ));
+    }
+    let exists = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+        )
+        .bind(schema)
+        .fetch_one(pool)
+        .await
+        .map_err(map_err)
+    };
+    if exists().await? {
+        return Ok(());
+    }
+    match sqlx::query(sql!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
         .execute(pool)
         .await
-        .map_err(|e| PortError::Unavailable(format!("cannot create schema {schema:?}: {e}")))?;
-    Ok(())
+    {
+        Ok(_) => Ok(()),
+        Err(_) if exists().await? => Ok(()),
+        Err(e) => Err(PortError::Unavailable(format!(
+            "cannot create schema {schema:?}: {e}"
+        ))),
+    }
+}
+
+fn is_schema_name(schema: &str) -> bool {
+    (1..=63).contains(&schema.len())
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Applies the embedded migrations.

@@ -143,13 +143,14 @@ impl DatabaseConfig {
         }
         if let Some(schema) = &self.schema {
             let ok = (1..=63).contains(&schema.len())
+                && !schema.starts_with("pg_")
                 && schema
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
             if !ok {
                 return Err(ConfigError::new(
                     "database.schema",
-                    "must be 1 to 63 of [a-z0-9_]",
+                    "must be 1 to 63 of [a-z0-9_], not starting with pg_ (reserved by PostgreSQL)",
                 ));
             }
         }

@@ -126,7 +126,7 @@ impl Config {
             ),
         ] {
             // 0 would time out every command (redis-rs has no "no timeout" here).
-            if !(1..=60_000).contains(&ms) {
+            if self.cache == CacheKind::Redis && !(1..=60_000).contains(&ms) {
                 return Err(ConfigError::new(key, "must be between 1 and 60000"));
             }
         }
@@ -389,7 +389,7 @@ impl Config {
             LogFormat::Json
         });
         let seed = self.groups.seed_plan()?;
-        let warnings = seed
+        let mut warnings: Vec<String> = seed
             .providers_named()
             .filter(|(_, provider)| !provider_ids.iter().any(|id| id == provider))
             .map(|(index, provider)| {
@@ -399,6 +399,13 @@ impl Config {
                 )
             })
             .collect();
+        if !crate::app::telemetry::has_overall_level(&self.log.level) {
+            warnings.push(format!(
+                "log.level {:?} sets no overall level: lines of every other target, audit \
+                 events included, are off (start it with one, e.g. \"info,…\")",
+                self.log.level
+            ));
+        }
         Ok(Resolved {
             warnings,
             listen,

@@ -75,6 +75,11 @@ fn bad_values_name_their_key() {
 fn log_level_and_database_values_are_checked_at_start() {
     let mut config = Config::default();
     config.redis.response_timeout_ms = 0;
+    assert!(config.resolve().is_ok(), "no Redis in use");
+    config.mode = Mode::Production;
+    config.server.public_url = Some("https://auth.example.com".into());
+    config.cache = CacheKind::Redis;
+    config.redis.url = Some("redis://127.0.0.1:6379".into());
     assert_eq!(
         config.resolve().map_err(|e| e.key),
         Err("redis.response_timeout_ms".to_owned())
@@ -100,6 +105,11 @@ fn log_level_and_database_values_are_checked_at_start() {
             Some("database.schema"),
         ),
         (Some("postgres://db/tmi"), Some(""), Some("database.schema")),
+        (
+            Some("postgres://db/tmi"),
+            Some("pg_tmi"),
+            Some("database.schema"),
+        ),
         (Some("postgresql://db/tmi"), Some("tmi_1"), None),
     ] {
         config.database.url = url.map(str::to_owned);
@@ -128,4 +138,20 @@ fn rules_naming_a_provider_that_is_not_configured_are_warned_about() {
     let warnings = config.resolve().expect("it starts").warnings;
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("\"github\""), "{warnings:?}");
+}
+
+#[test]
+fn a_log_level_without_an_overall_level_is_warned_about() {
+    let mut config = Config::default();
+    config.log.level = "tmi_auth=debug".into();
+    let warnings = config.resolve().expect("it starts").warnings;
+    assert!(
+        warnings.iter().any(|w| w.contains("no overall level")),
+        "{warnings:?}"
+    );
+    config.log.level = "info, tmi_auth=debug".into();
+    assert_eq!(
+        config.resolve().expect("it starts").warnings,
+        Vec::<String>::new()
+    );
 }

@@ -311,3 +311,15 @@ fn saml_entries_are_validated_with_their_key_named() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn group_rules_naming_configured_providers_draw_no_warning() {
+    let toml = "[providers.upstream.google]\nclient_id = \"id.apps.googleusercontent.com\"\n\
+                client_secret = \"s3cret\"\n\
+                [[groups.security_reviewers]]\nprovider = \"google\"\nidp_group = \"sec\"\n\
+                [[groups.administrators]]\nprovider = \"gitlab\"\nprovider_user_id = \"7\"\n";
+    let config: Config = Figment::from(Toml::string(toml)).extract().unwrap();
+    let warnings = config.resolve().unwrap().warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("\"gitlab\""), "{warnings:?}");
+}
