@@ -164,11 +164,13 @@ async fn management_commands_work_against_postgres() {
         "platform",
         "--email",
         "CAROL@example.com",
+        "--notes",
+        "on call\tuntil March",
     ]);
+    let members = db.ok(&["groups", "members", "platform"]);
     assert!(
-        db.ok(&["groups", "members", "platform"])
-            .contains(&carol.to_string()),
-        "carol is a member"
+        members.contains(&format!("{carol}\ton call until March\n")),
+        "carol is a member, with the notes on her line: {members}"
     );
     db.ok(&[
         "groups",

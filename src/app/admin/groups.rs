@@ -288,13 +288,20 @@ async fn remove(stores: &Stores, target: GroupId, member: Member) -> anyhow::Res
 async fn print_members(stores: &Stores, target: GroupId) -> anyhow::Result<()> {
     let (members, total) = stores.groups.members(target, 1000, 0).await?;
     for m in members {
+        // The notes last, on one line: tabs and line breaks in them become spaces.
+        let notes: String = m
+            .notes
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         match m.member {
             Member::User(id) => match stores.users.find_by_id(id).await? {
                 Some(u) => println!(
-                    "user\t{}:{}\t{}\t{}",
+                    "user\t{}:{}\t{}\t{}\t{notes}",
                     u.provider, u.provider_user_id, u.email, id
                 ),
-                None => println!("user\t(deleted)\t\t{id}"),
+                None => println!("user\t(deleted)\t\t{id}\t{notes}"),
             },
             Member::Group(id) => {
                 let name = stores
@@ -303,7 +310,7 @@ async fn print_members(stores: &Stores, target: GroupId) -> anyhow::Result<()> {
                     .await?
                     .map(|g| g.name)
                     .unwrap_or_default();
-                println!("group\t{name}\t\t{id}");
+                println!("group\t{name}\t\t{id}\t{notes}");
             }
         }
     }
