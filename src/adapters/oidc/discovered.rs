@@ -328,8 +328,10 @@ impl IdentityProvider for OidcProvider {
             .request_async(&self.http)
             .await
             .map_err(|err| match err {
+                // The crate reads an error body whatever the status, and does not keep the
+                // status: the code alone decides.
                 RequestTokenError::ServerResponse(body) => {
-                    IdpError::Rejected(format!("token endpoint: {}", body.error()))
+                    super::token_endpoint_error(&body.error().to_string(), false)
                 }
                 other => IdpError::Upstream(format!("token endpoint: {other}")),
             })?;

@@ -20,7 +20,24 @@ pub use discovered::OidcProvider;
 pub use http::{MAX_RESPONSE_BYTES, OutboundError, OutboundHttp};
 pub use oauth2::OAuth2Provider;
 
-use crate::ports::identity_provider::ProviderInfo;
+use crate::ports::identity_provider::{IdpError, ProviderInfo};
+
+/// What an OAuth error from a provider's token endpoint means for the login. Only codes that
+/// say the presented code is no good (RFC 6749 §5.2 `invalid_grant`, GitHub's
+/// `bad_verification_code`, `invalid_request`) are the client's problem, answered 400
+/// `invalid_grant`; the rest (`invalid_client`, `unauthorized_client`,
+/// `unsupported_grant_type`, `server_error`, `temporarily_unavailable`, GitHub's
+/// `incorrect_client_credentials`, unknown codes) and any 5xx are the provider's or our
+/// configuration's, answered 502 and logged.
+pub(crate) fn token_endpoint_error(code: &str, server_error_status: bool) -> IdpError {
+    let detail = format!("token endpoint: {code}");
+    match code {
+        "invalid_grant" | "bad_verification_code" | "invalid_request" if !server_error_status => {
+            IdpError::Rejected(detail)
+        }
+        _ => IdpError::Upstream(detail),
+    }
+}
 
 /// How we authenticate to a provider's token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,4 +98,37 @@ pub enum UpstreamEndpoints {
     Oidc(OidcEndpoints),
     /// Plain OAuth2 with explicit endpoints.
     OAuth2(Box<OAuth2Endpoints>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_bad_code_is_the_clients_problem() {
+        for code in ["invalid_grant", "bad_verification_code", "invalid_request"] {
+            assert!(matches!(
+                token_endpoint_error(code, false),
+                IdpError::Rejected(_)
+            ));
+            assert!(matches!(
+                token_endpoint_error(code, true),
+                IdpError::Upstream(_)
+            ));
+        }
+        for code in [
+            "invalid_client",
+            "unauthorized_client",
+            "unsupported_grant_type",
+            "server_error",
+            "temporarily_unavailable",
+            "incorrect_client_credentials",
+            "made_up",
+        ] {
+            assert!(matches!(
+                token_endpoint_error(code, false),
+                IdpError::Upstream(_)
+            ));
+        }
+    }
 }

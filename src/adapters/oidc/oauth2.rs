@@ -82,11 +82,7 @@ impl OAuth2Provider {
         })?;
         // GitHub reports a bad code with 200 and an `error` member.
         if let Some(error) = body.get("error").and_then(Value::as_str) {
-            return Err(if status.is_server_error() {
-                IdpError::Upstream(format!("token endpoint: {error}"))
-            } else {
-                IdpError::Rejected(format!("token endpoint: {error}"))
-            });
+            return Err(super::token_endpoint_error(error, status.is_server_error()));
         }
         if status != StatusCode::OK {
             return Err(IdpError::Upstream(format!(

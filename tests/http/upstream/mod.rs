@@ -157,6 +157,29 @@ async fn tampered_id_tokens_never_log_anyone_in() {
     );
 }
 
+/// Our client secret refused by the provider is our configuration's fault, not the user's: 502,
+/// whether the provider is an OIDC issuer (401 `invalid_client`) or GitHub (200
+/// `incorrect_client_credentials`).
+#[tokio::test]
+async fn a_client_secret_the_provider_refuses_is_502() {
+    let gh = FakeGithub::start(&[("octo", octo())]).await;
+    let entry = gh
+        .entry()
+        .replace("client_secret = \"gh-secret\"", "client_secret = \"stale\"");
+    let app = spawn_on(reserve_port(), &entry).await;
+    let login = browser_login(&app, "gh", "octo").await;
+    expect_error_shape(login.callback, "/oauth2/callback", 502, "upstream_error").await;
+
+    let port = reserve_port();
+    let Some(op) = OidcIssuer::start(&format!("http://127.0.0.1:{port}/oauth2/callback")) else {
+        return;
+    };
+    let entry = oidc_entry(&op.issuer).replace(CLIENT_SECRET, "stale-secret-0123456789");
+    let app = spawn_on(port, &entry).await;
+    let login = browser_login(&app, "op", "mallory").await;
+    expect_error_shape(login.callback, "/oauth2/callback", 502, "upstream_error").await;
+}
+
 /// ID tokens MACed with our client secret log in only where the operator allowed them.
 #[tokio::test]
 async fn hmac_id_tokens_need_the_providers_opt_in() {
