@@ -331,7 +331,7 @@ impl IdentityProvider for OidcProvider {
                 // The crate reads an error body whatever the status, and does not keep the
                 // status: the code alone decides.
                 RequestTokenError::ServerResponse(body) => {
-                    super::token_endpoint_error(&body.error().to_string(), false)
+                    super::token_endpoint_error(body.error().as_ref(), false)
                 }
                 other => IdpError::Upstream(format!("token endpoint: {other}")),
             })?;
