@@ -53,14 +53,22 @@ impl Db {
     }
 }
 
-#[tokio::test]
-async fn management_commands_work_against_postgres() {
-    let Ok(url) = std::env::var("TMI_AUTH_TEST_DATABASE_URL") else {
+/// The test database's URL; `None` (with a loud skip line) without one, a failure under `CI`.
+fn database_url(scenario: &str) -> Option<String> {
+    let url = std::env::var("TMI_AUTH_TEST_DATABASE_URL").ok();
+    if url.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
             "TMI_AUTH_TEST_DATABASE_URL must be set in CI"
         );
-        eprintln!("!!! SKIPPING CLI storage scenario: TMI_AUTH_TEST_DATABASE_URL is not set !!!");
+        eprintln!("!!! SKIPPING {scenario} scenario: TMI_AUTH_TEST_DATABASE_URL is not set !!!");
+    }
+    url
+}
+
+#[tokio::test]
+async fn management_commands_work_against_postgres() {
+    let Some(url) = database_url("CLI storage") else {
         return;
     };
     let suffix: u64 = rand::thread_rng().r#gen();
@@ -345,12 +353,7 @@ async fn insert_users(db: &Db) -> tmi_auth::domain::user::UserId {
 /// usual hardened set-up) can migrate and start: the schema is created only when missing.
 #[tokio::test]
 async fn a_role_owning_only_its_schema_can_migrate() {
-    let Ok(url) = std::env::var("TMI_AUTH_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "TMI_AUTH_TEST_DATABASE_URL must be set in CI"
-        );
-        eprintln!("!!! SKIPPING schema-owner scenario: TMI_AUTH_TEST_DATABASE_URL is not set !!!");
+    let Some(url) = database_url("schema-owner") else {
         return;
     };
     let suffix: u64 = rand::thread_rng().r#gen();
