@@ -56,7 +56,7 @@ pub async fn connect(settings: &PostgresSettings) -> Result<PgPool, PortError> {
         && !is_schema_name(schema)
     {
         return Err(PortError::Unexpected(
-            "schema must be [a-z0-9_]{1,63}".into(),
+            "schema must be 1 to 63 of [a-z0-9_], not pg_…".into(),
         ));
     }
     let statement_timeout_ms = settings.statement_timeout.as_millis();
@@ -91,7 +91,7 @@ pub async fn connect(settings: &PostgresSettings) -> Result<PgPool, PortError> {
 pub async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), PortError> {
     if !is_schema_name(schema) {
         return Err(PortError::Unexpected(
-            "schema must be [a-z0-9_]{1,63}".into(),
+            "schema must be 1 to 63 of [a-z0-9_], not pg_…".into(),
         ));
     }
     let exists = || async {
@@ -118,8 +118,11 @@ pub async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), PortError>
     }
 }
 
-fn is_schema_name(schema: &str) -> bool {
+/// A schema name we accept: 1 to 63 of `[a-z0-9_]` (safe to quote into SQL), not `pg_…`
+/// (reserved by PostgreSQL).
+pub fn is_schema_name(schema: &str) -> bool {
     (1..=63).contains(&schema.len())
+        && !schema.starts_with("pg_")
         && schema
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')

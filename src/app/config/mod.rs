@@ -141,20 +141,15 @@ impl DatabaseConfig {
             }
             Some(_) => {}
         }
-        if let Some(schema) = &self.schema {
-            let ok = (1..=63).contains(&schema.len())
-                && !schema.starts_with("pg_")
-                && schema
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-            if !ok {
-                return Err(ConfigError::new(
+        match &self.schema {
+            Some(schema) if !crate::adapters::postgres::is_schema_name(schema) => {
+                Err(ConfigError::new(
                     "database.schema",
                     "must be 1 to 63 of [a-z0-9_], not starting with pg_ (reserved by PostgreSQL)",
-                ));
+                ))
             }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
