@@ -20,8 +20,9 @@ pub const EXIT_CONFIG: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "tmi-auth", version, about)]
 pub struct Cli {
-    /// Address to listen on (overrides `server.listen`), e.g. 127.0.0.1:0.
-    #[arg(long, global = true, value_name = "ADDR")]
+    /// Address to listen on (overrides `server.listen`), e.g. 127.0.0.1:0. Only for serving:
+    /// the management commands do not take it.
+    #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// TOML configuration file.
     #[arg(long, global = true, value_name = "FILE")]
@@ -35,7 +36,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (the default).
-    Serve,
+    Serve {
+        /// Address to listen on (overrides `server.listen`), e.g. 127.0.0.1:0.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// Apply the database migrations to `database.url` and exit.
     Migrate,
     /// Signing keys in the configured storage.
@@ -58,8 +63,12 @@ pub enum Command {
 /// Parses the command line and runs; the process exit code.
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(cli.config, cli.listen).await,
+    if cli.listen.is_some() && !matches!(cli.command, None | Some(Command::Serve { .. })) {
+        eprintln!("tmi-auth: --listen is only for serving; the management commands do not listen");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    match cli.command.unwrap_or(Command::Serve { listen: None }) {
+        Command::Serve { listen } => serve(cli.config, listen.or(cli.listen)).await,
         Command::Migrate => migrate(cli.config).await,
         Command::Keys(c) => {
             manage(cli.config, |config| {

@@ -92,6 +92,15 @@ fn bad_configuration_exits_with_2_and_names_the_key() {
         "no_such_key",
     );
     run_expecting_config_error(clean_command().args(["--listen", "nowhere"]), "--listen");
+    // Management commands do not listen: the flag is refused rather than ignored.
+    run_expecting_config_error(
+        clean_command().args(["keys", "list", "--listen", "x"]),
+        "--listen",
+    );
+    run_expecting_config_error(
+        clean_command().args(["--listen", "x", "keys", "list"]),
+        "--listen",
+    );
     run_expecting_config_error(
         clean_command().args(["--config", "/nonexistent/tmi-auth.toml"]),
         "--config",
