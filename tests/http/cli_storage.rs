@@ -359,15 +359,14 @@ async fn a_role_owning_only_its_schema_can_migrate() {
     let suffix: u64 = rand::thread_rng().r#gen();
     let (role, schema) = (format!("r_{suffix:016x}"), format!("o_{suffix:016x}"));
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    for statement in [
-        format!("CREATE ROLE \"{role}\" LOGIN"),
-        format!("CREATE SCHEMA \"{schema}\" AUTHORIZATION \"{role}\""),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
+    execute_all(
+        &admin,
+        [
+            format!("CREATE ROLE \"{role}\" LOGIN"),
+            format!("CREATE SCHEMA \"{schema}\" AUTHORIZATION \"{role}\""),
+        ],
+    )
+    .await;
     let mut as_role = url::Url::parse(&url).unwrap();
     as_role.set_username(&role).unwrap();
     let db = Db {
@@ -376,16 +375,25 @@ async fn a_role_owning_only_its_schema_can_migrate() {
     };
     let (code, out, err) = db.run(&["migrate"]);
     let (keys_code, _, keys_err) = db.run(&["keys", "rotate"]);
-    for statement in [
-        format!("DROP SCHEMA \"{schema}\" CASCADE"),
-        format!("DROP ROLE \"{role}\""),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
+    execute_all(
+        &admin,
+        [
+            format!("DROP SCHEMA \"{schema}\" CASCADE"),
+            format!("DROP ROLE \"{role}\""),
+        ],
+    )
+    .await;
     assert_eq!(code, 0, "migrate as the schema's owner: {err}");
     assert!(out.contains("migrations applied"), "{out}");
     assert_eq!(keys_code, 0, "{keys_err}");
+}
+
+/// Runs administrative statements built from generated names, in order.
+async fn execute_all(admin: &sqlx::PgPool, statements: [String; 2]) {
+    for statement in statements {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(admin)
+            .await
+            .unwrap();
+    }
 }
