@@ -11,7 +11,9 @@
 # the grant in context: the bare handler plus a naive `jsonwebtoken::encode` (the issue's ~41 %
 # calibration point) and plus exactly one Ed25519 signature with a pre-parsed key (the floor for
 # any server that signs a fresh token per grant). Also prints p99 latency and tmi-auth's
-# resident memory idle (after the README walk-through, bench/walkthrough.sh) and under load.
+# resident memory idle (after the README walk-through, bench/walkthrough.sh) and under load, and
+# the CPU time each request costs, in the server process and on the whole machine (counted from
+# /proc, so less noisy than requests/s when the machine is shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
@@ -68,7 +70,18 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 LUA
 }
 
-run() { # $1 label, $2 url, $3 body -> prints "label rps p99"
+# CPU time, counted rather than timed: the clock ticks a process has used (all its threads,
+# user + kernel), and the non-idle ticks of the whole machine (wrk and the kernel included).
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+proc_ticks() { awk -v f="${2:-0}" '{ print f == 14 ? $14 : f == 15 ? $15 : $14 + $15 }' "/proc/$1/stat"; }
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+per_request() { awk -v t="$1" -v n="$2" -v us="$TICK_US" 'BEGIN { printf "%.1f", (n > 0 ? t * us / n : 0) }'; }
+
+run() { # $1 label, $2 url, $3 body, $4 server pid -> prints "label rps p99 cpu"; stdout: rps
+  local p0 k0 m0 requests
+  p0=$(proc_ticks "$4")
+  k0=$(proc_ticks "$4" 15)
+  m0=$(machine_ticks)
   if [ "$LOADGEN" = oha ]; then
     local summary
     summary=$(oha -z "${DURATION}s" -c "$CONNECTIONS" --no-tui --output-format json -m POST \
@@ -77,18 +90,24 @@ import json, sys
 d = json.load(sys.stdin)
 codes = d.get("statusCodeDistribution") or {}
 non2xx = sum(n for code, n in codes.items() if not code.startswith("2"))
-print("%.2f %.2fms %d" % (d["summary"]["requestsPerSec"], 1000 * d["latencyPercentiles"]["p99"], non2xx))')
-    set -- "$1" $summary
-    printf '%-28s %10s req/s   p99 %8s   non-2xx %s\n' "$1" "$2" "$3" "$4" >&2
-    echo "$2"
-    return
+print("%.2f %.2fms %d %d" % (d["summary"]["requestsPerSec"], 1000 * d["latencyPercentiles"]["p99"], non2xx, sum(codes.values())))')
+    local rps p99 non2xx
+    read -r rps p99 non2xx requests <<<"$summary"
+  else
+    post_script "$3"
+    local out; out=$(wrk -t2 -c$CONNECTIONS -d"${DURATION}s" --latency -s "$TMP/post.lua" "$2")
+    local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    local p99; p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+    local non2xx; non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+    requests=$(echo "$out" | awk '/requests in/ {print $1}')
   fi
-  post_script "$3"
-  local out; out=$(wrk -t2 -c$CONNECTIONS -d"${DURATION}s" --latency -s "$TMP/post.lua" "$2")
-  local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  local p99; p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  local non2xx; non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
-  printf '%-28s %10s req/s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p99" "${non2xx:-0}" >&2
+  local server kernel machine
+  server=$(per_request $(($(proc_ticks "$4") - p0)) "$requests")
+  kernel=$(per_request $(($(proc_ticks "$4" 15) - k0)) "$requests")
+  machine=$(per_request $(($(machine_ticks) - m0)) "$requests")
+  printf '%-28s %10s req/s   p99 %8s   non-2xx %-4s CPU/request: server %5s us (kernel %5s), machine %5s us\n' \
+    "$1" "$rps" "$p99" "${non2xx:-0}" "$server" "$kernel" "$machine" >&2
+  printf '%s\t%s\t%s\t%s\n' "$1" "$server" "$kernel" "$machine" >>"$TMP/cpu"
   echo "$rps"
 }
 
@@ -104,12 +123,12 @@ VS_FLOOR=""
 INTRO_RATIOS=""
 for round in $(seq 1 "$ROUNDS"); do
   echo "-- round $round" >&2
-  REF_GRANT=$(run "reference (token form)" "$R/oauth2/token" "$GRANT_BODY")
-  NAIVE=$(run "reference + naive encode" "$R/naive/token" "$GRANT_BODY")
-  FLOOR=$(run "reference + one signature" "$R/signed/token" "$GRANT_BODY")
-  GRANT=$(run "tmi-auth client_credentials" "$B/oauth2/token" "$GRANT_BODY")
-  REF_INTRO=$(run "reference (introspect form)" "$R/oauth2/introspect" "$INTRO_BODY")
-  INTRO=$(run "tmi-auth introspection" "$B/oauth2/introspect" "$INTRO_BODY")
+  REF_GRANT=$(run "reference (token form)" "$R/oauth2/token" "$GRANT_BODY" $REF_PID)
+  NAIVE=$(run "reference + naive encode" "$R/naive/token" "$GRANT_BODY" $REF_PID)
+  FLOOR=$(run "reference + one signature" "$R/signed/token" "$GRANT_BODY" $REF_PID)
+  GRANT=$(run "tmi-auth client_credentials" "$B/oauth2/token" "$GRANT_BODY" $SERVER_PID)
+  REF_INTRO=$(run "reference (introspect form)" "$R/oauth2/introspect" "$INTRO_BODY" $REF_PID)
+  INTRO=$(run "tmi-auth introspection" "$B/oauth2/introspect" "$INTRO_BODY" $SERVER_PID)
   GRANT_RATIOS="$GRANT_RATIOS $(ratio "$GRANT" "$REF_GRANT")"
   NAIVE_RATIOS="$NAIVE_RATIOS $(ratio "$NAIVE" "$REF_GRANT")"
   FLOOR_RATIOS="$FLOOR_RATIOS $(ratio "$FLOOR" "$REF_GRANT")"
@@ -122,5 +141,11 @@ echo "naive encode / reference:   $(echo "$NAIVE_RATIOS" | median)%   (rounds:$N
 echo "one signature / reference:  $(echo "$FLOOR_RATIOS" | median)%   (rounds:$FLOOR_RATIOS; the floor for a fresh EdDSA token per grant)"
 echo "grant / one signature:      $(echo "$VS_FLOOR" | median)%   (rounds:$VS_FLOOR)"
 echo "introspection / reference:  $(echo "$INTRO_RATIOS" | median)%   (rounds:$INTRO_RATIOS; target >= 60%)"
+echo "CPU per request, medians over the rounds (server process, its kernel part, whole machine; microseconds):"
+awk -F'\t' '{ s[$1] = s[$1] " " $2; k[$1] = k[$1] " " $3; m[$1] = m[$1] " " $4; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+  function med(list,   v, k, i, j, t) { k = split(list, v, " ")
+    for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+    return v[int((k + 1) / 2)] }
+  END { for (i = 1; i <= n; i++) printf "  %-28s %6s  %6s  %6s\n", order[i], med(s[order[i]]), med(k[order[i]]), med(m[order[i]]) }' "$TMP/cpu"
 echo "tmi-auth RSS idle:          $IDLE_RSS   (target <= 15 MB)"
 echo "tmi-auth RSS peak (load):   $(hwm $SERVER_PID)   (target <= 40 MB)"
