@@ -1,9 +1,7 @@
 //! Client-credential values: ids, secrets and the parsed fields of a new credential.
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
+use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::domain::encoding::random_token;
@@ -44,17 +42,6 @@ impl ClientId {
 /// A fresh random client secret: 43 base64url characters (256 bits).
 pub fn generate_secret(ids: &dyn IdGenerator) -> SecretString {
     SecretString::from(random_token(ids, 32))
-}
-
-/// HMAC-SHA256 of a secret under the server pepper: the only form in which secrets are stored.
-pub fn secret_digest(pepper: &[u8; 32], secret: &SecretString) -> [u8; 32] {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(pepper) {
-        Ok(mac) => mac,
-        Err(_) => return [0u8; 32],
-    };
-    mac.update(secret.expose_secret().as_bytes());
-    mac.finalize().into_bytes().into()
 }
 
 /// A credential name: 1–100 characters, not blank, no control characters.
@@ -244,18 +231,5 @@ mod tests {
         assert_eq!(owner_of_service_subject(&sub), Some(owner));
         assert_eq!(owner_of_service_subject("sa:nope:nope"), None);
         assert_eq!(owner_of_service_subject(&owner.to_string()), None);
-    }
-
-    #[test]
-    fn digests_depend_on_the_pepper() {
-        let secret = SecretString::from("s3cret".to_owned());
-        assert_ne!(
-            secret_digest(&[1; 32], &secret),
-            secret_digest(&[2; 32], &secret)
-        );
-        assert_eq!(
-            secret_digest(&[1; 32], &secret),
-            secret_digest(&[1; 32], &secret)
-        );
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::error::CredentialError;
 use super::model::{
     ClientCredential, ClientId, CredentialName, MAX_SECRET_LEN, NewCredential, generate_secret,
-    parse_description, parse_expiry, secret_digest,
+    parse_description, parse_expiry,
 };
 use super::pepper::Peppers;
 use crate::domain::tokens::{GrantError, TokenService};
@@ -138,7 +138,7 @@ impl CredentialService {
             id: self.ids.uuid(),
             owner,
             client_id: ClientId::generate(self.ids.as_ref()),
-            secret_digest: secret_digest(self.peppers.current().key(), &secret),
+            secret_digest: self.peppers.current().digest(&secret),
             pepper_id: self.peppers.current().id().to_owned(),
             name: request.name.as_str().to_owned(),
             description: request.description,
@@ -295,7 +295,7 @@ impl CredentialService {
             );
         }
         let presented = if secret.expose_secret().len() <= MAX_SECRET_LEN {
-            secret_digest(pepper.unwrap_or(self.peppers.current()).key(), secret)
+            pepper.unwrap_or(self.peppers.current()).digest(secret)
         } else {
             [0xFF; 32]
         };
@@ -387,7 +387,7 @@ impl CredentialService {
     /// digest keeps working while its pepper stays configured).
     async fn rekey(&self, credential: &ClientCredential, secret: &SecretString) {
         let current = self.peppers.current();
-        let digest = secret_digest(current.key(), secret);
+        let digest = current.digest(secret);
         match self
             .repo
             .rekey_secret(credential.id, &credential.pepper_id, &digest, current.id())
