@@ -43,7 +43,7 @@ fn pem(der: &[u8]) -> String {
     )
 }
 
-/// Discovery lists exactly `alg` as the signing algorithm.
+/// Discovery lists `alg` as the signing algorithm, and RS256 (OIDC Discovery 1.0 §3) after it.
 async fn assert_discovery_names(app: &TestApp, alg: SigningAlg) {
     let oidc = json_checked(
         app.get("/.well-known/openid-configuration").await,
@@ -51,10 +51,12 @@ async fn assert_discovery_names(app: &TestApp, alg: SigningAlg) {
         "/.well-known/openid-configuration",
     )
     .await;
-    assert_eq!(
-        oidc["id_token_signing_alg_values_supported"],
-        json!([alg.as_str()])
-    );
+    let expected = if alg == SigningAlg::RS256 {
+        json!(["RS256"])
+    } else {
+        json!([alg.as_str(), "RS256"])
+    };
+    assert_eq!(oidc["id_token_signing_alg_values_supported"], expected);
 }
 
 /// Everything a client or resource server does with an access token works for `alg`.

@@ -34,6 +34,11 @@ async fn discovery_documents_match_the_contract_and_use_the_public_url() {
     assert_eq!(oidc["issuer"], app.public);
     assert_eq!(oidc["token_endpoint"], app.url("/oauth2/token"));
     assert_eq!(oidc["jwks_uri"], app.url("/.well-known/jwks.json"));
+    // The default signing algorithm, then RS256, which OIDC Discovery 1.0 §3 requires.
+    assert_eq!(
+        oidc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["EdDSA", "RS256"])
+    );
     let prm = json_checked(
         app.get("/.well-known/oauth-protected-resource").await,
         "get",

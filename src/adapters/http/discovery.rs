@@ -32,6 +32,18 @@ fn strings(items: &[&str]) -> Vec<String> {
 
 const SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
+/// The algorithms our tokens are signed with, then `RS256`, which OpenID Connect Discovery 1.0
+/// §3 requires in this list (validators such as Authlib's refuse a document without it). No ID
+/// token is ever issued, and the key set holds no RSA key unless RS256 is configured, so the
+/// extra entry lets no token verify that would not otherwise.
+fn id_token_algorithms<'a>(signing: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut algs: Vec<String> = signing.map(str::to_owned).collect();
+    if !algs.iter().any(|alg| alg == "RS256") {
+        algs.push("RS256".to_owned());
+    }
+    algs
+}
+
 #[OpenApi]
 impl DiscoveryApi {
     /// OpenID Connect discovery document.
@@ -50,13 +62,13 @@ impl DiscoveryApi {
             introspection_endpoint: self.url("/oauth2/introspect"),
             response_types_supported: strings(&["code"]),
             subject_types_supported: strings(&["public"]),
-            id_token_signing_alg_values_supported: self
-                .state
-                .tokens
-                .signing_algorithms()
-                .iter()
-                .map(|alg| alg.as_str().to_owned())
-                .collect(),
+            id_token_signing_alg_values_supported: id_token_algorithms(
+                self.state
+                    .tokens
+                    .signing_algorithms()
+                    .iter()
+                    .map(|alg| alg.as_str()),
+            ),
             scopes_supported: strings(&SCOPES),
             claims_supported: strings(&[
                 "sub",
