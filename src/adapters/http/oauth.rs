@@ -69,6 +69,21 @@ fn schema_text(value: &str, max_chars: usize) -> bool {
     value.chars().count() <= max_chars && !value.chars().any(|c| c < '\u{20}')
 }
 
+/// 400 `invalid_request` unless `value` (the parameter `name`) is text the schema allows,
+/// saying which rule it breaks: an RS256 token is longer than introspection's 1000 characters,
+/// and "malformed" would not tell its holder why.
+fn require_schema_text(name: &str, value: &str, max_chars: usize) -> Result<(), ApiError> {
+    if schema_text(value, max_chars) {
+        return Ok(());
+    }
+    let description = if value.chars().count() > max_chars {
+        format!("{name} is longer than {max_chars} characters")
+    } else {
+        format!("{name} contains control characters")
+    };
+    Err(ApiError::bad_request("invalid_request", description))
+}
+
 /// `client_id` / `client_secret` in a revocation or introspection body: the schema caps only
 /// their length (256 characters); anything else that cannot be one of our credentials fails
 /// authentication later, like a wrong secret.
@@ -360,12 +375,7 @@ impl OAuthApi {
         };
         // Only what the contract's schema refuses is a 400; any other string is merely not a
         // token of ours, which RFC 7009 §2.2 answers with 200.
-        if !schema_text(token, 2000) {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "token is malformed",
-            ));
-        }
+        require_schema_text("token", token, 2000)?;
         let hint_refresh = match opt(&req.token_type_hint) {
             None | Some("access_token") => false,
             Some("refresh_token") => true,
@@ -411,17 +421,9 @@ impl OAuthApi {
             }
         };
         // As at revocation: a string the schema allows is at worst an inactive token (RFC 7662).
-        if !schema_text(token, 1000) {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "token is malformed",
-            ));
-        }
-        if opt(&body.0.token_type_hint).is_some_and(|h| !schema_text(h, 1000)) {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "token_type_hint is malformed",
-            ));
+        require_schema_text("token", token, 1000)?;
+        if let Some(hint) = opt(&body.0.token_type_hint) {
+            require_schema_text("token_type_hint", hint, 1000)?;
         }
         let body_id = opt(&body.0.client_id);
         let body_secret = opt(&body.0.client_secret);
