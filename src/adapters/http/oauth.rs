@@ -327,8 +327,16 @@ impl OAuthApi {
                 expires_in,
             }));
         }
-        self.public_client_only(http, opt(&req.client_id), opt(&req.client_secret))
-            .await?;
+        // A missing or unknown grant type is the answer whoever asks (RFC 6749 §5.2:
+        // `invalid_request`, `unsupported_grant_type`); only the grants we serve look at the
+        // client, so `unauthorized_client` is never said of a grant that does not exist.
+        if matches!(
+            opt(&req.grant_type),
+            Some("authorization_code" | "refresh_token")
+        ) {
+            self.public_client_only(http, opt(&req.client_id), opt(&req.client_secret))
+                .await?;
+        }
         let result = match opt(&req.grant_type) {
             None | Some("") => Err(GrantError::InvalidRequest("grant_type is required".into())),
             Some("authorization_code") => {

@@ -1,6 +1,6 @@
 //! Client-credential values: ids, secrets and the parsed fields of a new credential.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -55,11 +55,19 @@ impl CredentialName {
         if count == 0 || count > 100 {
             return Err("name must be 1-100 characters");
         }
-        if raw.trim().is_empty() {
+        if raw.chars().all(is_invisible) {
             return Err("name must not be blank");
         }
         if raw.chars().any(char::is_control) {
             return Err("name must not contain control characters");
+        }
+        // Overrides, embeddings and isolates reorder what follows them wherever the name is
+        // shown (the token's `name`, listings, audit logs): "Trojan Source" spoofing.
+        if raw
+            .chars()
+            .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+        {
+            return Err("name must not contain bidirectional control characters");
         }
         Ok(Self(raw.to_owned()))
     }
@@ -68,6 +76,19 @@ impl CredentialName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that show nothing by themselves: white space and Unicode's default-ignorable
+/// code points (zero-width spaces and joiners, the byte-order mark, soft hyphens, variation
+/// selectors, tags…). A name made only of these is blank.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// Parses an optional description: at most 500 characters, no control characters except
@@ -104,6 +125,11 @@ pub fn parse_expiry(
     let parsed = DateTime::<Utc>::from_timestamp(parsed.timestamp(), 0)
         .and_then(|at| at.checked_add_signed(chrono::Duration::microseconds(micros)))
         .ok_or(BAD)?;
+    // RFC 3339 years have four digits: 9999-12-31T23:59:59-23:59 (or a leap second at the end
+    // of 9999) is in the year 10000 in UTC, which no RFC 3339 date-time we answer could show.
+    if parsed.year() > 9999 {
+        return Err("expires_at must be before the year 10000 (UTC)");
+    }
     if parsed <= now {
         return Err("expires_at must be in the future");
     }
@@ -182,6 +208,26 @@ mod tests {
         assert!(CredentialName::parse("   ").is_err());
         assert!(CredentialName::parse("a\u{7}b").is_err());
         assert!(CredentialName::parse("a\nb").is_err());
+        // Invisible alone is blank; beside visible text it is kept.
+        for blank in [
+            "\u{200B}",
+            "\u{200B}\u{FEFF} ",
+            "\u{3000}\u{2060}",
+            "\u{E0041}",
+        ] {
+            assert_eq!(
+                CredentialName::parse(blank).map(|n| n.as_str().to_owned()),
+                Err("name must not be blank"),
+                "{blank:?}"
+            );
+        }
+        assert!(CredentialName::parse("CI\u{200D}bot").is_ok());
+        assert_eq!(
+            CredentialName::parse("report\u{202E}fdp.exe").map(|n| n.as_str().to_owned()),
+            Err("name must not contain bidirectional control characters")
+        );
+        assert!(CredentialName::parse("a\u{2067}b").is_err());
+        assert!(CredentialName::parse("שלום CI").is_ok());
     }
 
     #[test]
@@ -195,6 +241,20 @@ mod tests {
         assert!(parse_expiry(Some("2025-01-01T00:00:00Z"), now).is_err());
         assert!(parse_expiry(Some("2026-01-01T00:00:00Z"), now).is_err());
         assert!(parse_expiry(Some("tomorrow"), now).is_err());
+        // The last instant whose UTC form still has a four-digit year.
+        assert!(parse_expiry(Some("9999-12-31T23:59:59Z"), now).is_ok());
+        assert!(parse_expiry(Some("9999-12-31T23:59:59.999999Z"), now).is_ok());
+        for past_9999 in [
+            "9999-12-31T23:59:59-23:59",
+            "9999-12-31T23:00:00-01:00",
+            "9999-12-31T23:59:60Z",
+        ] {
+            assert_eq!(
+                parse_expiry(Some(past_9999), now),
+                Err("expires_at must be before the year 10000 (UTC)"),
+                "{past_9999}"
+            );
+        }
         assert_eq!(parse_expiry(None, now), Ok(None));
         // What storage keeps: a leap second is the next second, nanoseconds are cut to micros.
         let at = |text: &str| parse_expiry(Some(text), now).map(|t| t.map(|t| t.to_rfc3339()));

@@ -437,6 +437,53 @@ async fn other_grants_refuse_failed_client_authentication_and_client_credentials
 }
 
 #[tokio::test]
+async fn a_missing_or_unknown_grant_type_is_named_whoever_asks() {
+    let app = spawn().await;
+    let alice = app.login("alice").await;
+    let (client_id, secret) = id_secret(&created(&app, &alice.access_token, "Deploy Bot").await);
+    // RFC 6749 §5.2: missing → invalid_request, unknown → unsupported_grant_type, with or
+    // without (valid) client credentials; `unauthorized_client` is for grants that exist.
+    for (grant, code) in [
+        (None, "invalid_request"),
+        (Some(""), "invalid_request"),
+        (Some("password"), "unsupported_grant_type"),
+        (Some("CLIENT_CREDENTIALS"), "unsupported_grant_type"),
+        (
+            Some("urn:ietf:params:oauth:grant-type:device_code"),
+            "unsupported_grant_type",
+        ),
+    ] {
+        for basic in [true, false] {
+            let mut form: Vec<(&str, &str)> =
+                grant.map(|g| ("grant_type", g)).into_iter().collect();
+            let request = app.client.post(app.url("/oauth2/token"));
+            let request = if basic {
+                request.basic_auth(&client_id, Some(&secret))
+            } else {
+                form.extend([
+                    ("client_id", client_id.as_str()),
+                    ("client_secret", secret.as_str()),
+                ]);
+                request
+            };
+            let resp = request.form(&form).send().await.unwrap();
+            assert_eq!(
+                resp.status(),
+                StatusCode::BAD_REQUEST,
+                "{grant:?} basic={basic}"
+            );
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"], code, "{grant:?} basic={basic}");
+        }
+    }
+    // None of that counted as a failed authentication: the credential still works.
+    assert_eq!(
+        grant_post(&app, &client_id, &secret).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn client_credentials_beside_a_bearer_token_must_not_be_wrong() {
     let app = spawn().await;
     let alice = app.login("alice").await;

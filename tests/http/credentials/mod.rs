@@ -126,9 +126,13 @@ async fn creation_validates_every_field() {
         json!({"name": "   "}),
         json!({"name": "a".repeat(101)}),
         json!({"name": "bad\u{0007}name"}),
+        json!({"name": "\u{200B}\u{FEFF}"}),
+        json!({"name": "invoice\u{202E}fdp.exe"}),
         json!({"name": "ok", "description": "d".repeat(501)}),
         json!({"name": "ok", "expires_at": "next tuesday"}),
         json!({"name": "ok", "expires_at": "2020-01-01T00:00:00Z"}),
+        // In the year 10000 once in UTC: no RFC 3339 date-time could show it.
+        json!({"name": "ok", "expires_at": "9999-12-31T23:59:59-23:59"}),
         json!({"name": "ok", "unknown": 1}),
         json!({"name": 42}),
         json!({"name": null}),
