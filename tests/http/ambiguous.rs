@@ -1,5 +1,6 @@
 //! Requests that try to be ambiguous or slow: stalled and trickled request heads, plain-text
-//! HTTP/2, repeated parameters and `Authorization` headers, duplicate JSON keys.
+//! HTTP/2, repeated parameters and `Authorization` or `Content-Type` headers, coded bodies,
+//! duplicate JSON keys.
 
 use reqwest::StatusCode;
 use tmi_auth::app::Config;
@@ -398,6 +399,69 @@ async fn repeated_parameters_and_authorization_headers_are_refused() {
             .status(),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn two_media_types_and_coded_bodies_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn().await;
+    let introspect = |headers: &[(&str, &str)]| {
+        let mut request = app
+            .client
+            .post(app.url("/oauth2/introspect"))
+            .body("token=x");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let resp = introspect(&[("content-type", FORM), ("content-type", "application/json")])
+        .await
+        .unwrap();
+    let body = expect_error(resp, "post", "/oauth2/introspect", 400, "invalid_request").await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Type"),
+        "{body}"
+    );
+    // A content coding would be read as plain bytes: 415, naming the one coding we take.
+    for coding in ["gzip", "br", "identity, gzip"] {
+        let resp = introspect(&[("content-type", FORM), ("content-encoding", coding)])
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{coding}"
+        );
+        assert_eq!(resp.headers()["accept-encoding"], "identity");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+    }
+    let resp = introspect(&[("content-type", FORM), ("content-encoding", "identity")])
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // A transfer coding besides chunked (RFC 9112 §6.1: 501); chunked alone is served.
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    for (codings, status) in [("gzip, chunked", "501"), ("chunked", "200")] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let request = format!(
+            "POST /oauth2/introspect HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {FORM}\r\n\
+             Transfer-Encoding: {codings}\r\nConnection: close\r\n\r\n7\r\ntoken=x\r\n0\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        let text = String::from_utf8_lossy(&response);
+        assert!(
+            text.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{codings}: {text}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -223,7 +223,7 @@ async fn process<E: Endpoint>(
                     Err(limited) => return Ok(limited),
                 }
             };
-            if let Some(refusal) = repeated_field(&req) {
+            if let Some(refusal) = repeated_field(&req).or_else(|| unsupported_coding(&req)) {
                 return Ok(refusal);
             }
             if is_json(&req)
@@ -270,7 +270,7 @@ async fn process<E: Endpoint>(
 /// §4.1.2.1: "includes a parameter more than once"; the first value would silently win), or
 /// has two `Authorization` headers (a singleton field, RFC 9110 §5.3: which one counts?):
 /// 401 where a bearer token is required, else 400. Also an HTTP/1.1 request with no `Host`
-/// or several (RFC 9112 §3.2).
+/// or several (RFC 9112 §3.2), and one with two `Content-Type` headers.
 fn repeated_field(req: &Request) -> Option<Response> {
     let headers = req.headers();
     // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, gets 400.
@@ -304,6 +304,19 @@ fn repeated_field(req: &Request) -> Option<Response> {
             description,
         ));
     }
+    // Two media types for one body: which parser applies?
+    if headers
+        .get_all(header::CONTENT_TYPE)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Some(json(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the Content-Type header is given more than once",
+        ));
+    }
     let query = req.uri().query().filter(|q| q.contains('&'))?;
     let mut seen = std::collections::HashSet::new();
     let name = url::form_urlencoded::parse(query.as_bytes())
@@ -315,6 +328,48 @@ fn repeated_field(req: &Request) -> Option<Response> {
         "invalid_request",
         &format!("the query parameter {name} is given more than once"),
     ))
+}
+
+/// Refuses a body in a coding we would otherwise read as plain bytes: a transfer coding other
+/// than chunked (RFC 9112 §6.1: 501), or a content coding other than identity (RFC 9110
+/// §15.5.16: 415, with `Accept-Encoding: identity` naming the one we take).
+fn unsupported_coding(req: &Request) -> Option<Response> {
+    let headers = req.headers();
+    let codings = |name: header::HeaderName| {
+        headers
+            .get_all(name)
+            .iter()
+            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|coding| !coding.is_empty())
+            .collect::<Vec<_>>()
+    };
+    if codings(header::TRANSFER_ENCODING)
+        .iter()
+        .any(|coding| !coding.eq_ignore_ascii_case(b"chunked"))
+    {
+        return Some(json(
+            StatusCode::NOT_IMPLEMENTED,
+            "invalid_request",
+            "the only transfer coding supported is chunked",
+        ));
+    }
+    if codings(header::CONTENT_ENCODING)
+        .iter()
+        .any(|coding| !coding.eq_ignore_ascii_case(b"identity"))
+    {
+        let mut resp = json(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            "request bodies must not be content-coded (Content-Encoding)",
+        );
+        resp.headers_mut().insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        return Some(resp);
+    }
+    None
 }
 
 /// Whether the request says its body is JSON (`application/json` or `…+json`).
