@@ -324,16 +324,71 @@ fn json_response(status: StatusCode, error: &str, description: &str) -> Response
         .body(body.to_string())
 }
 
+/// `"object"` for every quoted name of one of our DTO types (`failed to parse
+/// "CreateCredentialDto"`, `Expected input type "TokenRequestDto"`): internal names, not the
+/// contract's.
+fn without_dto_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('"') {
+        let (before, quoted) = rest.split_at(open);
+        out.push_str(before);
+        let name = quoted[1..].split('"').next().unwrap_or("");
+        let closed = quoted[1..].len() > name.len();
+        if closed
+            && name.len() > 3
+            && name.ends_with("Dto")
+            && name.starts_with(|c: char| c.is_ascii_uppercase())
+            && name.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            out.push_str("\"object\"");
+            rest = &quoted[name.len() + 2..];
+        } else {
+            out.push('"');
+            rest = &quoted[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Keeps a description printable and short.
 fn clean(text: &str) -> String {
     // poem-openapi names our DTO types in its messages; they mean nothing to a client.
     let text = text
         .split_once(" (occurred while parsing")
         .map_or(text, |(message, _)| message);
-    let printable: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    let printable: String = without_dto_names(text)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
     if printable.is_empty() {
         "invalid request".to_owned()
     } else {
         printable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_never_name_our_dto_types() {
+        assert_eq!(
+            clean(r#"failed to parse "CreateCredentialDto": missing field `name`"#),
+            r#"failed to parse "object": missing field `name`"#
+        );
+        assert_eq!(
+            clean(
+                r#"Expected input type "TokenRequestDto", found "x" (occurred while parsing "TokenRequestDto")"#
+            ),
+            r#"Expected input type "object", found "x""#
+        );
+        // Other quoted words, and an unclosed quote, stay as they are.
+        assert_eq!(clean(r#"unknown field "Dto""#), r#"unknown field "Dto""#);
+        assert_eq!(clean(r#"a "NotADto value"#), r#"a "NotADto value"#);
+        assert_eq!(clean(r#""My-Dto" "AbcDto""#), r#""My-Dto" "object""#);
     }
 }
