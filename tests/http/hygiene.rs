@@ -110,13 +110,85 @@ async fn cors_allows_only_listed_origins_and_never_credentials() {
             .get("access-control-allow-origin")
             .is_none()
     );
-    // Refused like any other request: the contract's error body and the usual headers.
-    assert!(foreign.status().is_client_error(), "{}", foreign.status());
+    // Served, without the grant: enforcing CORS is the browser's part. A SAML IdP's form POST
+    // carries the IdP's origin, or `null`, and must still reach us.
+    assert_eq!(foreign.status(), StatusCode::OK);
     for name in ["x-request-id", "x-content-type-options", "cache-control"] {
         assert!(foreign.headers().contains_key(name), "{name}");
     }
-    let body: serde_json::Value = foreign.json().await.unwrap();
-    assert!(body["error"].is_string() && body["error_description"].is_string());
+    let null_origin = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .header("origin", "null")
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(null_origin.status(), StatusCode::OK);
+    assert!(
+        null_origin
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    // A preflight is granted only to a listed origin, for methods and headers we take.
+    for (origin, method, headers) in [
+        ("https://evil.example", "POST", "content-type"),
+        ("https://app.example.com", "PUT", "content-type"),
+        ("https://app.example.com", "POST", "content-type, x-api-key"),
+    ] {
+        let refused = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url("/oauth2/token"))
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", headers)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            refused.status(),
+            StatusCode::FORBIDDEN,
+            "{origin} {method} {headers}"
+        );
+        assert!(
+            refused
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none()
+        );
+    }
+    // Errors the framework raises (no bearer token, unknown route, missing content type) keep
+    // the contract's JSON body and their challenge for a listed origin, and carry the grant.
+    for (method, path, status) in [
+        (reqwest::Method::GET, "/me", 401),
+        (reqwest::Method::GET, "/no/such/route", 404),
+        (reqwest::Method::POST, "/oauth2/token", 400),
+    ] {
+        let resp = app
+            .client
+            .request(method.clone(), app.url(path))
+            .header("origin", "https://app.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{method} {path}");
+        assert_eq!(
+            resp.headers()["access-control-allow-origin"],
+            "https://app.example.com"
+        );
+        if status == 401 {
+            assert_eq!(
+                resp.headers()["www-authenticate"],
+                r#"Bearer realm="tmi-auth""#
+            );
+        }
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert!(
+            body["error"].is_string() && body["error_description"].is_string(),
+            "{method} {path}: {body}"
+        );
+    }
     assert!(
         simple.headers().get_all("vary").iter().any(|v| v
             .to_str()

@@ -36,9 +36,9 @@ pub struct Hygiene {
 pub const CORS_EXPOSED: &str =
     "x-request-id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after";
 
-/// CORS for responses made here, before the CORS layer inside (a 429, 413 or refused request):
-/// without it a browser app sees an opaque failure and cannot read `Retry-After`. And
-/// `Vary: Origin` on every response, since the CORS layer answers per origin and discovery
+/// CORS for every response to a listed origin, refusals made here included (a 429, 413 or
+/// 503): without it a browser app sees an opaque failure and cannot read `Retry-After`. And
+/// `Vary: Origin` on every response, since the answer depends on the origin and discovery
 /// responses may be cached.
 fn cors_fixups(resp: &mut Response, origin: Option<&HeaderValue>, allowed: &[String]) {
     if allowed.is_empty() {
@@ -58,7 +58,63 @@ fn cors_fixups(resp: &mut Response, origin: Option<&HeaderValue>, allowed: &[Str
     }
 }
 
-/// A CORS preflight: answered by the CORS layer, not counted against rate limits.
+/// Methods and request headers a listed origin may use (CORS).
+const CORS_METHODS: &str = "GET, POST, DELETE, OPTIONS";
+const CORS_HEADERS: [&str; 3] = ["authorization", "content-type", "x-request-id"];
+
+/// Answers a CORS preflight. A listed origin asking for a method and headers we take gets
+/// 204 with the grants (never credentials: we use no cookies); anything else gets a 403 the
+/// browser reports as a CORS failure. Actual requests are never refused for their origin:
+/// enforcing CORS is the browser's part, and a SAML IdP's form POST to `/saml/acs` carries
+/// the IdP's origin (or `null`).
+fn preflight(req: &Request, allowed: &[String]) -> Response {
+    let headers = req.headers();
+    let origin = headers
+        .get(header::ORIGIN)
+        .filter(|origin| allowed.iter().any(|o| o.as_bytes() == origin.as_bytes()));
+    let method_ok = headers
+        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+        .is_some_and(|m| {
+            CORS_METHODS
+                .split(", ")
+                .any(|ok| ok.as_bytes() == m.as_bytes())
+        });
+    let headers_ok = headers
+        .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|name| !name.is_empty())
+        .all(|name| {
+            CORS_HEADERS
+                .iter()
+                .any(|ok| name.eq_ignore_ascii_case(ok.as_bytes()))
+        });
+    let Some(origin) = origin.filter(|_| method_ok && headers_ok) else {
+        return json(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this origin, method or header is not allowed (CORS)",
+        );
+    };
+    let mut resp = Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone())
+        .header(header::ACCESS_CONTROL_ALLOW_METHODS, CORS_METHODS)
+        .header(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            CORS_HEADERS.join(", "),
+        )
+        .header(header::ACCESS_CONTROL_MAX_AGE, "600")
+        .finish();
+    resp.headers_mut().insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(CORS_EXPOSED),
+    );
+    resp
+}
+
+/// A CORS preflight: answered here, not counted against rate limits.
 fn is_preflight(req: &Request) -> bool {
     req.method() == poem::http::Method::OPTIONS
         && req.headers().contains_key(header::ORIGIN)
@@ -126,7 +182,8 @@ pub async fn hygiene<E: Endpoint>(
     let route = crate::adapters::observability::route_label(req.uri().path());
     let discovery = req.uri().path().starts_with("/.well-known/");
     let method = crate::adapters::observability::method_label(req.method().as_str());
-    let origin = if ctx.cors_origins.is_empty() {
+    // A preflight's answer carries its own grant (or, refused, none).
+    let origin = if ctx.cors_origins.is_empty() || is_preflight(&req) {
         None
     } else {
         req.headers().get(header::ORIGIN).cloned()
@@ -215,13 +272,13 @@ async fn process<E: Endpoint>(
     let body = req.take_body();
     let decision = match body.into_bytes_limit(limit).await {
         Ok(bytes) => {
-            let decision = if !ctx.cors_origins.is_empty() && is_preflight(&req) {
-                None
-            } else {
-                match rate_limit::check(&req, &bytes, &ctx.limiter, &ctx.rate).await {
-                    Ok(decision) => decision,
-                    Err(limited) => return Ok(limited),
-                }
+            // Preflights are answered here and cost no rate-limit budget.
+            if !ctx.cors_origins.is_empty() && is_preflight(&req) {
+                return Ok(preflight(&req, &ctx.cors_origins));
+            }
+            let decision = match rate_limit::check(&req, &bytes, &ctx.limiter, &ctx.rate).await {
+                Ok(decision) => decision,
+                Err(limited) => return Ok(limited),
             };
             if let Some(refusal) = repeated_field(&req).or_else(|| unsupported_coding(&req)) {
                 return Ok(refusal);

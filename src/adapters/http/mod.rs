@@ -22,7 +22,6 @@ mod transport_errors;
 
 use std::sync::{Arc, OnceLock};
 
-use poem::http::Method;
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route, get, handler};
 use poem_openapi::OpenApiService;
@@ -144,14 +143,6 @@ pub fn endpoint(
         cors_origins: settings.cors_origins.clone(),
     });
     let metrics = settings.metrics;
-    let cors_enabled = !settings.cors_origins.is_empty();
-    let cors = poem::middleware::Cors::new()
-        .allow_origins(settings.cors_origins)
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
-        .allow_headers(["authorization", "content-type", "x-request-id"])
-        .expose_headers(middleware::CORS_EXPOSED.split(", "))
-        .allow_credentials(false)
-        .max_age(600);
     let docs = Arc::new(ApiDocs {
         state: state.clone(),
         public_url: public_url.clone(),
@@ -169,8 +160,8 @@ pub fn endpoint(
         // No prefix to strip: `nest` would rebuild every request's URI for nothing.
         .nest_no_strip("/", api)
         .with(CatchPanic::new().with_handler(middleware::panic_response))
-        .with_if(cors_enabled, cors)
-        // Outside CORS, so a refused origin gets the error body and the hygiene headers too.
+        // CORS is the hygiene layer's: it answers preflights and adds the grant to every
+        // response, errors rendered here included.
         .catch_all_error(error::render_uncaught)
         .around(move |ep, req| middleware::hygiene(ep, req, hygiene.clone()))
 }
