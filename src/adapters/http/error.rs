@@ -325,8 +325,8 @@ fn json_response(status: StatusCode, error: &str, description: &str) -> Response
 }
 
 /// `"object"` for every quoted name of one of our DTO types (`failed to parse
-/// "CreateCredentialDto"`, `Expected input type "TokenRequestDto"`): internal names, not the
-/// contract's.
+/// "CreateCredentialDto"`, `Expected input type "TokenRequestDto"`), and `"integer"` for
+/// poem-openapi's `"integer_int64"` and the like: internal names, not the contract's.
 fn without_dto_names(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -335,13 +335,25 @@ fn without_dto_names(text: &str) -> String {
         out.push_str(before);
         let name = quoted[1..].split('"').next().unwrap_or("");
         let closed = quoted[1..].len() > name.len();
-        if closed
-            && name.len() > 3
+        let primitive = ["integer_", "number_"]
+            .into_iter()
+            .find(|prefix| {
+                name.strip_prefix(prefix).is_some_and(|format| {
+                    !format.is_empty()
+                        && format
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                })
+            })
+            .map(|prefix| prefix.trim_end_matches('_'));
+        let dto = name.len() > 3
             && name.ends_with("Dto")
             && name.starts_with(|c: char| c.is_ascii_uppercase())
-            && name.chars().all(|c| c.is_ascii_alphanumeric())
-        {
-            out.push_str("\"object\"");
+            && name.chars().all(|c| c.is_ascii_alphanumeric());
+        if closed && (dto || primitive.is_some()) {
+            out.push('"');
+            out.push_str(primitive.unwrap_or("object"));
+            out.push('"');
             rest = &quoted[name.len() + 2..];
         } else {
             out.push('"');
@@ -390,5 +402,15 @@ mod tests {
         assert_eq!(clean(r#"unknown field "Dto""#), r#"unknown field "Dto""#);
         assert_eq!(clean(r#"a "NotADto value"#), r#"a "NotADto value"#);
         assert_eq!(clean(r#""My-Dto" "AbcDto""#), r#""My-Dto" "object""#);
+        assert_eq!(
+            clean(
+                r#"failed to parse parameter `limit`: Expected input type "integer_int64", found "x""#
+            ),
+            r#"failed to parse parameter `limit`: Expected input type "integer", found "x""#
+        );
+        assert_eq!(
+            clean(r#""number_double" "integer_" "integer_X""#),
+            r#""number" "integer_" "integer_X""#
+        );
     }
 }
