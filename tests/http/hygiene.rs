@@ -217,6 +217,13 @@ fn cors_origins_must_be_plain_origins() {
         "https://app.example.com/",
         "https://app.example.com/path",
         "app.example.com",
+        // Spellings a browser never sends: they would never match.
+        "https://App.example.com",
+        "https://app.example.com:443",
+        "http://app.example.com:80",
+        "https://user@app.example.com",
+        "https://app.example.com#x",
+        "https://app.example.com?",
     ] {
         let mut config = Config::demo_ephemeral();
         config.server.cors_allowed_origins = vec![bad.into()];
@@ -225,6 +232,15 @@ fn cors_origins_must_be_plain_origins() {
             Some("server.cors_allowed_origins[0]"),
             "{bad}"
         );
+    }
+    for good in [
+        "https://app.example.com",
+        "http://localhost:3000",
+        "https://[::1]:8443",
+    ] {
+        let mut config = Config::demo_ephemeral();
+        config.server.cors_allowed_origins = vec![good.into()];
+        assert!(config.resolve().is_ok(), "{good}");
     }
 }
 

@@ -33,8 +33,8 @@ pub struct Hygiene {
 }
 
 /// Response headers a browser app may read (CORS).
-pub const CORS_EXPOSED: &str =
-    "x-request-id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after";
+pub const CORS_EXPOSED: &str = "x-request-id, x-ratelimit-limit, x-ratelimit-remaining, \
+     x-ratelimit-reset, retry-after, www-authenticate";
 
 /// CORS for every response to a listed origin, refusals made here included (a 429, 413 or
 /// 503): without it a browser app sees an opaque failure and cannot read `Retry-After`. And
@@ -280,7 +280,9 @@ async fn process<E: Endpoint>(
                 Ok(decision) => decision,
                 Err(limited) => return Ok(limited),
             };
-            if let Some(refusal) = repeated_field(&req).or_else(|| unsupported_coding(&req)) {
+            if let Some(refusal) =
+                repeated_field(&req).or_else(|| unsupported_coding(&req, !bytes.is_empty()))
+            {
                 return Ok(refusal);
             }
             if is_json(&req)
@@ -388,9 +390,11 @@ fn repeated_field(req: &Request) -> Option<Response> {
 }
 
 /// Refuses a body in a coding we would otherwise read as plain bytes: a transfer coding other
-/// than chunked (RFC 9112 §6.1: 501), or a content coding other than identity (RFC 9110
-/// §15.5.16: 415, with `Accept-Encoding: identity` naming the one we take).
-fn unsupported_coding(req: &Request) -> Option<Response> {
+/// than chunked (RFC 9112 §6.1), chunked applied twice (which the HTTP parser undoes once), or
+/// a body in a content coding other than identity (RFC 9110 §8.4; `Accept-Encoding: identity`
+/// names the one we take). 400 `invalid_request`, the refusal every operation documents (RFC
+/// 9110 and 9112 suggest 415 and 501, which the contract does not list).
+fn unsupported_coding(req: &Request, has_body: bool) -> Option<Response> {
     let headers = req.headers();
     let codings = |name: header::HeaderName| {
         headers
@@ -401,22 +405,21 @@ fn unsupported_coding(req: &Request) -> Option<Response> {
             .filter(|coding| !coding.is_empty())
             .collect::<Vec<_>>()
     };
-    if codings(header::TRANSFER_ENCODING)
-        .iter()
-        .any(|coding| !coding.eq_ignore_ascii_case(b"chunked"))
-    {
+    let transfer = codings(header::TRANSFER_ENCODING);
+    if transfer.len() > 1 || transfer.iter().any(|c| !c.eq_ignore_ascii_case(b"chunked")) {
         return Some(json(
-            StatusCode::NOT_IMPLEMENTED,
+            StatusCode::BAD_REQUEST,
             "invalid_request",
-            "the only transfer coding supported is chunked",
+            "the only transfer coding supported is chunked, applied once",
         ));
     }
-    if codings(header::CONTENT_ENCODING)
-        .iter()
-        .any(|coding| !coding.eq_ignore_ascii_case(b"identity"))
+    if has_body
+        && codings(header::CONTENT_ENCODING)
+            .iter()
+            .any(|coding| !coding.eq_ignore_ascii_case(b"identity"))
     {
         let mut resp = json(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            StatusCode::BAD_REQUEST,
             "invalid_request",
             "request bodies must not be content-coded (Content-Encoding)",
         );

@@ -154,17 +154,17 @@ impl Config {
             ));
         }
         for (i, origin) in self.server.cors_allowed_origins.iter().enumerate() {
+            // Browsers send an origin in one serialization (lowercase host, no default port),
+            // and it is compared byte for byte: any other spelling would never match.
             let ok = url::Url::parse(origin).is_ok_and(|u| {
                 (u.scheme() == "https" || u.scheme() == "http")
-                    && u.host_str().is_some()
-                    && u.path() == "/"
-                    && !origin.ends_with('/')
-                    && u.query().is_none()
+                    && u.origin().ascii_serialization() == *origin
             });
             if !ok {
                 return Err(ConfigError::new(
                     &format!("server.cors_allowed_origins[{i}]"),
-                    "expected an origin like https://app.example.com (no path, no wildcard)",
+                    "expected an origin as browsers send it, like https://app.example.com \
+                     (lowercase, no default port, path, wildcard or user name)",
                 ));
             }
         }

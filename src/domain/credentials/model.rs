@@ -61,12 +61,7 @@ impl CredentialName {
         if raw.chars().any(char::is_control) {
             return Err("name must not contain control characters");
         }
-        // Overrides, embeddings and isolates reorder what follows them wherever the name is
-        // shown (the token's `name`, listings, audit logs): "Trojan Source" spoofing.
-        if raw
-            .chars()
-            .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
-        {
+        if raw.chars().any(is_bidi_control) {
             return Err("name must not contain bidirectional control characters");
         }
         Ok(Self(raw.to_owned()))
@@ -76,6 +71,12 @@ impl CredentialName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Overrides, embeddings and isolates: they reorder what follows them wherever the text is
+/// shown (the token's `name`, listings, audit logs), "Trojan Source" spoofing.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Characters that show nothing by themselves: white space and Unicode's default-ignorable
@@ -105,6 +106,9 @@ pub fn parse_description(raw: Option<&str>) -> Result<Option<String>, &'static s
                 .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
         {
             Err("description must not contain control characters")
+        }
+        Some(text) if text.chars().any(is_bidi_control) => {
+            Err("description must not contain bidirectional control characters")
         }
         Some(text) => Ok(Some(text.to_owned())),
     }
@@ -228,6 +232,14 @@ mod tests {
         );
         assert!(CredentialName::parse("a\u{2067}b").is_err());
         assert!(CredentialName::parse("שלום CI").is_ok());
+        assert_eq!(
+            parse_description(Some("see \u{2066}x\u{2069}")),
+            Err("description must not contain bidirectional control characters")
+        );
+        assert_eq!(
+            parse_description(Some("line one\nline two")),
+            Ok(Some("line one\nline two".to_owned()))
+        );
     }
 
     #[test]

@@ -476,6 +476,21 @@ async fn a_missing_or_unknown_grant_type_is_named_whoever_asks() {
             assert_eq!(body["error"], code, "{grant:?} basic={basic}");
         }
     }
+    // Nor with a wrong secret: the grant type is refused before anyone authenticates, so
+    // even more attempts than the backoff threshold lock nothing.
+    for _ in 0..8 {
+        let resp = app
+            .client
+            .post(app.url("/oauth2/token"))
+            .basic_auth(&client_id, Some("wrong"))
+            .form(&[("grant_type", "password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "unsupported_grant_type");
+    }
     // None of that counted as a failed authentication: the credential still works.
     assert_eq!(
         grant_post(&app, &client_id, &secret).await.status(),

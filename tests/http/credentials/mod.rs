@@ -129,6 +129,7 @@ async fn creation_validates_every_field() {
         json!({"name": "\u{200B}\u{FEFF}"}),
         json!({"name": "invoice\u{202E}fdp.exe"}),
         json!({"name": "ok", "description": "d".repeat(501)}),
+        json!({"name": "ok", "description": "invoice\u{202E}fdp.exe"}),
         json!({"name": "ok", "expires_at": "next tuesday"}),
         json!({"name": "ok", "expires_at": "2020-01-01T00:00:00Z"}),
         // In the year 10000 once in UTC: no RFC 3339 date-time could show it.
