@@ -378,6 +378,42 @@ async fn the_first_user_can_be_promoted_automatically() {
         (m["is_admin"].clone(), m["is_security_reviewer"].clone()),
         (Value::Bool(false), Value::Bool(false))
     );
+    // A client credential of the administrator gets tokens without the roles, and /me says
+    // the same as their claims.
+    let created = app
+        .client
+        .post(app.url("/me/client_credentials"))
+        .bearer_auth(&first.access_token)
+        .json(&serde_json::json!({"name": "pipeline"}))
+        .send()
+        .await
+        .unwrap();
+    let cred = json_checked(created, "post", "/me/client_credentials").await;
+    let granted = app
+        .token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", cred["client_id"].as_str().unwrap()),
+            ("client_secret", cred["client_secret"].as_str().unwrap()),
+        ])
+        .await;
+    let token = json_checked(granted, "post", "/oauth2/token").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let service = me(&app, &token).await;
+    for (claim, field) in [
+        ("tmi_is_administrator", "is_admin"),
+        ("tmi_is_security_reviewer", "is_security_reviewer"),
+    ] {
+        assert_eq!(claims[claim], false, "{claim}");
+        assert_eq!(service[field], false, "{field}");
+    }
 }
 
 #[tokio::test]

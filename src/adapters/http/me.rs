@@ -42,14 +42,18 @@ impl MeApi {
             .await
             .map_err(map)?;
         let groups = self.state.groups.my_groups(user.id).await.map_err(map)?;
+        // A service token speaks for its owner, but never with the owner's roles: its claims
+        // say `tmi_is_administrator: false` (a leaked pipeline secret is no administrator), and
+        // /me must not tell a resource server otherwise.
+        let service = claims.client_id.is_some();
         Ok(Json(MeDto {
             principal_type: "user".to_owned(),
             provider: user.provider,
             provider_id: contract_provider_id(&user.provider_user_id),
             display_name: user.name,
             email: user.email,
-            is_admin: entitlements.is_admin,
-            is_security_reviewer: entitlements.is_security_reviewer,
+            is_admin: entitlements.is_admin && !service,
+            is_security_reviewer: entitlements.is_security_reviewer && !service,
             groups: membership_dtos(groups),
         }))
     }
