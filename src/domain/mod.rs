@@ -10,5 +10,6 @@ pub mod login;
 pub mod pkce;
 pub mod providers;
 pub mod rate;
+pub mod text;
 pub mod tokens;
 pub mod user;

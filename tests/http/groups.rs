@@ -473,4 +473,11 @@ fn group_configuration_errors_name_the_entry() {
         .resolve()
         .expect_err("group not allowed");
     assert_eq!(err.key, "groups.administrators[0].group");
+    let twice = "[[groups.define]]\nname = \"a\"\n[[groups.define]]\nname = \"b\"\n\
+                 [[groups.define]]\nname = \"a\"\ndisplay_name = \"Second A\"\n";
+    let err = config_from_file(twice)
+        .resolve()
+        .expect_err("a group defined twice");
+    assert_eq!(err.key, "groups.define[2].name");
+    assert!(err.to_string().contains("groups.define[0]"), "{err}");
 }

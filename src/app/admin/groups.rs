@@ -92,11 +92,11 @@ pub async fn groups(config: &Config, command: GroupsCommand) -> anyhow::Result<(
             }
         }
         GroupsCommand::Create { name, display_name } => {
-            if name.trim().is_empty()
-                || name.chars().count() > 256
-                || name.chars().any(char::is_control)
-            {
-                bail!("a group name is 1-256 printable characters");
+            if !crate::domain::text::is_displayable(&name, 256) {
+                bail!(
+                    "a group name is 1-256 printable characters (no control or bidirectional \
+                     control characters, not only invisible ones)"
+                );
             }
             if stores
                 .groups

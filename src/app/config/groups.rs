@@ -72,6 +72,16 @@ impl GroupsConfig {
             if let Some(display) = &def.display_name {
                 check_name(&format!("groups.define[{i}].display_name"), display)?;
             }
+            // A second definition would be dropped without a word (its display name lost).
+            if let Some(first) = plan.groups.iter().position(|g| g.name == def.name) {
+                return Err(ConfigError::new(
+                    &key,
+                    format!(
+                        "defines {:?} again (first in groups.define[{first}])",
+                        def.name
+                    ),
+                ));
+            }
             plan.groups.push(SeedGroup {
                 name: def.name.clone(),
                 display_name: def.display_name.clone(),
@@ -169,9 +179,12 @@ impl GroupsConfig {
 }
 
 fn check_name(key: &str, value: &str) -> Result<(), ConfigError> {
-    if value.trim().is_empty() || value.chars().count() > 256 || value.chars().any(char::is_control)
-    {
-        return Err(ConfigError::new(key, "must be 1-256 printable characters"));
+    if !crate::domain::text::is_displayable(value, 256) {
+        return Err(ConfigError::new(
+            key,
+            "must be 1-256 printable characters (no control or bidirectional control \
+             characters, not only invisible ones)",
+        ));
     }
     Ok(())
 }

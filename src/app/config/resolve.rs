@@ -331,6 +331,16 @@ impl Config {
                 return Err(ConfigError::new(key, "must be 1-256 printable characters"));
             }
         }
+        // Asserted at every login; one the login would drop is a mistake to say now.
+        for (i, group) in tmi.groups.iter().enumerate() {
+            if group.trim() != group || !crate::domain::text::is_displayable(group, 256) {
+                return Err(ConfigError::new(
+                    &format!("providers.tmi.groups[{i}]"),
+                    "must be 1-256 printable characters without surrounding spaces (no control \
+                     or bidirectional control characters)",
+                ));
+            }
+        }
         let c = &self.credentials;
         if !(1..=1000).contains(&c.max_active_per_user) {
             return Err(ConfigError::new(

@@ -155,3 +155,30 @@ fn a_log_level_without_an_overall_level_is_warned_about() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn tmi_provider_groups_a_login_would_drop_are_refused() {
+    for (i, bad) in [
+        "",
+        " padded ",
+        "a\tb",
+        "rtl\u{202E}",
+        "\u{200B}",
+        &"g".repeat(257),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut config = Config::default();
+        config.providers.tmi.groups = vec!["fine".into(); i];
+        config.providers.tmi.groups.push(bad.to_owned());
+        assert_eq!(
+            config.resolve().map_err(|e| e.key).err(),
+            Some(format!("providers.tmi.groups[{i}]")),
+            "{bad:?}"
+        );
+    }
+    let mut config = Config::default();
+    config.providers.tmi.groups = vec!["tmi-testers".into(), "Équipe sécurité".into()];
+    assert!(config.resolve().is_ok());
+}

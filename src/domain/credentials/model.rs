@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::domain::encoding::random_token;
+use crate::domain::text::{is_bidi_control, is_invisible};
 use crate::domain::user::UserId;
 use crate::ports::IdGenerator;
 
@@ -71,25 +72,6 @@ impl CredentialName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Overrides, embeddings and isolates: they reorder what follows them wherever the text is
-/// shown (the token's `name`, listings, audit logs), "Trojan Source" spoofing.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Characters that show nothing by themselves: white space and Unicode's default-ignorable
-/// code points (zero-width spaces and joiners, the byte-order mark, soft hyphens, variation
-/// selectors, tags…). A name made only of these is blank.
-fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(c,
-            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
-            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}'
-            | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// Parses an optional description: at most 500 characters, no control characters except

@@ -100,16 +100,14 @@ pub const MAX_GROUP_NAME: usize = 256;
 /// Most groups kept from one login.
 pub const MAX_IDP_GROUPS: usize = 200;
 
-/// Cleans the group names an identity provider asserted: printable, bounded, de-duplicated,
+/// Cleans the group names an identity provider asserted: printable (no bidirectional controls,
+/// not only invisible characters), bounded, de-duplicated,
 /// at most [`MAX_IDP_GROUPS`].
 pub fn clean_idp_groups(raw: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for name in raw {
         let name = name.trim();
-        if name.is_empty()
-            || name.chars().count() > MAX_GROUP_NAME
-            || name.chars().any(char::is_control)
-        {
+        if !crate::domain::text::is_displayable(name, MAX_GROUP_NAME) {
             continue;
         }
         if !out.iter().any(|n| n == name) {
@@ -148,6 +146,9 @@ mod tests {
             "b\nc".into(),
             "x".repeat(300),
             "d".into(),
+            // Reordering controls and invisible-only names are dropped like control characters.
+            "admins\u{202E}".into(),
+            "\u{200B}".into(),
         ];
         assert_eq!(clean_idp_groups(&raw), vec!["a".to_owned(), "d".to_owned()]);
         let many: Vec<String> = (0..500).map(|i| format!("g{i}")).collect();
