@@ -16,6 +16,15 @@ pub fn b64url_into(bytes: &[u8], out: &mut String) {
     URL_SAFE_NO_PAD.encode_string(bytes, out);
 }
 
+/// A UUID in its hyphenated form (`8-4-4-4-12` hex digits, either case), the contract's
+/// `format: uuid`; the braced, `urn:uuid:` and unhyphenated spellings are refused.
+pub fn parse_hyphenated_uuid(text: &str) -> Option<uuid::Uuid> {
+    if text.len() != 36 {
+        return None;
+    }
+    uuid::Uuid::parse_str(text).ok()
+}
+
 /// Decodes unpadded base64url; `None` when malformed.
 pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()

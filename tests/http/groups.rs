@@ -246,14 +246,31 @@ async fn effective_members_list_members_with_audit_fields_redacted() {
         // poem-openapi's type names ("integer_int64") are not the contract's.
         assert!(!error.to_string().contains("int64"), "{bad}: {error}");
     }
-    expect_error(
-        members(&app, &alice.access_token, "not-a-uuid", "").await,
-        "get",
-        MEMBERS,
-        400,
-        "invalid_request",
-    )
-    .await;
+    // Only the hyphenated form (the contract's `format: uuid`), not other spellings of the id.
+    let platform_bare = platform.replace('-', "");
+    let platform_braced = format!("{{{platform}}}");
+    let platform_urn = format!("urn:uuid:{platform}");
+    for bad in [
+        "not-a-uuid",
+        &platform_bare,
+        &platform_braced,
+        &platform_urn,
+    ] {
+        expect_error(
+            members(&app, &alice.access_token, bad, "").await,
+            "get",
+            MEMBERS,
+            400,
+            "invalid_request",
+        )
+        .await;
+    }
+    assert_eq!(
+        members(&app, &alice.access_token, &platform.to_uppercase(), "")
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let unknown = uuid::Uuid::new_v4().to_string();
     expect_error(
         members(&app, &alice.access_token, &unknown, "").await,

@@ -218,8 +218,8 @@ impl CredentialService {
     /// longer exists, and no way to retry).
     #[tracing::instrument(skip_all, fields(owner = %owner))]
     pub async fn delete(&self, owner: UserId, id: &str) -> Result<(), CredentialError> {
-        let id = Uuid::parse_str(id)
-            .map_err(|_| CredentialError::InvalidRequest("id must be a UUID".into()))?;
+        let id = crate::domain::encoding::parse_hyphenated_uuid(id)
+            .ok_or_else(|| CredentialError::InvalidRequest("id must be a UUID".into()))?;
         let found = self
             .repo
             .find_owned(owner, id)

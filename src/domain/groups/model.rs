@@ -10,9 +10,9 @@ use crate::domain::user::UserId;
 pub struct GroupId(pub Uuid);
 
 impl GroupId {
-    /// Parses the hyphenated UUID form.
+    /// Parses the hyphenated UUID form (only that one).
     pub fn parse(text: &str) -> Option<Self> {
-        Uuid::parse_str(text).ok().map(Self)
+        crate::domain::encoding::parse_hyphenated_uuid(text).map(Self)
     }
 }
 

@@ -251,21 +251,27 @@ async fn credentials_are_private_to_their_owner() {
     )
     .await;
     assert_eq!(theirs, unknown, "someone else's and unknown look the same");
-    let malformed = app
-        .client
-        .delete(app.url(&format!("{PATH}/not-a-uuid")))
-        .bearer_auth(&bob.access_token)
-        .send()
-        .await
-        .unwrap();
-    expect_error(
-        malformed,
-        "delete",
-        "/me/client_credentials/{id}",
-        400,
-        "invalid_request",
-    )
-    .await;
+    for malformed in [
+        "not-a-uuid".to_owned(),
+        format!("{{{id}}}"),
+        id.replace('-', ""),
+    ] {
+        let resp = app
+            .client
+            .delete(app.url(&format!("{PATH}/{malformed}")))
+            .bearer_auth(&bob.access_token)
+            .send()
+            .await
+            .unwrap();
+        expect_error(
+            resp,
+            "delete",
+            "/me/client_credentials/{id}",
+            400,
+            "invalid_request",
+        )
+        .await;
+    }
     // Alice's credential still works.
     let (client_id, secret) = id_secret(&cred);
     assert_eq!(
