@@ -437,3 +437,26 @@ async fn a_standard_oauth_client_using_redirect_uri_completes_the_flow() {
         .await;
     expect_error(resp, "get", "/oauth2/authorize", 400, "invalid_request").await;
 }
+
+#[tokio::test]
+async fn the_builtin_provider_refuses_a_redirect_naming_an_issuer() {
+    let app = spawn().await;
+    let query = [
+        ("idp", "tmi"),
+        ("login_hint", "mallory"),
+        ("scope", "openid"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("client_callback", CALLBACK),
+    ];
+    // It never adds `iss` (RFC 9207): a redirect that carries one is not its own.
+    let upstream = location(&app.authorize(&query).await);
+    let forged = format!("{upstream}&iss=http%3A%2F%2F127.0.0.1%3A9%2Fevil");
+    let resp = app.client.get(&forged).send().await.unwrap();
+    expect_error(resp, "get", "/oauth2/callback", 400, "invalid_grant").await;
+    // Without it the same flow completes.
+    let upstream = location(&app.authorize(&query).await);
+    let resp = app.client.get(&upstream).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert!(location(&resp).starts_with(CALLBACK));
+}

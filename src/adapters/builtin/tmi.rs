@@ -63,6 +63,13 @@ impl IdentityProvider for TmiProvider {
     }
 
     async fn exchange(&self, callback: &UpstreamCallback) -> Result<UpstreamIdentity, IdpError> {
+        // This provider never names an issuer in its redirect (RFC 9207): one that does was
+        // not made by it.
+        if callback.issuer.is_some() {
+            return Err(IdpError::Rejected(
+                "the redirect names an issuer, which the built-in provider never does".into(),
+            ));
+        }
         let verifier = CodeVerifier::parse(&callback.pkce_verifier)
             .map_err(|_| IdpError::Upstream("flow verifier is malformed".into()))?;
         let expected = CodeChallenge::s256(&verifier);
