@@ -5,6 +5,7 @@
 
 mod algorithms;
 mod ambiguous;
+mod bodies;
 mod cli;
 mod cli_storage;
 mod credentials;

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 mod grant;
+mod grant_types;
 mod peppers;
 
 const PATH: &str = "/me/client_credentials";
